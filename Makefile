@@ -1,0 +1,31 @@
+# Two commands for a fresh machine with Python 3: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+
+.PHONY: run test lint bench install
+
+$(BIN)/flask: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(BIN)/flask
+
+install: $(BIN)/flask
+
+## run: set up the SQLite database (first admin printed once) and serve on http://127.0.0.1:5000
+run: install
+	$(BIN)/flask setup
+	$(BIN)/flask run
+
+## test: the whole suite (browser tests included when Chromium is installed)
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python benchmarks/run.py --quick

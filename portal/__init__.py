@@ -1,0 +1,82 @@
+"""Gateway Portal: the application factory."""
+
+import os
+from pathlib import Path
+
+from flask import Flask, render_template
+
+from portal import maintenance, navigation
+from portal.config import load_config
+from portal.extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Create the portal; ``config`` overrides everything else (tests use it)."""
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    maintenance.init_app(app)
+    navigation.init_app(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from portal import models  # noqa: F401  (register the tables before migrate sees them)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.api.routes import bp as api_bp
+    from portal.auth.routes import bp as auth_bp
+    from portal.dashboard.routes import bp as dashboard_bp
+    from portal.settings import bp as settings_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the JSON API authenticates with keys, not cookies
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask import jsonify, request
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    def handler(code: int, name: str):
+        def render(error):
+            if wants_json():
+                return jsonify(error=name, details=[]), code
+            return render_template(f"errors/{code}.html"), code
+
+        return render
+
+    for code, name in [(400, "bad request"), (403, "forbidden"), (404, "not found"), (405, "method not allowed"),
+                       (413, "request too large"), (500, "internal server error")]:
+        app.register_error_handler(code, handler(code, name))
+
+
+def register_cli(app: Flask) -> None:
+    from portal.cli import register
+
+    register(app)

@@ -1,0 +1,62 @@
+"""Configuration: defaults here, then ``instance/config.py``, then ``PORTAL_*`` variables."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+
+class Defaults:
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled in with the instance folder's file
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    MAINTENANCE_MODE_AVAILABLE = True
+    PROCESSOR_ENABLED = True
+    PROCESSOR_INTERVAL_SECONDS = 1.0
+    PROCESSOR_BATCH_SIZE = 500
+    PROCESSOR_LEASE_TTL_SECONDS = 5.0
+    WEBHOOK_TIMEOUT_SECONDS = 5.0
+    WEBHOOK_MAX_ATTEMPTS = 5
+    WEBHOOK_BACKOFF_SECONDS = 1.0
+    INGEST_MAX_EVENTS = 1000
+    MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+    REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    USERS_PER_PAGE = 25
+    AUDIT_PER_PAGE = 50
+
+
+def load_config(app: Flask, overrides: dict | None = None) -> None:
+    """Apply defaults, the instance file, ``PORTAL_*`` variables and test overrides, in that order."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("PORTAL")
+    if overrides:
+        app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "portal.db"
+        )
+    app.config["PROCESSOR_INTERVAL_SECONDS"] = float(app.config["PROCESSOR_INTERVAL_SECONDS"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the generated secret key, creating it once with mode 0600."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race: use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

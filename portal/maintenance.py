@@ -1,0 +1,79 @@
+"""Who may sign in during maintenance: the rule, the state loader, and the request hook.
+
+This is the one place that answers the question; the login view, the settings page, the
+CLI and the API all call into it.
+"""
+
+from flask import Flask, flash, g, jsonify, redirect, request, url_for
+from flask_login import current_user, logout_user
+
+from portal.extensions import db
+from portal.models import MaintenanceState, User
+from portal.models.maintenance import STATE_ID
+
+DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
+# Endpoints that work whatever the state: signing in/out, the health check, key-authenticated API.
+OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
+
+
+def may_bypass(user: User, state: MaintenanceState) -> bool:
+    """Return whether ``user`` may use the portal: always when off; while on, only holding
+    a selected bypass role AND a selected bypass group."""
+    if not state.enabled:
+        return True
+    role_ids = {role.id for role in state.bypass_roles}
+    group_ids = {group.id for group in state.bypass_groups}
+    return any(role.id in role_ids for role in user.roles) and any(
+        group.id in group_ids for group in user.groups
+    )
+
+
+def load_state() -> MaintenanceState:
+    """Return the instance's state row (a disabled, unsaved default if setup never ran)."""
+    state = db.session.get(MaintenanceState, STATE_ID)
+    if state is None:
+        state = MaintenanceState(id=STATE_ID, enabled=False, restrict_event_processor=False, message="")
+    return state
+
+
+def get_or_create_state() -> MaintenanceState:
+    """Return the state row, adding it to the session if it does not exist yet."""
+    state = db.session.get(MaintenanceState, STATE_ID)
+    if state is None:
+        state = MaintenanceState(id=STATE_ID, enabled=False, restrict_event_processor=False, message="")
+        db.session.add(state)
+        db.session.flush()
+    return state
+
+
+def display_message(state: MaintenanceState) -> str:
+    """Return the message to show (the admin's text, or a default one)."""
+    return state.message.strip() or DEFAULT_MESSAGE
+
+
+def enforce_maintenance():
+    """End the session of any signed-in user the rule blocks, on every request."""
+    if request.endpoint == "static":
+        return None
+    state = load_state()
+    g.maintenance = state
+    if not state.enabled or request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated or may_bypass(current_user, state):
+        return None
+    logout_user()  # also clears a remember-me cookie
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return jsonify(error="maintenance", message=display_message(state), details=[]), 503
+    flash("You were signed out because the gateway is in maintenance.", "warning")
+    return redirect(url_for("auth.login"))
+
+
+def inject_maintenance() -> dict:
+    """Give templates the state and whether the header banner applies."""
+    state = g.get("maintenance")
+    return {"maintenance": state, "maintenance_message": display_message(state) if state else ""}
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(enforce_maintenance)
+    app.context_processor(inject_maintenance)

@@ -1,0 +1,20 @@
+"""Typed SQLAlchemy 2 models; import them from here."""
+
+from portal.models.accounts import AccessGroup, Client, Role, User
+from portal.models.audit import AuditEntry
+from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
+from portal.models.maintenance import MaintenanceState
+
+__all__ = [
+    "AccessGroup",
+    "AuditEntry",
+    "Client",
+    "Delivery",
+    "Event",
+    "MaintenanceState",
+    "ProcessorLease",
+    "Role",
+    "ScheduledTrigger",
+    "User",
+    "Workflow",
+]

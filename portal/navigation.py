@@ -1,0 +1,39 @@
+"""The navigation: each entry is shown only to users who hold its permission."""
+
+from flask import Flask, current_app, url_for
+from flask_login import current_user
+
+from portal.permissions import (
+    AUDIT_VIEW,
+    CLIENT_SETTINGS_MANAGE,
+    DASHBOARD_VIEW,
+    USERS_MANAGE,
+    WORKFLOWS_MANAGE,
+)
+
+ENTRIES: list[tuple[str, str, str]] = [
+    (DASHBOARD_VIEW, "dashboard.index", "Dashboard"),
+    (USERS_MANAGE, "settings.users", "Users"),
+    (USERS_MANAGE, "settings.roles", "Roles"),
+    (USERS_MANAGE, "settings.groups", "Access groups"),
+    (CLIENT_SETTINGS_MANAGE, "settings.clients", "Clients"),
+    (CLIENT_SETTINGS_MANAGE, "settings.maintenance", "Maintenance Mode"),
+    (WORKFLOWS_MANAGE, "settings.workflows", "Workflows"),
+    (WORKFLOWS_MANAGE, "settings.triggers", "Triggers"),
+    (AUDIT_VIEW, "settings.audit", "Audit log"),
+]
+
+
+def nav_items() -> list[tuple[str, str, str]]:
+    """Return (endpoint, url, label) for each page the current user may open."""
+    if not current_user.is_authenticated:
+        return []
+    return [
+        (endpoint, url_for(endpoint), label)
+        for permission, endpoint, label in ENTRIES
+        if endpoint in current_app.view_functions and current_user.can(permission)
+    ]
+
+
+def init_app(app: Flask) -> None:
+    app.context_processor(lambda: {"nav_items": nav_items})

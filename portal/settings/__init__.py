@@ -1,0 +1,7 @@
+"""The settings blueprint: maintenance mode and the admin pages, one module each."""
+
+from flask import Blueprint
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+from portal.settings import maintenance  # noqa: E402,F401  (registers the routes)

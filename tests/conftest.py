@@ -1,0 +1,125 @@
+"""Shared fixtures: a fresh SQLite file per test, copied from one migrated template."""
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
+
+from portal import accounts, create_app
+from portal.extensions import db
+from portal.models import User
+
+ADMIN_EMAIL = "admin@example.com"
+PASSWORD = "correct-horse-battery"
+# Hashing is slow on purpose; compute it once per session, not per test.
+PASSWORD_HASH = generate_password_hash(PASSWORD)
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def make_app(db_file: Path, instance: Path, **config) -> Flask:
+    """Create an app on ``db_file`` with test settings (CSRF stays on)."""
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
+        "PROCESSOR_ENABLED": False,
+    }
+    settings.update(config)
+    return create_app(settings, instance_path=str(instance))
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """Run the real migrations and ``flask setup`` once; tests copy the result."""
+    folder = tmp_path_factory.mktemp("template")
+    app = make_app(folder / "portal.db", folder / "instance")
+    result = app.test_cli_runner().invoke(
+        args=["setup", "--admin-email", ADMIN_EMAIL, "--admin-password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        db.engine.dispose()
+    return folder / "portal.db"
+
+
+@pytest.fixture()
+def db_path(template_db: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "portal.db"
+    shutil.copy(template_db, path)
+    return path
+
+
+@pytest.fixture()
+def app(db_path: Path, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(db_path, tmp_path / "instance")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """GET ``url`` and return the CSRF token of its form."""
+    page = client.get(url).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def post_form(client: FlaskClient, url: str, data: dict, *, token_from: str | None = None, **kw):
+    """POST a form the way a browser does: with the token of the page that shows it."""
+    payload = dict(data)
+    payload["csrf_token"] = csrf_token(client, token_from or url)
+    return client.post(url, data=payload, **kw)
+
+
+def login(client: FlaskClient, email: str = ADMIN_EMAIL, password: str = PASSWORD, **extra):
+    """Sign in through the real form; return the response (not followed)."""
+    return post_form(client, "/auth/login", {"email": email, "password": password, **extra})
+
+
+@pytest.fixture()
+def make_user(app: Flask):
+    """Create a user with the session's password; roles and groups by name."""
+
+    def factory(
+        email: str,
+        roles: tuple[str, ...] = ("Viewer",),
+        groups: tuple[str, ...] = (),
+        client: str = accounts.DEFAULT_CLIENT,
+    ) -> int:
+        with app.app_context():
+            user = User(
+                email=email,
+                password_hash=PASSWORD_HASH,
+                client=accounts.find_client(client),
+                roles=accounts.find_roles(roles),
+                groups=accounts.find_groups(groups),
+            )
+            db.session.add(user)
+            db.session.commit()
+            return user.id
+
+    return factory
+
+
+@pytest.fixture()
+def admin_client(client: FlaskClient) -> FlaskClient:
+    """A test client signed in as the first admin."""
+    response = login(client)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
