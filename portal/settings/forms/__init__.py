@@ -1,0 +1,1 @@
+"""Form classes of the settings pages, one module per page."""
