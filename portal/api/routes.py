@@ -20,3 +20,5 @@ def healthz():
         return jsonify(status="error", error="database unreachable"), 503
     processor = "paused" if state.processing_paused else "running"
     return jsonify(status="ok", maintenance=state.enabled, event_processor=processor)
+
+from portal.api import openapi  # noqa: E402,F401  (registers /api/v1/openapi.json)
