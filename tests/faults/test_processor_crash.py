@@ -21,7 +21,7 @@ from tests.live import Process, prepare_db
 
 pytestmark = pytest.mark.slow
 
-BACKLOG = 3000
+BACKLOG = 2000
 KILLS = 4
 
 

@@ -102,6 +102,7 @@ def test_concurrent_ingest_while_toggling_the_restriction(tmp_path: Path):
     for committed, lifting in windows:
         started_inside = _count(app, Event.started_at > committed, Event.started_at < lifting)
         assert started_inside == 0, f"{started_inside} events started while restricted"
+    print(f"{accepted} events from {THREADS} threads, {TOGGLES} restriction windows, 0 errors")
     with app.app_context():
         db.engine.dispose()
 
