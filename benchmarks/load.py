@@ -1,0 +1,173 @@
+"""Load test: requests/s and p99 of the dashboard and of ingestion against gunicorn on 127.0.0.1,
+with maintenance mode off and on.
+
+    python benchmarks/load.py [--workers 3] [--clients 8] [--seconds 5] [--batch 100]
+
+It prepares a fresh SQLite file in a temporary folder, starts gunicorn with several workers on a
+free loopback port, drives it from threads (each a signed-in session or an API client), prints a
+table and, last, one JSON line. Every scenario is bounded in time and in request count, and the
+server is stopped at the end whatever happens.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.live import (  # noqa: E402
+    ADMIN_EMAIL,
+    LiveServer,
+    flask,
+    last_line,
+    prepare_db,
+    running,
+    sign_in,
+)
+
+MESSAGE = "Load test maintenance window."
+
+
+def drive(call, clients: int, seconds: float, max_requests: int) -> dict:
+    """Run ``call(worker_index)`` from ``clients`` threads until time or count runs out."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    remaining = [max_requests]
+    deadline = time.perf_counter() + seconds
+
+    def worker(index: int) -> None:
+        while time.perf_counter() < deadline:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            start = time.perf_counter()
+            try:
+                ok = call(index)
+            except requests.RequestException:
+                ok = False
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                errors[0] += 0 if ok else 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    latencies.sort()
+    count = len(latencies)
+    return {
+        "requests": count,
+        "errors": errors[0],
+        "seconds": round(wall, 2),
+        "rps": round(count / wall, 1) if wall else 0.0,
+        "p50_ms": round(statistics.median(latencies) * 1000, 1) if count else None,
+        "p99_ms": round(latencies[min(count - 1, int(count * 0.99))] * 1000, 1) if count else None,
+    }
+
+
+def dashboard_call(sessions: list[requests.Session], url: str):
+    def call(index: int) -> bool:
+        response = sessions[index].get(url + "/", timeout=30, allow_redirects=False)
+        return response.status_code == 200
+
+    return call
+
+
+def ingest_call(sessions: list[requests.Session], url: str, key: str, batch: int):
+    counter = [0]
+    lock = threading.Lock()
+
+    def call(index: int) -> bool:
+        with lock:
+            counter[0] += 1
+            n = counter[0]
+        events = [{"type": "load.test", "payload": {"n": n, "i": i}} for i in range(batch)]
+        response = sessions[index].post(
+            url + "/api/v1/events",
+            json={"events": events},
+            headers={"X-API-Key": key},
+            timeout=30,
+        )
+        return response.status_code == 202
+
+    return call
+
+
+def run(args: argparse.Namespace) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="portal-load-"))
+    env = prepare_db(folder / "portal.db")
+    key = last_line(flask(env, "clients", "rotate-key", "Default"))
+    enable = ["maintenance", "enable", "--message", MESSAGE, "--no-restrict-events"]
+    enable += ["--bypass-role", "Administrator", "--bypass-group", "Administrators"]
+    results: dict[str, dict] = {}
+    with running(LiveServer(env, folder / "gunicorn.log", workers=args.workers)) as server:
+        dashboards = [sign_in(server.url, ADMIN_EMAIL) for _ in range(args.clients)]
+        assert dashboards[0].get(server.url + "/", allow_redirects=False).status_code == 200
+        api = [requests.Session() for _ in range(args.clients)]
+        scenarios = [
+            ("dashboard", dashboard_call(dashboards, server.url)),
+            ("ingest", ingest_call(api, server.url, key, args.batch)),
+        ]
+        for name, call in scenarios:
+            for mode in ("off", "on"):
+                flask(env, *(enable if mode == "on" else ["maintenance", "disable"]))
+                drive(call, args.clients, min(1.0, args.seconds), args.max_requests)  # warm up
+                result = drive(call, args.clients, args.seconds, args.max_requests)
+                if name == "ingest":
+                    result["events_per_s"] = round(result["rps"] * args.batch, 1)
+                results[f"{name}, maintenance {mode}"] = result
+        flask(env, "maintenance", "disable")
+    return {
+        "workers": args.workers,
+        "clients": args.clients,
+        "batch": args.batch,
+        "seconds_per_scenario": args.seconds,
+        "results": results,
+    }
+
+
+def print_table(report: dict) -> None:
+    header = f"{'scenario':<28}{'requests':>9}{'errors':>7}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+    print(header + f"{'events/s':>11}")
+    print("-" * (len(header) + 11))
+    for name, row in report["results"].items():
+        events = row.get("events_per_s", "")
+        print(
+            f"{name:<28}{row['requests']:>9}{row['errors']:>7}{row['rps']:>9}"
+            f"{row['p50_ms']:>8}{row['p99_ms']:>8}{events:>11}"
+        )
+    results = report["results"]
+    off, on = results["dashboard, maintenance off"], results["dashboard, maintenance on"]
+    if off["rps"]:
+        report["dashboard_on_vs_off"] = round(on["rps"] / off["rps"], 3)
+        print(f"dashboard throughput with maintenance on / off: {report['dashboard_on_vs_off']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--clients", type=int, default=8, help="client threads")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each scenario")
+    parser.add_argument("--max-requests", type=int, default=20000, help="cap per scenario")
+    parser.add_argument("--batch", type=int, default=100, help="events per ingestion request")
+    args = parser.parse_args()
+    report = run(args)
+    print_table(report)
+    print(json.dumps(report, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
