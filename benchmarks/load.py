@@ -1,7 +1,7 @@
 """Load test: requests/s and p99 of the dashboard and of ingestion against gunicorn on 127.0.0.1,
 with maintenance mode off and on.
 
-    python benchmarks/load.py [--workers 3] [--clients 8] [--seconds 5] [--batch 100]
+    python benchmarks/load.py [--workers 3] [--clients 8] [--seconds 6] [--rounds 2] [--batch 100]
 
 It prepares a fresh SQLite file in a temporary folder, starts gunicorn with several workers on a
 free loopback port, drives it from threads (each a signed-in session or an API client), prints a
@@ -65,12 +65,17 @@ def drive(call, clients: int, seconds: float, max_requests: int) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - began
-    latencies.sort()
+    return {"latencies": latencies, "errors": errors[0], "wall": time.perf_counter() - began}
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Merge the runs of one scenario: total requests over total time, percentiles of all."""
+    latencies = sorted(value for run in runs for value in run["latencies"])
+    wall = sum(run["wall"] for run in runs)
     count = len(latencies)
     return {
         "requests": count,
-        "errors": errors[0],
+        "errors": sum(run["errors"] for run in runs),
         "seconds": round(wall, 2),
         "rps": round(count / wall, 1) if wall else 0.0,
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if count else None,
@@ -122,10 +127,16 @@ def run(args: argparse.Namespace) -> dict:
             ("ingest", ingest_call(api, server.url, key, args.batch)),
         ]
         for name, call in scenarios:
-            for mode in ("off", "on"):
-                flask(env, *(enable if mode == "on" else ["maintenance", "disable"]))
-                drive(call, args.clients, min(1.0, args.seconds), args.max_requests)  # warm up
-                result = drive(call, args.clients, args.seconds, args.max_requests)
+            runs: dict[str, list] = {"off": [], "on": []}
+            drive(call, args.clients, 1.0, args.max_requests)  # warm up
+            # alternate off/on rounds so drift in the machine's load hits both alike
+            for _round in range(args.rounds):
+                for mode in ("off", "on"):
+                    flask(env, *(enable if mode == "on" else ["maintenance", "disable"]))
+                    seconds = args.seconds / args.rounds
+                    runs[mode].append(drive(call, args.clients, seconds, args.max_requests))
+            for mode, mode_runs in runs.items():
+                result = summarize(mode_runs)
                 if name == "ingest":
                     result["events_per_s"] = round(result["rps"] * args.batch, 1)
                 results[f"{name}, maintenance {mode}"] = result
@@ -135,6 +146,7 @@ def run(args: argparse.Namespace) -> dict:
         "clients": args.clients,
         "batch": args.batch,
         "seconds_per_scenario": args.seconds,
+        "rounds": args.rounds,
         "results": results,
     }
 
@@ -160,7 +172,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--clients", type=int, default=8, help="client threads")
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each scenario")
+    parser.add_argument("--seconds", type=float, default=6.0, help="time per scenario")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating off/on rounds")
     parser.add_argument("--max-requests", type=int, default=20000, help="cap per scenario")
     parser.add_argument("--batch", type=int, default=100, help="events per ingestion request")
     args = parser.parse_args()
