@@ -48,7 +48,9 @@ def test_create_interval_trigger_sets_next_fire(app, admin_client):
     (trigger,) = triggers(app)
     assert trigger.interval_seconds == 60 and trigger.cron is None
     assert trigger.payload == {"source": "scheduler"}
-    assert before + timedelta(seconds=60) <= trigger.next_fire_at <= utc_now() + timedelta(seconds=60)
+    assert (
+        before + timedelta(seconds=60) <= trigger.next_fire_at <= utc_now() + timedelta(seconds=60)
+    )
     (entry,) = audit_entries(app)
     assert entry.action == "create" and entry.before is None
     assert entry.after["interval_seconds"] == 60 and entry.after["payload"] == trigger.payload
