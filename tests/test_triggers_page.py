@@ -122,6 +122,7 @@ def test_toggle_and_delete(app, admin_client):
         ({"interval_seconds": ""}, "Give an interval in seconds or a cron expression."),
         ({"interval_seconds": "", "cron": "61 * * * *"}, "Not a valid cron expression"),
         ({"interval_seconds": "", "cron": "* * *"}, "Not a valid cron expression"),
+        ({"interval_seconds": "", "cron": "0 0 31 2 *"}, "never fires"),
         ({"interval_seconds": "0"}, "The interval is between 1 second and one year"),
         ({"interval_seconds": "99999999999"}, "The interval is between 1 second and one year"),
         ({"interval_seconds": "soon"}, "Not a valid integer value"),

@@ -12,9 +12,11 @@ from apscheduler.triggers.cron import CronTrigger
 def cron_problem(expression: str) -> str | None:
     """Return why ``expression`` is not a valid 5-field cron expression, else None."""
     try:
-        CronTrigger.from_crontab(expression.strip(), timezone=UTC)
+        trigger = CronTrigger.from_crontab(expression.strip(), timezone=UTC)
     except (ValueError, TypeError, KeyError) as exc:
         return f"Not a valid cron expression: {exc}"
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        return "This cron expression never fires (no such date)."
     return None
 
 

@@ -31,7 +31,8 @@ class TriggerForm(ClientScopedForm):
         "Cron expression",
         filters=[strip],
         validators=[Length(max=120)],
-        description="Five fields, minute hour day month weekday, in UTC, e.g. */15 * * * *.",
+        description="Five fields in UTC: minute hour day month weekday, e.g. */15 * * * *. "
+        "Name weekdays (mon-sun) to avoid number ambiguity.",
     )
     event_type = StringField(
         "Event type",
