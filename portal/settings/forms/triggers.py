@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from wtforms import IntegerField, StringField, SubmitField, TextAreaField
+from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.models import ScheduledTrigger
@@ -46,7 +46,6 @@ class TriggerForm(ClientScopedForm):
         default="{}",
         description='The payload of the emitted event, e.g. {"report": "daily"}.',
     )
-    submit = SubmitField("Save trigger")
 
     def validate(self, extra_validators=None) -> bool:
         """Check the fields, then the schedule and the payload."""

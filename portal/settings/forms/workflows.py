@@ -4,7 +4,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -71,7 +71,6 @@ class WorkflowForm(ClientScopedForm):
         description="Signs each webhook body (HMAC-SHA256). Leave empty to generate one "
         "(or, when editing, to keep the current one).",
     )
-    submit = SubmitField("Save workflow")
 
     def validate(self, extra_validators=None) -> bool:
         """Check the fields, then the rules that span several of them."""
