@@ -27,7 +27,9 @@ def groups(app):
 
 def member(make_user, role_in: bool, group_in: bool) -> int:
     return make_user(
-        EMAIL, roles=("Operator",) if role_in else ("Viewer",), groups=("Ops",) if group_in else ("Staff",)
+        EMAIL,
+        roles=("Operator",) if role_in else ("Viewer",),
+        groups=("Ops",) if group_in else ("Staff",),
     )
 
 
@@ -63,7 +65,9 @@ def test_fresh_sign_in(app, client, groups, make_user, role_in, group_in, allowe
 
 
 @pytest.mark.parametrize(("role_in", "group_in", "allowed"), RULE)
-def test_session_opened_before_maintenance(app, client, groups, make_user, role_in, group_in, allowed):
+def test_session_opened_before_maintenance(
+    app, client, groups, make_user, role_in, group_in, allowed
+):
     member(make_user, role_in, group_in)
     assert login(client, EMAIL).status_code == 302
     enable(app)
@@ -100,7 +104,9 @@ def test_remember_me_cookie(app, client, groups, make_user, role_in, group_in, a
 
 
 @pytest.mark.parametrize(("role_in", "group_in", "allowed"), RULE)
-def test_membership_changed_during_maintenance(app, client, groups, make_user, role_in, group_in, allowed):
+def test_membership_changed_during_maintenance(
+    app, client, groups, make_user, role_in, group_in, allowed
+):
     user_id = member(make_user, True, True)
     enable(app)
     assert login(client, EMAIL).status_code == 302

@@ -84,7 +84,11 @@ def test_enabled_since_kept_while_on_and_cleared_when_off(app, admin_client):
     save(admin_client, app, roles=("Administrator",), groups=("Administrators",), message="Later")
     assert state_dict(app)["enabled_since"] == since
     save(
-        admin_client, app, enabled=False, roles=("Administrator",), groups=("Administrators",),
+        admin_client,
+        app,
+        enabled=False,
+        roles=("Administrator",),
+        groups=("Administrators",),
         message="Later",
     )
     state = state_dict(app)
@@ -94,7 +98,12 @@ def test_enabled_since_kept_while_on_and_cleared_when_off(app, admin_client):
 
 @pytest.mark.parametrize(
     ("roles", "groups"),
-    [((), ()), (("Administrator",), ()), ((), ("Administrators",)), (("Operator",), ("Administrators",))],
+    [
+        ((), ()),
+        (("Administrator",), ()),
+        ((), ("Administrators",)),
+        (("Operator",), ("Administrators",)),
+    ],
 )
 def test_lockout_protection_refuses_and_explains(app, admin_client, roles, groups):
     before = state_dict(app)
@@ -210,7 +219,9 @@ MESSAGE = "<script>alert('x')</script>\nSecond line"
 def test_banners_show_the_escaped_message_and_go_after_disable(app, admin_client):
     save(admin_client, app, roles=("Administrator",), groups=("Administrators",), message=MESSAGE)
     header = admin_client.get("/").get_data(as_text=True)
-    banner = re.search(r'id="maintenance-banner">.*?<span class="message">(.*?)</span>', header, re.S)
+    banner = re.search(
+        r'id="maintenance-banner">.*?<span class="message">(.*?)</span>', header, re.S
+    )
     assert banner and html.unescape(banner.group(1)) == MESSAGE  # line break kept
     assert "<script>alert" not in header
     anonymous = app.test_client()
