@@ -32,7 +32,9 @@ def load_state() -> MaintenanceState:
     """Return the instance's state row (a disabled, unsaved default if setup never ran)."""
     state = db.session.get(MaintenanceState, STATE_ID)
     if state is None:
-        state = MaintenanceState(id=STATE_ID, enabled=False, restrict_event_processor=False, message="")
+        state = MaintenanceState(
+            id=STATE_ID, enabled=False, restrict_event_processor=False, message=""
+        )
     return state
 
 
@@ -40,7 +42,9 @@ def get_or_create_state() -> MaintenanceState:
     """Return the state row, adding it to the session if it does not exist yet."""
     state = db.session.get(MaintenanceState, STATE_ID)
     if state is None:
-        state = MaintenanceState(id=STATE_ID, enabled=False, restrict_event_processor=False, message="")
+        state = MaintenanceState(
+            id=STATE_ID, enabled=False, restrict_event_processor=False, message=""
+        )
         db.session.add(state)
         db.session.flush()
     return state
@@ -57,11 +61,11 @@ def enforce_maintenance():
         return None
     state = load_state()
     g.maintenance = state
-    if not state.enabled or request.endpoint in OPEN_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated or may_bypass(current_user, state):
+    if not state.enabled or not current_user.is_authenticated or may_bypass(current_user, state):
         return None
     logout_user()  # also clears a remember-me cookie
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None  # e.g. the login page: shown signed out, with the message
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(error="maintenance", message=display_message(state), details=[]), 503
     flash("You were signed out because the gateway is in maintenance.", "warning")

@@ -170,3 +170,14 @@ def test_healthz_and_login_stay_open_during_maintenance(app, client, groups):
     enable(app)
     assert client.get("/healthz").get_json()["maintenance"] is True
     assert client.get("/auth/login").status_code == 200
+
+
+def test_blocked_user_opening_the_login_page_is_signed_out_there(app, client, groups, make_user):
+    member(make_user, True, False)
+    assert login(client, EMAIL, remember="y").status_code == 302
+    enable(app)
+    response = client.get("/auth/login?next=/auth/login")
+    assert response.status_code == 200  # not bounced back and forth
+    assert login_refusal(response.get_data(as_text=True))[1] == MESSAGE
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/").status_code == 302
