@@ -1,11 +1,13 @@
 """The ``flask`` commands: accounts, API keys and maintenance from the server shell."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from portal import accounts
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import AuditEntry, Role
 from tests.conftest import PASSWORD, login, make_app
@@ -305,3 +307,21 @@ def test_unavailable_refuses_enable_but_disable_works(app, unavailable_runner):
     assert "not available on this instance" in fails(run(runner, "maintenance", "enable"))
     assert run(runner, "maintenance", "disable").exit_code == 0
     assert state_dict(other)["enabled"] is False
+
+
+def test_users_set_password_unlocks_the_account(app, runner):
+    with app.app_context():
+        admin = accounts.find_user("admin@example.com")
+        admin.failed_logins, admin.locked_until = 2, utc_now() + timedelta(minutes=10)
+        db.session.commit()
+    result = run(
+        runner, "users", "set-password", "Admin@Example.com", "--password", "new-password-1"
+    )
+    assert result.exit_code == 0, result.output
+    assert login(app.test_client(), password="new-password-1").status_code == 302
+    assert "at least 8" in fails(
+        run(runner, "users", "set-password", "admin@example.com", "--password", "short")
+    )
+    assert "Unknown user" in fails(
+        run(runner, "users", "set-password", "no@example.com", "--password", "new-password-1")
+    )

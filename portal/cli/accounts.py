@@ -131,3 +131,22 @@ def create_user(
     )
     db.session.commit()
     click.echo(f"Created user {user.email} in client {client.name}.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password", required=True, help="The new password (must meet the client's policy).")
+def set_password(email: str, password: str) -> None:
+    """Set a user's password and unlock the account (e.g. a lost admin password)."""
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException(f"Unknown user: {accounts.normalize_email(email)}")
+    try:
+        accounts.set_password(user, password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
+    audit.record(
+        None, "users", "password", f"Set the password of {user.email}", client_id=user.client_id
+    )
+    db.session.commit()
+    click.echo(f"Set the password of {user.email}; the account is unlocked.")
