@@ -4,11 +4,13 @@ This is the one place that answers the question; the login view, the settings pa
 CLI and the API all call into it.
 """
 
+from dataclasses import dataclass
+
 from flask import Flask, flash, g, jsonify, redirect, request, url_for
 from flask_login import current_user, logout_user
 
 from portal.extensions import db
-from portal.models import MaintenanceState, User
+from portal.models import AccessGroup, MaintenanceState, Role, User
 from portal.models.maintenance import STATE_ID
 
 DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
@@ -16,7 +18,16 @@ DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
 
 
-def may_bypass(user: User, state: MaintenanceState) -> bool:
+@dataclass
+class Selection:
+    """A proposed bypass selection, not saved: ``may_bypass`` reads it like the state row."""
+
+    bypass_roles: list[Role]
+    bypass_groups: list[AccessGroup]
+    enabled: bool = True
+
+
+def may_bypass(user: User, state: MaintenanceState | Selection) -> bool:
     """Return whether ``user`` may use the portal: always when off; while on, only holding
     a selected bypass role AND a selected bypass group."""
     if not state.enabled:

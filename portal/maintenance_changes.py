@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from portal import audit
 from portal.clock import utc_now
 from portal.extensions import db
-from portal.maintenance import may_bypass
+from portal.maintenance import Selection, may_bypass
 from portal.models import AccessGroup, Client, MaintenanceState, Role, User
 
 FIELDS = ("enabled", "restrict_event_processor", "message", "bypass_roles", "bypass_groups")
@@ -32,9 +32,9 @@ class Preview:
     other_clients: list[tuple[str, int]] = field(default_factory=list)
 
 
-def proposal(roles: list[Role], groups: list[AccessGroup]) -> MaintenanceState:
-    """Return a transient, enabled state with this selection (never added to the session)."""
-    return MaintenanceState(enabled=True, bypass_roles=list(roles), bypass_groups=list(groups))
+def proposal(roles: list[Role], groups: list[AccessGroup]) -> Selection:
+    """Return this selection as ``may_bypass`` sees it while maintenance is on."""
+    return Selection(bypass_roles=list(roles), bypass_groups=list(groups))
 
 
 def would_lock_out(
