@@ -258,3 +258,18 @@ def test_unavailable_instance_says_so_and_refuses_enabling(unavailable_client):
     assert response.status_code == 200
     assert "it cannot be enabled" in response.get_data(as_text=True)
     assert state_dict(app)["enabled"] is False
+
+
+def test_restrict_event_processor_is_saved_and_reported(app, admin_client):
+    save(
+        admin_client,
+        app,
+        roles=("Administrator",),
+        groups=("Administrators",),
+        restrict_event_processor="y",
+    )
+    assert state_dict(app)["restrict_event_processor"] is True
+    assert admin_client.get("/healthz").get_json()["event_processor"] == "paused"
+    page = admin_client.get(URL).get_data(as_text=True)
+    assert "Paused (events are held)" in page
+    assert re.search(r'<input checked[^>]*name="restrict_event_processor"', page)
