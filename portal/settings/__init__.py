@@ -4,4 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-from portal.settings import maintenance  # noqa: E402,F401  (registers the routes)
+# Importing the page modules registers their routes on ``bp``.
+from portal.settings import (  # noqa: E402,F401
+    maintenance,
+    triggers,
+    workflows,
+)
