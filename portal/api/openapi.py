@@ -36,9 +36,13 @@ SCHEMAS: dict[str, Any] = {
     "EventIn": {
         "type": "object",
         "required": ["type"],
+        "additionalProperties": False,
         "properties": {
-            "type": {"type": "string", "minLength": 1, "maxLength": 200},
-            "payload": {"type": "object", "description": "Any JSON object (default {})"},
+            "type": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+            "payload": {
+                "type": ["object", "null"],
+                "description": "Any JSON object (null or omitted: {})",
+            },
             "source_id": {
                 "type": "string",
                 "minLength": 1,
@@ -50,6 +54,7 @@ SCHEMAS: dict[str, Any] = {
     "EventBatch": {
         "type": "object",
         "required": ["events"],
+        "additionalProperties": False,
         "properties": {
             "events": {
                 "type": "array",
@@ -95,7 +100,10 @@ SCHEMAS: dict[str, Any] = {
             "source_id": {"type": ["string", "null"]},
             "status": {"type": "string", "enum": ["queued", "processed", "failed"]},
             "received_at": _TIMESTAMP,
+            "started_at": _TIMESTAMP,
             "processed_at": _TIMESTAMP,
+            "attempts": {"type": "integer"},
+            "last_error": {"type": ["string", "null"]},
             "deliveries": {"type": "array", "items": _ref("Delivery")},
         },
     },
@@ -148,6 +156,7 @@ PATHS: dict[str, Any] = {
                 "202": _json(_ref("Accepted"), "Stored (held while processing is paused)"),
                 "400": _error("Invalid JSON, an invalid event (index and field), an empty batch"),
                 "401": _UNAUTHORIZED,
+                "409": _error("Concurrent writes of the same source_id kept colliding; retry"),
                 "413": _error("Body or batch too large"),
             },
         }

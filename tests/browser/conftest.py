@@ -1,6 +1,7 @@
-"""One real server and one headless Debian Chromium for the whole browser suite.
+"""One real server and one headless Debian Chromium for the whole browser package.
 
 Without Chromium the suite is skipped, except under CI (``CI=true``) where that is a failure.
+Package-scoped, so Playwright is stopped before any other module starts its own sync API.
 A failing test leaves a screenshot and the HTML of every open page in ``test-artifacts/``.
 """
 
@@ -59,7 +60,7 @@ def artifacts_on_failure(request) -> Iterator[None]:
             (ARTIFACTS / f"{stem}-{index}.txt").write_text(f"{page.url}: {exc}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     """The portal on a loopback port (``flask run``), on its own prepared SQLite file."""
     folder = tmp_path_factory.mktemp("browser")
@@ -75,7 +76,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         server.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator:
     """One headless Chromium for every browser test."""
     if not Path(CHROMIUM).exists():
@@ -94,7 +95,7 @@ def browser() -> Iterator:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def new_page(browser, live_server):
     """Open a page in a fresh context (its own cookies: one per user)."""
 
