@@ -30,6 +30,8 @@ class ClientScopedForm(FlaskForm):
 
     def name_taken(self, model) -> bool:
         """Return whether another row of ``model`` of the chosen client has this name."""
+        if self.client_id.errors:  # not one of the choices: maybe not even a valid row id
+            return False
         query = sa.select(model.id).where(
             model.client_id == self.client_id.data,
             sa.func.lower(model.name) == self.name.data.lower(),
