@@ -4,4 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-from portal.settings import maintenance  # noqa: E402,F401  (registers the routes)
+# One line per page module (importing registers its routes).
+from portal.settings import maintenance  # noqa: E402,F401,I001
+from portal.settings import users  # noqa: E402,F401
+from portal.settings import roles  # noqa: E402,F401
+from portal.settings import groups  # noqa: E402,F401
+from portal.settings import clients  # noqa: E402,F401
+from portal.settings import audit  # noqa: E402,F401
