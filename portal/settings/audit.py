@@ -4,7 +4,7 @@ import json
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import current_app, render_template, request
 
 from portal.extensions import db
 from portal.models import AuditEntry
@@ -18,7 +18,7 @@ from portal.settings.forms.audit import AuditFilterForm
 @permission_required(AUDIT_VIEW)
 def audit():
     """Show the audit log, filtered by module, user and date range."""
-    form = AuditFilterForm()
+    form = AuditFilterForm(request.args)
     modules = db.session.scalars(
         sa.select(AuditEntry.module).distinct().order_by(AuditEntry.module)
     )

@@ -1,7 +1,7 @@
 """Settings → Users: list, create, edit, reset password, unlock, delete."""
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import accounts, audit
@@ -22,7 +22,7 @@ from portal.snapshots import user_values
 @permission_required(USERS_MANAGE)
 def users():
     """List users, searched by email and paginated."""
-    search = UserSearchForm()
+    search = UserSearchForm(request.args)
     query = sa.select(User).order_by(User.email)
     if search.validate() and search.q.data:
         query = query.where(User.email.contains(search.q.data.strip().lower(), autoescape=True))
