@@ -91,11 +91,11 @@ def test_decorators_match_the_table(app):
             assert declared is None, f"{endpoint} requires {declared} but is listed as open"
 
 
-def send(client, method: str, url: str, token_from: str = "/auth/login"):
+def send(client, method: str, url: str, form_page: str = "/auth/login"):
     if method == "GET":
         return client.get(url)
     # A real token, so the refusal we see is the view's, not CSRF's.
-    return client.post(url, data={"csrf_token": csrf_token(client, token_from)})
+    return client.post(url, data={"csrf_token": csrf_token(client, form_page)})
 
 
 def test_protected_endpoints_send_anonymous_visitors_to_sign_in(app):
@@ -122,7 +122,7 @@ def test_signed_in_user_without_the_permission_gets_403(app, make_user, permissi
     for endpoint, method, url in routes(app):
         if PROTECTED.get(endpoint, SIGNED_IN_ONLY) != permission:
             continue
-        response = send(client, method, url, token_from="/auth/password")
+        response = send(client, method, url, form_page="/auth/password")
         assert response.status_code == 403, (endpoint, method, response.status_code)
         checked += 1
     assert checked or permission not in PROTECTED.values()
