@@ -141,3 +141,16 @@ def test_group_name_is_escaped(app, admin_client):
     post_form(admin_client, "/settings/groups/new", {"name": "<b>bold</b>", "description": ""})
     page = admin_client.get("/settings/groups").get_data(as_text=True)
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
+
+
+def test_a_name_race_becomes_a_message_not_an_error_page(app, admin_client, monkeypatch):
+    # Another admin saved "Operator" between our check and our commit.
+    monkeypatch.setattr(accounts, "name_taken", lambda *args, **kwargs: False)
+    response = post_form(admin_client, "/settings/roles/new", {"name": "Operator"})
+    assert response.status_code == 302 and response.headers["Location"] == "/settings/roles/new"
+    page = admin_client.get("/settings/roles/new").get_data(as_text=True)
+    assert "Another change saved the same name or email a moment ago" in page
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(sa.func.count(Role.id)).where(Role.name == "Operator")) == 1
+        )

@@ -1,9 +1,17 @@
 """Helpers shared by the admin pages' views."""
 
-from flask import request
+from flask import flash, redirect, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import AccountError
+from portal.extensions import db
+from portal.settings import bp
+
+CONFLICT = (
+    "Another change saved the same name or email a moment ago, so nothing was saved. "
+    "Check the list and try again."
+)
 
 
 def show_error(form: FlaskForm, exc: AccountError) -> None:
@@ -13,6 +21,15 @@ def show_error(form: FlaskForm, exc: AccountError) -> None:
         field.errors = [*field.errors, str(exc)]
     else:
         form.form_errors = [*form.form_errors, str(exc)]
+
+
+@bp.errorhandler(IntegrityError)
+def conflict(_error: IntegrityError):
+    """Answer a unique-name race between two admins (checked names collide at commit)."""
+    db.session.rollback()
+    flash(CONFLICT, "error")
+    can_get = request.url_rule is not None and "GET" in request.url_rule.methods
+    return redirect(request.path if can_get else url_for("dashboard.index"))
 
 
 def language() -> str:

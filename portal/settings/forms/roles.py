@@ -12,7 +12,9 @@ class RoleForm(FlaskForm):
     """A role's name and permissions."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=80)])
-    permissions = MultiCheckboxField(
-        "Permissions", choices=[(code, f"{code} — {text}") for code, text in CATALOGUE.items()]
-    )
+    permissions = MultiCheckboxField("Permissions")
     submit = SubmitField("Save")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.permissions.choices = [(code, f"{code} — {text}") for code, text in CATALOGUE.items()]
