@@ -76,9 +76,7 @@ def client_edit(client_id: int):
             db.session.commit()
             flash(f"Client {client.name} saved.", "success")
             return redirect(url_for("settings.clients"))
-    return render_template(
-        "settings/client_form.html", form=form, client=client, button=ButtonForm(formdata=None)
-    )
+    return render_template("settings/client_form.html", form=form, client=client)
 
 
 @bp.route("/clients/<int:client_id>/rotate-key", methods=["POST"])

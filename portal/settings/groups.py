@@ -106,6 +106,4 @@ def group_delete(group_id: int):
 
 
 def _render_edit(group: AccessGroup, form: GroupForm):
-    return render_template(
-        "settings/group_form.html", form=form, group=group, button=ButtonForm(formdata=None)
-    )
+    return render_template("settings/group_form.html", form=form, group=group)

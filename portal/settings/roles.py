@@ -104,6 +104,4 @@ def role_delete(role_id: int):
 
 
 def _render_edit(role: Role, form: RoleForm):
-    return render_template(
-        "settings/role_form.html", form=form, role=role, button=ButtonForm(formdata=None)
-    )
+    return render_template("settings/role_form.html", form=form, role=role)

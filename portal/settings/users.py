@@ -216,7 +216,6 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
         "settings/user_form.html",
         form=form,
         reset=reset,
-        button=ButtonForm(formdata=None),
         user=user,
         locked=user.is_locked(utc_now()),
     )

@@ -43,11 +43,16 @@ class NewUserForm(UserForm):
 class PasswordResetForm(FlaskForm):
     """An admin sets a new password for a user."""
 
-    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
-    confirm = PasswordField(
-        "Confirm new password", validators=[DataRequired(), EqualTo("password", MISMATCH)]
+    # own ids: this form shares the page with the details form
+    password = PasswordField(
+        "New password", id="reset-password", validators=[DataRequired(), Length(max=1024)]
     )
-    submit = SubmitField("Set password")
+    confirm = PasswordField(
+        "Confirm new password",
+        id="reset-confirm",
+        validators=[DataRequired(), EqualTo("password", MISMATCH)],
+    )
+    submit = SubmitField("Set password", id="reset-submit")
 
 
 class UserSearchForm(FlaskForm):
