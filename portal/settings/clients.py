@@ -12,7 +12,7 @@ from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.common import show_error
 from portal.settings.forms.clients import ClientForm
-from portal.settings.forms.common import ButtonForm
+from portal.settings.forms.common import ConfirmForm
 from portal.snapshots import client_values
 
 
@@ -84,7 +84,7 @@ def client_edit(client_id: int):
 def client_rotate_key(client_id: int):
     """Replace a client's API key and show the new one once."""
     client = db.get_or_404(Client, client_id)
-    if not ButtonForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.client_edit", client_id=client.id))
     key = accounts.rotate_api_key(client)
     audit.record(

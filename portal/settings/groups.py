@@ -13,7 +13,7 @@ from portal.models import AccessGroup
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.common import show_error
-from portal.settings.forms.common import ButtonForm
+from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.groups import GroupForm
 from portal.snapshots import group_values
 
@@ -86,7 +86,7 @@ def group_edit(group_id: int):
 def group_delete(group_id: int):
     """Delete an access group unless a guardrail forbids it."""
     group = db.get_or_404(AccessGroup, group_id)
-    if not ButtonForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.group_edit", group_id=group.id))
     before = group_values(group)
     try:

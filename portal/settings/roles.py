@@ -13,7 +13,7 @@ from portal.models import Role
 from portal.permissions import CATALOGUE, USERS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.common import show_error
-from portal.settings.forms.common import ButtonForm
+from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.roles import RoleForm
 from portal.snapshots import role_values
 
@@ -86,7 +86,7 @@ def role_edit(role_id: int):
 def role_delete(role_id: int):
     """Delete a role unless a guardrail forbids it."""
     role = db.get_or_404(Role, role_id)
-    if not ButtonForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.role_edit", role_id=role.id))
     before = role_values(role)
     try:

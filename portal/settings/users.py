@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from portal import accounts, audit
 from portal.accounts import AccountError
@@ -13,7 +14,7 @@ from portal.models import AccessGroup, Client, Role, User
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.common import language, page_number, show_error
-from portal.settings.forms.common import ButtonForm
+from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.users import NewUserForm, PasswordResetForm, UserForm, UserSearchForm
 from portal.snapshots import user_values
 
@@ -127,7 +128,7 @@ def user_password(user_id: int):
 def user_unlock(user_id: int):
     """Lift a user's sign-in lockout."""
     user = db.get_or_404(User, user_id)
-    if ButtonForm().validate_on_submit():
+    if ConfirmForm().validate_on_submit():
         before = {"locked_until": _iso(user.locked_until), "failed_logins": user.failed_logins}
         accounts.unlock(user)
         after = {"locked_until": None, "failed_logins": 0}
@@ -141,7 +142,7 @@ def user_unlock(user_id: int):
 def user_delete(user_id: int):
     """Delete a user (not yourself, not the last one who can manage client settings)."""
     user = db.get_or_404(User, user_id)
-    if not ButtonForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.user_edit", user_id=user.id))
     before, email, client_id = user_values(user), user.email, user.client_id
     try:
@@ -170,16 +171,10 @@ def _current(user: User) -> dict:
 
 
 def _fill_choices(form: UserForm) -> None:
-    form.client.choices = [
-        (c.id, c.name) for c in db.session.scalars(sa.select(Client).order_by(Client.name))
-    ]
-    form.roles.choices = [
-        (r.id, r.name) for r in db.session.scalars(sa.select(Role).order_by(Role.name))
-    ]
-    form.groups.choices = [
-        (g.id, g.name)
-        for g in db.session.scalars(sa.select(AccessGroup).order_by(AccessGroup.name))
-    ]
+    """Offer every client, role and group; the option text is the name."""
+    for field, model in ((form.client, Client), (form.roles, Role), (form.groups, AccessGroup)):
+        rows = db.session.scalars(sa.select(model).order_by(model.name))
+        field.choices = [SelectChoice(row.id, row.name) for row in rows]
 
 
 def _chosen(model, ids: list[int]) -> list:

@@ -1,11 +1,19 @@
 """Forms of the roles page."""
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, SubmitField
+from wtforms import SelectMultipleField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.permissions import CATALOGUE
-from portal.settings.forms.common import MultiCheckboxField
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multi-select rendered as a list of labelled checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class RoleForm(FlaskForm):
@@ -17,4 +25,6 @@ class RoleForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.permissions.choices = [(code, f"{code} — {text}") for code, text in CATALOGUE.items()]
+        self.permissions.choices = [
+            SelectChoice(code, f"{code} — {text}") for code, text in CATALOGUE.items()
+        ]
