@@ -208,6 +208,10 @@ def test_delete_user(app, admin_client, make_user):
 def test_user_changes_own_password(app, make_user, client):
     make_user("ivy@example.com", groups=("Administrators",))
     login(client, "ivy@example.com")
+    set_policy(app, r".{12,}", "At least 12 characters.", "Mindestens 12 Zeichen.")
+    assert "At least 12 characters." in client.get("/auth/password").get_data(as_text=True)
+    german = client.get("/auth/password", headers={"Accept-Language": "de"})
+    assert "Mindestens 12 Zeichen." in german.get_data(as_text=True)
     wrong = post_form(
         client,
         "/auth/password",
@@ -219,7 +223,7 @@ def test_user_changes_own_password(app, make_user, client):
         "/auth/password",
         {"current_password": PASSWORD, "new_password": "short", "confirm": "short"},
     )
-    assert "Passwords need at least 8 characters." in short.get_data(as_text=True)
+    assert "At least 12 characters." in short.get_data(as_text=True)
     differ = post_form(
         client,
         "/auth/password",
