@@ -7,6 +7,9 @@ from pathlib import Path
 
 from flask import Flask
 
+BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED")
+FALSE_WORDS = {"", "0", "false", "no", "off"}
+
 
 class Defaults:
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled in with the instance folder's file
@@ -32,7 +35,7 @@ class Defaults:
 
 
 def load_config(app: Flask, overrides: dict | None = None) -> None:
-    """Apply defaults, the instance file, ``PORTAL_*`` variables and test overrides, in that order."""
+    """Apply defaults, ``instance/config.py``, ``PORTAL_*`` variables and overrides, in order."""
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("PORTAL")
@@ -43,8 +46,17 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
             app.instance_path, "portal.db"
         )
     app.config["PROCESSOR_INTERVAL_SECONDS"] = float(app.config["PROCESSOR_INTERVAL_SECONDS"])
+    for key in BOOLEAN_KEYS:
+        app.config[key] = _as_bool(app.config[key])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+
+
+def _as_bool(value: object) -> bool:
+    """Read a flag; JSON parsing leaves ``False``/``no``/``off`` as (truthy) strings."""
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
 
 
 def _instance_secret(path: Path) -> str:
