@@ -25,8 +25,11 @@ PUBLIC = {
     "auth.logout",  # POST only; signing out an anonymous visitor does nothing
     "api.healthz",  # health check for load balancers and deploy scripts
 }
-# Authenticated by the client's X-API-Key header instead of a session (SPEC §5), e.g.
-# "api.ingest", "api.event", "api.maintenance" — add the real endpoint names at merge.
+# At merge of the proof branch: "api.openapi" (the API description, no key) goes in PUBLIC.
+
+# Authenticated by the client's X-API-Key header instead of a session (SPEC §5).
+# At merge of the events branch: "api.ingest", "api.event_detail", "api.maintenance_state"
+# (the last also accepts a signed-in session).
 KEY_AUTHENTICATED: set[str] = set()
 SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)
 # endpoint → the permission it requires
