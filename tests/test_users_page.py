@@ -238,3 +238,20 @@ def test_user_changes_own_password(app, make_user, client):
     assert ok.status_code == 302
     other = app.test_client()
     assert login(other, "ivy@example.com", NEW_PASSWORD).status_code == 302
+
+
+def test_new_user_form_lists_each_clients_rule_when_there_are_several(app, admin_client):
+    with app.app_context():
+        client, _key = accounts.create_client("Acme")
+        client.password_regex = ".{30,}"
+        client.password_rule_message = "Acme wants 30 characters."
+        db.session.commit()
+    page = admin_client.get("/settings/users/new").get_data(as_text=True)
+    rules = page[page.index('id="password-rules"') :]
+    assert "Acme wants 30 characters." in rules and "Passwords need at least 8" in rules
+    data = user_data(app, client=client_id(app, "Acme"))
+    response = post_form(admin_client, "/settings/users/new", data)
+    assert response.status_code == 200
+    assert '<p class="error" role="alert">Acme wants 30 characters.</p>' in response.get_data(
+        as_text=True
+    )

@@ -70,7 +70,11 @@ def user_new():
             flash(f"User {user.email} created.", "success")
             return redirect(url_for("settings.users"))
     _describe_password(form, form.client.data)
-    return render_template("settings/user_form.html", form=form, user=None)
+    rules = [
+        (client.name, accounts.rule_message(client, language()))
+        for client in db.session.scalars(sa.select(Client).order_by(Client.name))
+    ]
+    return render_template("settings/user_form.html", form=form, user=None, rules=rules)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
