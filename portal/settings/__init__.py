@@ -6,7 +6,12 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 # Importing the page modules registers their routes on ``bp``.
 from portal.settings import (  # noqa: E402,F401
+    audit,
+    clients,
+    groups,
     maintenance,
+    roles,
     triggers,
+    users,
     workflows,
 )
