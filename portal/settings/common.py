@@ -37,7 +37,13 @@ def language() -> str:
     return request.accept_languages.best_match(["en", "de"]) or "en"
 
 
+MAX_PAGE = 1_000_000  # far past any real list; keeps OFFSET inside a 64-bit integer
+
+
 def page_number() -> int:
     """Return the ``page`` query argument (1 for anything that is not a positive number)."""
     page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and int(page) > 0 else 1
+    # isdigit() alone accepts "²", which int() refuses
+    if not (page.isascii() and page.isdigit()) or int(page) < 1:
+        return 1
+    return min(int(page), MAX_PAGE)
