@@ -24,8 +24,8 @@ PUBLIC = {
     "auth.login",  # the sign-in form
     "auth.logout",  # POST only; signing out an anonymous visitor does nothing
     "api.healthz",  # health check for load balancers and deploy scripts
+    "api.openapi",  # the API description (no key)
 }
-# At merge of the proof branch: "api.openapi" (the API description, no key) goes in PUBLIC.
 
 # Authenticated by the client's X-API-Key header instead of a session (SPEC §5).
 # At merge of the events branch: "api.ingest", "api.event_detail", "api.maintenance_state"
