@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -36,9 +37,12 @@ MESSAGE = "Load test maintenance window."
 
 
 def drive(call, clients: int, seconds: float, max_requests: int) -> dict:
-    """Run ``call(worker_index)`` from ``clients`` threads until time or count runs out."""
+    """Run ``call(worker_index)`` from ``clients`` threads until time or count runs out.
+
+    ``call`` returns None on success, else a short description of what went wrong.
+    """
     latencies: list[float] = []
-    errors = [0]
+    errors: Counter = Counter()
     lock = threading.Lock()
     remaining = [max_requests]
     deadline = time.perf_counter() + seconds
@@ -51,13 +55,14 @@ def drive(call, clients: int, seconds: float, max_requests: int) -> dict:
                 remaining[0] -= 1
             start = time.perf_counter()
             try:
-                ok = call(index)
-            except requests.RequestException:
-                ok = False
+                problem = call(index)
+            except requests.RequestException as exc:
+                problem = type(exc).__name__
             elapsed = time.perf_counter() - start
             with lock:
                 latencies.append(elapsed)
-                errors[0] += 0 if ok else 1
+                if problem:
+                    errors[problem] += 1
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
     began = time.perf_counter()
@@ -65,7 +70,7 @@ def drive(call, clients: int, seconds: float, max_requests: int) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
-    return {"latencies": latencies, "errors": errors[0], "wall": time.perf_counter() - began}
+    return {"latencies": latencies, "errors": errors, "wall": time.perf_counter() - began}
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -73,9 +78,11 @@ def summarize(runs: list[dict]) -> dict:
     latencies = sorted(value for run in runs for value in run["latencies"])
     wall = sum(run["wall"] for run in runs)
     count = len(latencies)
+    problems = sum((run["errors"] for run in runs), Counter())
     return {
         "requests": count,
-        "errors": sum(run["errors"] for run in runs),
+        "errors": sum(problems.values()),
+        "error_kinds": dict(problems),
         "seconds": round(wall, 2),
         "rps": round(count / wall, 1) if wall else 0.0,
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if count else None,
@@ -84,9 +91,9 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def dashboard_call(sessions: list[requests.Session], url: str):
-    def call(index: int) -> bool:
+    def call(index: int) -> str | None:
         response = sessions[index].get(url + "/", timeout=30, allow_redirects=False)
-        return response.status_code == 200
+        return None if response.status_code == 200 else f"HTTP {response.status_code}"
 
     return call
 
@@ -95,7 +102,7 @@ def ingest_call(sessions: list[requests.Session], url: str, key: str, batch: int
     counter = [0]
     lock = threading.Lock()
 
-    def call(index: int) -> bool:
+    def call(index: int) -> str | None:
         with lock:
             counter[0] += 1
             n = counter[0]
@@ -106,7 +113,9 @@ def ingest_call(sessions: list[requests.Session], url: str, key: str, batch: int
             headers={"X-API-Key": key},
             timeout=30,
         )
-        return response.status_code == 202
+        if response.status_code == 202:
+            return None
+        return f"HTTP {response.status_code}: {response.text[:120]}"
 
     return call
 
@@ -166,6 +175,9 @@ def print_table(report: dict) -> None:
     if off["rps"]:
         report["dashboard_on_vs_off"] = round(on["rps"] / off["rps"], 3)
         print(f"dashboard throughput with maintenance on / off: {report['dashboard_on_vs_off']}")
+    for name, row in results.items():
+        for kind, count in row["error_kinds"].items():
+            print(f"error in {name}: {count} x {kind}")
 
 
 def main() -> None:
