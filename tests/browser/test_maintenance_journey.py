@@ -22,10 +22,11 @@ MESSAGE_FIRST_LINE = "Upgrading the gateway <b>tonight</b>."
 OPEN_TABS: dict = {}  # user email -> a page that stays open across the tests
 
 
-def sign_in(page, email: str, password: str = ADMIN_PASSWORD) -> None:
+def sign_in(page, email: str, password: str = ADMIN_PASSWORD, remember: bool = False) -> None:
     page.goto("/auth/login")
     page.locator("[name=email]").fill(email)
     page.locator("[name=password]").fill(password)
+    page.locator("[name=remember]").set_checked(remember)
     page.locator("form:has([name=password]) [type=submit]").click()
     page.wait_for_load_state()
 
@@ -119,12 +120,25 @@ def test_admin_builds_the_team_through_the_admin_pages(new_page):
         assert email in main_text(admin)
 
 
+def cookie_names(page) -> set[str]:
+    return {cookie["name"] for cookie in page.context.cookies()}
+
+
 def test_both_users_work_before_maintenance(new_page):
     for email in (BYPASS_EMAIL, BLOCKED_EMAIL):
         page = tab(new_page, email)
         page.goto("/")
         assert "/auth/login" not in page.url
         assert email in page.locator("body").inner_text()
+
+    # the blocked user also ticked "Keep me signed in" in another browser
+    remembered = new_page()
+    sign_in(remembered, BLOCKED_EMAIL, remember=True)
+    remembered.context.clear_cookies(name="session")  # the browser was closed: cookie only
+    remembered.goto("/")
+    assert "/auth/login" not in remembered.url
+    assert "remember_token" in cookie_names(remembered)
+    OPEN_TABS["remembered"] = remembered
 
 
 def test_admin_enables_maintenance_and_sees_who_can_sign_in(new_page):
@@ -136,9 +150,11 @@ def test_admin_enables_maintenance_and_sees_who_can_sign_in(new_page):
     save_maintenance(admin, enabled=True)
 
     assert admin.locator("[name=enabled]").is_checked()
-    preview = admin.locator("section, div").filter(
-        has_text=re.compile(r"will still be able to sign in", re.I)
-    ).last
+    preview = (
+        admin.locator("section, div")
+        .filter(has_text=re.compile(r"will still be able to sign in", re.I))
+        .last
+    )
     preview_text = preview.inner_text()
     assert BYPASS_EMAIL in preview_text
     assert ADMIN_EMAIL in preview_text
@@ -153,6 +169,15 @@ def test_blocked_users_open_tab_goes_to_the_login_page_on_its_next_click(new_pag
     page.wait_for_load_state()
     assert "/auth/login" in page.url
     assert MESSAGE_FIRST_LINE in main_text(page)
+
+
+def test_a_remember_me_cookie_does_not_get_a_blocked_user_in(new_page):
+    page = OPEN_TABS["remembered"]
+    page.context.clear_cookies(name="session")
+    page.goto("/")
+    assert "/auth/login" in page.url
+    assert MESSAGE_FIRST_LINE in main_text(page)
+    assert "remember_token" not in cookie_names(page)  # cleared, not just ignored
 
 
 def test_blocked_user_is_refused_at_the_login_page_and_sees_the_message(new_page):
