@@ -20,12 +20,17 @@ from collections import Counter
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
 from tests.live import (  # noqa: E402
     ADMIN_EMAIL,
+    ADMIN_PASSWORD,
     LiveServer,
+    csrf_from,
     flask,
     last_line,
     prepare_db,
@@ -57,7 +62,7 @@ def drive(call, clients: int, seconds: float, max_requests: int) -> dict:
             try:
                 problem = call(index)
             except requests.RequestException as exc:
-                problem = type(exc).__name__
+                problem = f"{type(exc).__name__}: {str(exc)[-90:]}"
             elapsed = time.perf_counter() - start
             with lock:
                 latencies.append(elapsed)
@@ -120,6 +125,58 @@ def ingest_call(sessions: list[requests.Session], url: str, key: str, batch: int
     return call
 
 
+def in_process_ratio(env: dict[str, str], folder: Path, requests_per_round: int) -> dict:
+    """Dashboard requests/s in-process on one thread, maintenance off vs on, alternating rounds.
+
+    Without sockets, workers or other clients in the way this isolates what the per-request
+    maintenance check itself costs.
+    """
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": env["PORTAL_SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": "load-test",
+            "PROCESSOR_ENABLED": False,
+        },
+        instance_path=str(folder / "instance"),
+    )
+    client = app.test_client()
+    token = csrf_from(client.get("/auth/login").get_data(as_text=True))
+    client.post(
+        "/auth/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
+    )
+    timings: dict[str, float] = {"off": 0.0, "on": 0.0}
+    statements = Counter()
+    enable = ["maintenance", "enable", "--bypass-role", "Administrator"]
+    enable += ["--bypass-group", "Administrators"]
+    with app.app_context():
+        engine = db.engine
+
+    def count(*_args) -> None:
+        statements["current"] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    for _round in range(3):
+        for mode in ("off", "on"):
+            flask(env, *(enable if mode == "on" else ["maintenance", "disable"]))
+            statements["current"] = 0
+            start = time.perf_counter()
+            for _ in range(requests_per_round):
+                assert client.get("/").status_code == 200
+            timings[mode] += time.perf_counter() - start
+            statements[mode] = statements["current"] / requests_per_round
+    sa.event.remove(engine, "before_cursor_execute", count)
+    flask(env, "maintenance", "disable")
+    total = 3 * requests_per_round
+    off, on = total / timings["off"], total / timings["on"]
+    return {
+        "off_rps": round(off, 1),
+        "on_rps": round(on, 1),
+        "on_vs_off": round(on / off, 3),
+        "sql_per_request_off": statements["off"],
+        "sql_per_request_on": statements["on"],
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="portal-load-"))
     env = prepare_db(folder / "portal.db")
@@ -127,6 +184,8 @@ def run(args: argparse.Namespace) -> dict:
     enable = ["maintenance", "enable", "--message", MESSAGE, "--no-restrict-events"]
     enable += ["--bypass-role", "Administrator", "--bypass-group", "Administrators"]
     results: dict[str, dict] = {}
+    # first, while the events table is empty: the dashboard's counts grow with it
+    in_process = in_process_ratio(env, folder, args.in_process_requests)
     with running(LiveServer(env, folder / "gunicorn.log", workers=args.workers)) as server:
         dashboards = [sign_in(server.url, ADMIN_EMAIL) for _ in range(args.clients)]
         assert dashboards[0].get(server.url + "/", allow_redirects=False).status_code == 200
@@ -151,6 +210,7 @@ def run(args: argparse.Namespace) -> dict:
                 results[f"{name}, maintenance {mode}"] = result
         flask(env, "maintenance", "disable")
     return {
+        "in_process_dashboard": in_process,
         "workers": args.workers,
         "clients": args.clients,
         "batch": args.batch,
@@ -175,6 +235,12 @@ def print_table(report: dict) -> None:
     if off["rps"]:
         report["dashboard_on_vs_off"] = round(on["rps"] / off["rps"], 3)
         print(f"dashboard throughput with maintenance on / off: {report['dashboard_on_vs_off']}")
+    single = report["in_process_dashboard"]
+    print(
+        f"in-process, one thread: dashboard {single['off_rps']} req/s off, "
+        f"{single['on_rps']} on (on / off {single['on_vs_off']}); SQL statements per request "
+        f"{single['sql_per_request_off']} off, {single['sql_per_request_on']} on"
+    )
     for name, row in results.items():
         for kind, count in row["error_kinds"].items():
             print(f"error in {name}: {count} x {kind}")
@@ -187,6 +253,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="time per scenario")
     parser.add_argument("--rounds", type=int, default=2, help="alternating off/on rounds")
     parser.add_argument("--max-requests", type=int, default=20000, help="cap per scenario")
+    parser.add_argument(
+        "--in-process-requests", type=int, default=300, help="per round, in-process check"
+    )
     parser.add_argument("--batch", type=int, default=100, help="events per ingestion request")
     args = parser.parse_args()
     report = run(args)
