@@ -1,5 +1,6 @@
-"""Ingest from several threads against gunicorn while the CLI toggles maintenance and the
-restriction: no 5xx, no "database is locked", no event started while restricted, none lost."""
+"""Ingest from several threads against gunicorn while maintenance and the restriction are
+toggled (the domain function the CLI and the settings page use, committed from this process):
+no 5xx, no "database is locked", no event started while restricted, none lost."""
 
 import threading
 import time
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 
 from portal.clock import utc_now
 from portal.extensions import db
+from portal.maintenance import get_or_create_state
+from portal.maintenance_changes import update_state
 from portal.models import Event
 from tests.conftest import make_app
 from tests.live import LiveServer, flask, last_line, prepare_db, running
@@ -18,16 +21,18 @@ from tests.live import LiveServer, flask, last_line, prepare_db, running
 pytestmark = pytest.mark.slow
 
 THREADS = 4
-BATCH = 20
-MAX_BATCHES_PER_THREAD = 150
-TOGGLES = 3
+BATCH = 10
+MAX_BATCHES_PER_THREAD = 3000  # bounds; the threads stop when the toggling is done
+MAX_SECONDS = 90
+TOGGLES = 5
 
 
 def ingest_until(stop: threading.Event, url: str, key: str, name: str, outcome: dict) -> None:
     # a connection per request: gunicorn's gthread worker may reset a kept-alive connection
     # under load (benoitc/gunicorn#1698), which says nothing about our app
+    deadline = time.monotonic() + MAX_SECONDS
     for n in range(MAX_BATCHES_PER_THREAD):
-        if stop.is_set():
+        if stop.is_set() or time.monotonic() > deadline:
             return
         events = [
             {"type": "toggle.test", "payload": {"i": i}, "source_id": f"{name}-{n}-{i}"}
@@ -45,8 +50,17 @@ def ingest_until(stop: threading.Event, url: str, key: str, name: str, outcome: 
             continue
         if response.status_code == 202:
             outcome["accepted"] += response.json()["accepted"]
+            outcome["stored_at"].append(utc_now())
         else:
             outcome["errors"].append(f"{response.status_code}: {response.text[:300]}")
+
+
+def set_restriction(app, on: bool) -> None:
+    """Turn maintenance with the event restriction on or off, and commit."""
+    with app.app_context():
+        update_state(get_or_create_state(), None, enabled=on, restrict_event_processor=True)
+        db.session.commit()
+        db.session.remove()
 
 
 def test_concurrent_ingest_while_toggling_the_restriction(tmp_path: Path):
@@ -54,9 +68,10 @@ def test_concurrent_ingest_while_toggling_the_restriction(tmp_path: Path):
     env = prepare_db(db_file, PROCESSOR_LEASE_TTL_SECONDS=2.0)
     key = last_line(flask(env, "clients", "rotate-key", "Default"))
     windows: list[tuple] = []  # (restriction committed, restriction about to be lifted)
-    outcomes = [{"accepted": 0, "errors": []} for _ in range(THREADS)]
+    outcomes = [{"accepted": 0, "errors": [], "stored_at": []} for _ in range(THREADS)]
     stop = threading.Event()
 
+    app = make_app(db_file, tmp_path / "instance")
     with running(LiveServer(env, tmp_path / "gunicorn.log", workers=2)) as server:
         threads = [
             threading.Thread(
@@ -67,10 +82,10 @@ def test_concurrent_ingest_while_toggling_the_restriction(tmp_path: Path):
         for thread in threads:
             thread.start()
         try:
-            for n in range(TOGGLES):
+            for _toggle in range(TOGGLES):
                 time.sleep(0.5)
-                flask(env, "maintenance", "enable", "--restrict-events", "--message", f"m{n}")
-                committed = utc_now()  # the CLI has returned: the save has committed
+                set_restriction(app, True)
+                committed = utc_now()
                 assert requests.get(server.url + "/healthz", timeout=10).json() == {
                     "status": "ok",
                     "maintenance": True,
@@ -78,14 +93,13 @@ def test_concurrent_ingest_while_toggling_the_restriction(tmp_path: Path):
                 }
                 time.sleep(1.0)
                 lifting = utc_now()
-                flask(env, "maintenance", "disable")
+                set_restriction(app, False)
                 windows.append((committed, lifting))
         finally:
             stop.set()
             for thread in threads:
                 thread.join(timeout=60)
 
-        app = make_app(db_file, tmp_path / "instance")
         accepted = sum(outcome["accepted"] for outcome in outcomes)
         deadline = time.monotonic() + 60
         while _count(app, Event.status == "processed") < accepted:
@@ -100,7 +114,9 @@ def test_concurrent_ingest_while_toggling_the_restriction(tmp_path: Path):
     assert "database is locked" not in log
     assert "Traceback" not in log
     assert _count(app, Event.started_at.is_(None)) == 0, "processed events without started_at"
+    stored_at = [moment for outcome in outcomes for moment in outcome["stored_at"]]
     for committed, lifting in windows:
+        assert any(committed < moment < lifting for moment in stored_at), "no ingest overlap"
         started_inside = _count(app, Event.started_at > committed, Event.started_at < lifting)
         assert started_inside == 0, f"{started_inside} events started while restricted"
     print(f"{accepted} events from {THREADS} threads, {TOGGLES} restriction windows, 0 errors")
