@@ -4,6 +4,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from portal.cli.processor import processor_group
     from portal.cli.setup import setup_command
 
     app.cli.add_command(setup_command)
+    app.cli.add_command(processor_group)
