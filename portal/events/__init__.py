@@ -1,1 +1,1 @@
-"""The event pipeline: ingestion, the processor (lease, claiming, actions) and scheduled triggers."""
+"""The event pipeline: ingestion, the processor (lease, claiming, actions), scheduled triggers."""

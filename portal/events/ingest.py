@@ -183,5 +183,5 @@ def existing_ids(client_id: int, source_ids: list[str]) -> dict[str, int]:
         query = sa.select(events.c.source_id, events.c.id).where(
             events.c.client_id == client_id, events.c.source_id.in_(chunk)
         )
-        found.update(db.session.execute(query).tuples().all())
+        found.update(db.session.execute(query).all())
     return found

@@ -14,7 +14,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def event_for_client(client_id: int, event_id: int) -> dict | None:
-    """Return the client's event as a dict with its deliveries, or None (also for other clients')."""
+    """Return the client's event with its deliveries, or None (also for another client's)."""
     event = db.session.scalar(
         sa.select(Event).where(Event.id == event_id, Event.client_id == client_id)
     )
