@@ -22,9 +22,9 @@ class CallOutcome:
     error: str | None
 
 
-def record_result(event_type: str, workflow_name: str) -> dict:
+def record_result(workflow_name: str) -> dict:
     """Return what a ``record`` action stores for an event."""
-    return {"recorded": True, "event_type": event_type, "workflow": workflow_name}
+    return {"recorded": True, "workflow": workflow_name}
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -12,7 +12,7 @@ from flask import current_app
 from portal.clock import utc_now
 from portal.events import deliveries, lease, triggers
 from portal.events.actions import ACTION_RECORD, ACTION_WEBHOOK, record_result
-from portal.events.conditions import matches
+from portal.events.conditions import condition_holds
 from portal.events.guard import begin_guarded
 from portal.events.tables import deliveries as deliveries_t
 from portal.events.tables import events, workflows
@@ -67,11 +67,12 @@ def process_batch(holder: str, size: int) -> int:
 
     ``record`` actions run inside the transaction; ``webhook`` deliveries are committed as
     pending (their id is the idempotency key) and called afterwards by :mod:`deliveries`.
+    Set-based: one INSERT ... SELECT per workflow and one UPDATE per kind of outcome.
     """
     if not begin_guarded(holder):
         return 0
     batch = db.session.execute(
-        sa.select(events.c.id, events.c.client_id, events.c.type, events.c.payload)
+        sa.select(events.c.id, events.c.client_id, events.c.type)
         .where(events.c.status == EVENT_QUEUED, events.c.started_at.is_(None))
         .order_by(events.c.id)
         .limit(size)
@@ -81,33 +82,44 @@ def process_batch(holder: str, size: int) -> int:
         return 0
     now = utc_now()
     flows = _enabled_workflows({row.client_id for row in batch})
-    rows: list[dict] = []
-    finished: dict[tuple[str, int], list[int]] = defaultdict(list)  # (status, attempts) -> ids
-    waiting: dict[int, list[int]] = defaultdict(list)
+    payloads = _payloads_for_conditions(batch, flows)
+    targets: dict[int, list[int]] = defaultdict(list)  # workflow id -> event ids
+    outcomes: dict[tuple[int, bool, bool], list[int]] = defaultdict(list)
     for event in batch:
         done, pending, failed = 0, False, False
         for flow in flows.get(event.client_id, ()):
-            if not matches(event.type, event.payload, flow.event_type, flow.condition):
+            if flow.event_type not in ("*", event.type):
                 continue
-            row = _delivery_row(event, flow, now)
-            rows.append(row)
-            pending = pending or row["status"] == DELIVERY_PENDING
-            failed = failed or row["status"] == DELIVERY_FAILED
-            done += row["status"] != DELIVERY_PENDING
-        if pending:
-            waiting[done].append(event.id)
-        else:
-            finished[(EVENT_FAILED if failed else EVENT_PROCESSED, done)].append(event.id)
-    if rows:
-        db.session.execute(sa.insert(deliveries_t), rows)
-    for (status, done), ids in finished.items():
-        error = "A workflow action failed." if status == EVENT_FAILED else None
-        values = {"status": status, "processed_at": now, "last_error": error}
-        _start(ids, done, now, values)
-    for done, ids in waiting.items():
-        _start(ids, done, now, {})
+            if flow.condition and not condition_holds(flow.condition, payloads.get(event.id)):
+                continue
+            targets[flow.id].append(event.id)
+            status = _status_for(flow.action)
+            pending = pending or status == DELIVERY_PENDING
+            failed = failed or status == DELIVERY_FAILED
+            done += status != DELIVERY_PENDING
+        outcomes[(done, pending, failed)].append(event.id)
+    by_id = {flow.id: flow for client_flows in flows.values() for flow in client_flows}
+    for flow_id, ids in targets.items():
+        for chunk in _chunks(ids):
+            _insert_deliveries(by_id[flow_id], chunk, now)
+    for (done, pending, failed), ids in outcomes.items():
+        values: dict = {"started_at": now, "attempts": events.c.attempts + done}
+        if not pending:
+            error = "A workflow action failed." if failed else None
+            status = EVENT_FAILED if failed else EVENT_PROCESSED
+            values.update(status=status, processed_at=now, last_error=error)
+        statement = sa.update(events).where(_IN_IDS, events.c.started_at.is_(None)).values(values)
+        for chunk in _chunks(ids):
+            db.session.execute(statement, {"ids": chunk})
     db.session.commit()
     return len(batch)
+
+
+_IN_IDS = events.c.id.in_(sa.bindparam("ids", expanding=True))
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + ID_CHUNK] for start in range(0, len(ids), ID_CHUNK)]
 
 
 def _enabled_workflows(client_ids: set[int]) -> dict[int, list]:
@@ -122,32 +134,42 @@ def _enabled_workflows(client_ids: set[int]) -> dict[int, list]:
     return flows
 
 
-def _delivery_row(event, flow, now) -> dict:
-    row = {
-        "event_id": event.id,
-        "workflow_id": flow.id,
-        "status": DELIVERY_SUCCEEDED,
-        "attempts": 1,
-        "next_attempt_at": None,
-        "result": None,
-        "last_error": None,
-        "created_at": now,
-        "finished_at": now,
+def _payloads_for_conditions(batch, flows: dict[int, list]) -> dict[int, object]:
+    """Load payloads only for events whose client has a workflow with a payload condition."""
+    conditional = {client for client, items in flows.items() if any(f.condition for f in items)}
+    ids = [row.id for row in batch if row.client_id in conditional]
+    payloads: dict[int, object] = {}
+    query = sa.select(events.c.id, events.c.payload).where(_IN_IDS)
+    for chunk in _chunks(ids):
+        payloads.update(db.session.execute(query, {"ids": chunk}).all())
+    return payloads
+
+
+def _status_for(action: str) -> str:
+    if action == ACTION_RECORD:
+        return DELIVERY_SUCCEEDED
+    return DELIVERY_PENDING if action == ACTION_WEBHOOK else DELIVERY_FAILED
+
+
+def _insert_deliveries(flow, ids: list[int], now) -> None:
+    """Insert one workflow's deliveries for the events ``ids`` with a single statement."""
+    status = _status_for(flow.action)
+    finished = status != DELIVERY_PENDING
+    when = sa.literal(now, sa.DateTime)
+    columns = {
+        "event_id": events.c.id,
+        "workflow_id": sa.literal(flow.id),
+        "status": sa.literal(status),
+        "attempts": sa.literal(1 if finished else 0),
+        "next_attempt_at": sa.null() if finished else when,
+        "result": sa.literal(record_result(flow.name), sa.JSON)
+        if status == DELIVERY_SUCCEEDED
+        else sa.null(),
+        "last_error": sa.literal(f"Unknown action {flow.action!r}.")
+        if status == DELIVERY_FAILED
+        else sa.null(),
+        "created_at": when,
+        "finished_at": when if finished else sa.null(),
     }
-    if flow.action == ACTION_RECORD:
-        row["result"] = record_result(event.type, flow.name)
-    elif flow.action == ACTION_WEBHOOK:
-        row.update(status=DELIVERY_PENDING, attempts=0, next_attempt_at=now, finished_at=None)
-    else:
-        row.update(status=DELIVERY_FAILED, last_error=f"Unknown action {flow.action!r}.")
-    return row
-
-
-def _start(ids: list[int], attempts: int, now, values: dict) -> None:
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        db.session.execute(
-            sa.update(events)
-            .where(events.c.id.in_(chunk), events.c.started_at.is_(None))
-            .values(started_at=now, attempts=events.c.attempts + attempts, **values)
-        )
+    source = sa.select(*columns.values()).where(_IN_IDS)
+    db.session.execute(sa.insert(deliveries_t).from_select(list(columns), source), {"ids": ids})
