@@ -1,7 +1,9 @@
 """The processor round: matching workflows, record deliveries, the restriction and resuming."""
 
+import pytest
 import sqlalchemy as sa
 
+from portal.events.conditions import condition_holds, condition_problem
 from portal.extensions import db
 from portal.models import Delivery, Event
 from tests.events_support import (
@@ -148,3 +150,34 @@ def test_restriction_committed_between_batches_stops_the_next_batch(app, client)
         assert (
             db.session.scalar(sa.select(sa.func.count()).where(Event.started_at.is_not(None))) == 2
         )
+
+
+@pytest.mark.parametrize(
+    ("condition", "payload", "holds"),
+    [
+        (None, {}, True),
+        ({"field": "a.b", "op": "eq", "value": 1}, {"a": {"b": 1}}, True),
+        ({"field": "a.b", "op": "eq", "value": 1}, {"a": {"b": 2}}, False),
+        ({"field": "a", "op": "ne", "value": 1}, {}, True),
+        ({"field": "n", "op": "lt", "value": 5}, {"n": 4.5}, True),
+        ({"field": "n", "op": "gt", "value": 5}, {"n": "x"}, False),
+        ({"field": "items.0", "op": "exists"}, {"items": ["first"]}, True),
+        ({"field": "items.3", "op": "exists"}, {"items": ["first"]}, False),
+    ],
+)
+def test_payload_conditions(condition, payload, holds):
+    assert condition_holds(condition, payload) is holds
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "text",
+        {"op": "eq", "value": 1},
+        {"field": "a", "op": "like", "value": 1},
+        {"field": "a", "op": "eq"},
+    ],
+)
+def test_invalid_conditions_are_explained(condition):
+    assert condition_problem(condition)
+    assert condition_problem({"field": "a", "op": "exists"}) is None

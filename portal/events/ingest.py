@@ -92,29 +92,36 @@ def _clean_event(item: Any) -> tuple[dict, list[dict]]:
     """Return the normalised event and its problems (each with ``field`` and ``message``)."""
     if not isinstance(item, dict):
         return {}, [{"field": "", "message": "An event must be a JSON object."}]
+    kind = item.get("type")
+    payload = item.get("payload")
+    source_id = item.get("source_id")
+    if (
+        isinstance(kind, str)
+        and 0 < len(kind) <= MAX_TYPE_LENGTH
+        and isinstance(payload, dict | None)
+        and (source_id is None or (isinstance(source_id, str) and 0 < len(source_id) <= 200))
+        and item.keys() <= EVENT_FIELDS
+        and kind.strip()
+    ):  # the common, valid case in one test
+        return {"type": kind, "payload": payload or {}, "source_id": source_id}, []
     problems = [
         {"field": key, "message": "Unknown field (allowed: type, payload, source_id)."}
         for key in item
         if key not in EVENT_FIELDS
     ]
-    kind = item.get("type")
     if not isinstance(kind, str) or not kind.strip():
         problems.append({"field": "type", "message": "Required: a non-empty string."})
     elif len(kind) > MAX_TYPE_LENGTH:
         problems.append({"field": "type", "message": f"At most {MAX_TYPE_LENGTH} characters."})
-    payload = item.get("payload")
-    if payload is None:
-        payload = {}
-    elif not isinstance(payload, dict):
+    if payload is not None and not isinstance(payload, dict):
         problems.append({"field": "payload", "message": "Must be a JSON object."})
-    source_id = item.get("source_id")
     if source_id is not None and (not isinstance(source_id, str) or not source_id):
         problems.append({"field": "source_id", "message": "Must be a non-empty string."})
     elif source_id is not None and len(source_id) > MAX_SOURCE_ID_LENGTH:
         problems.append(
             {"field": "source_id", "message": f"At most {MAX_SOURCE_ID_LENGTH} characters."}
         )
-    return {"type": kind, "payload": payload, "source_id": source_id}, problems
+    return {"type": kind, "payload": payload or {}, "source_id": source_id}, problems
 
 
 def store_events(client_id: int, items: list[dict]) -> IngestResult:
@@ -134,54 +141,65 @@ def store_events(client_id: int, items: list[dict]) -> IngestResult:
 def _store_once(client_id: int, items: list[dict]) -> IngestResult:
     wanted = list(dict.fromkeys(item["source_id"] for item in items if item["source_id"]))
     known = existing_ids(client_id, wanted)
-    now = utc_now()
     rows: list[dict] = []
-    slots: list[int | str] = []  # per request position: a known id, or the source id to resolve
-    positions: list[int] = []
+    slots: list[int] = []  # per request position: a stored id, or -(1 + index into rows)
     in_batch: dict[str, int] = {}
-    duplicates = 0
     for item in items:
         source_id = item["source_id"]
-        if source_id is not None and (source_id in known or source_id in in_batch):
-            duplicates += 1
-            slots.append(known.get(source_id, -1))
-            positions.append(in_batch.get(source_id, -1))
-            continue
         if source_id is not None:
-            in_batch[source_id] = len(rows)
-        positions.append(len(rows))
-        slots.append(-1)
+            if source_id in known:
+                slots.append(known[source_id])
+                continue
+            if source_id in in_batch:
+                slots.append(in_batch[source_id])
+                continue
+            in_batch[source_id] = -1 - len(rows)
+        slots.append(-1 - len(rows))
         rows.append(
-            {
-                "client_id": client_id,
-                "type": item["type"],
-                "payload": item["payload"],
-                "source_id": source_id,
-                "received_at": now,
-                "status": EVENT_QUEUED,
-                "attempts": 0,
-            }
+            {"type": item["type"], "payload": _to_json(item["payload"]), "source_id": source_id}
         )
     new_ids: list[int] = []
     if rows:
         # Batched multi-row INSERT ... RETURNING. Ids of one request grow in parameter order
         # (SQLite holds the write lock; PostgreSQL evaluates the sequence row by row), so the
         # sorted ids map onto the rows; asking SQLAlchemy to sort would insert row by row.
-        stmt = sa.insert(events).returning(events.c.id)
-        new_ids = sorted(db.session.execute(stmt, rows).scalars())
-    event_ids = [
-        slot if slot != -1 else new_ids[pos] for slot, pos in zip(slots, positions, strict=True)
-    ]
-    return IngestResult(len(rows), duplicates, event_ids)
+        new_ids = sorted(db.session.execute(_insert_statement(client_id), rows).scalars())
+    event_ids = [slot if slot >= 0 else new_ids[-1 - slot] for slot in slots]
+    return IngestResult(len(rows), len(items) - len(rows), event_ids)
+
+
+# The per-row columns only, untyped: payloads arrive serialised and the constants of a request
+# are bound once, which keeps SQLAlchemy's per-row parameter processing to three plain values.
+_bulk_events = sa.table(
+    "events", sa.column("id", sa.Integer), *(sa.column(name) for name in events.c.keys()[1:])
+)
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _insert_statement(client_id: int) -> sa.Insert:
+    dialect = db.session.get_bind().dialect
+    to_db = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    now = utc_now()
+    return (
+        sa.insert(_bulk_events)
+        .values(
+            client_id=sa.bindparam("client_id", client_id, type_=sa.Integer),
+            received_at=sa.bindparam("received_at", to_db(now) if to_db else now),
+            status=sa.bindparam("status", EVENT_QUEUED),
+            attempts=sa.bindparam("attempts", 0),
+        )
+        .returning(_bulk_events.c.id)
+    )
 
 
 def existing_ids(client_id: int, source_ids: list[str]) -> dict[str, int]:
     """Return {source_id: event id} of the client's stored events among ``source_ids``."""
     found: dict[str, int] = {}
+    query = sa.select(events.c.source_id, events.c.id).where(
+        events.c.client_id == sa.bindparam("client_id"),
+        events.c.source_id.in_(sa.bindparam("source_ids", expanding=True)),
+    )
     for start in range(0, len(source_ids), LOOKUP_CHUNK):
         chunk = source_ids[start : start + LOOKUP_CHUNK]
-        query = sa.select(events.c.source_id, events.c.id).where(
-            events.c.client_id == client_id, events.c.source_id.in_(chunk)
-        )
-        found.update(db.session.execute(query).all())
+        found.update(db.session.execute(query, {"client_id": client_id, "source_ids": chunk}).all())
     return found

@@ -7,6 +7,8 @@ web workers and a ``flask processor run`` never process the same event twice.
 import atexit
 import logging
 import os
+import signal
+import sys
 import threading
 
 import click
@@ -43,7 +45,18 @@ def autostart(app: Flask) -> bool:
     """Start the in-process processor if enabled and this process serves requests."""
     if not app.config.get("PROCESSOR_ENABLED") or not serving_process():
         return False
+    _exit_cleanly_on_sigterm()
     return start(app)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Let SIGTERM run the atexit hooks (and so release the lease) under ``flask run``.
+
+    Servers that handle SIGTERM themselves (gunicorn workers) keep their handler.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
 
 
 def start(app: Flask) -> bool:
@@ -66,6 +79,8 @@ def start(app: Flask) -> bool:
             **options,
         )
         stopping.clear()
+        # A round longer than the interval makes APScheduler skip runs with a warning each time.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         if not scheduler.running:
             scheduler.start()
         _running["holder"] = holder
