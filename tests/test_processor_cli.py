@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.clock import utc_now
-from portal.events import runner
+from portal.events import runner as runner_module
 from portal.events.tables import lease as lease_table
 from portal.extensions import db
 from portal.models import Delivery, Event
@@ -133,10 +133,10 @@ def test_sigterm_releases_the_lease(app, tmp_path, db_path):
 
 START_PROBE = """
 import sys
-from flask.cli import main
+from flask.cli import cli
 from portal.events import runner
 try:
-    main(args=sys.argv[1:], standalone_mode=False)
+    cli.main(args=sys.argv[1:], prog_name="flask", standalone_mode=False)
 finally:
     print("PROCESSOR-STARTED" if runner._running else "PROCESSOR-NOT-STARTED")
     runner._running and runner.stop(__import__("wsgi").app)
@@ -159,7 +159,7 @@ def test_one_shot_commands_do_not_start_the_processor(tmp_path, db_path, command
 
 def test_serving_processes_are_recognised(monkeypatch):
     monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
-    assert runner.serving_process()  # no click context: a WSGI server imports wsgi.py
+    assert runner_module.serving_process()  # no click context: a WSGI server imports wsgi.py
     for name, params, serving in [
         ("setup", {}, False),
         ("run", {"reload": False}, True),
@@ -167,13 +167,31 @@ def test_serving_processes_are_recognised(monkeypatch):
     ]:
         with click.Context(click.Command(name), info_name=name) as ctx:
             ctx.params = params
-            assert runner.serving_process() is serving
+            assert runner_module.serving_process() is serving
     monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")
     with click.Context(click.Command("run"), info_name="run") as ctx:
         ctx.params = {"reload": True}
-        assert runner.serving_process()  # the reloader's serving child
+        assert runner_module.serving_process()  # the reloader's serving child
 
 
-def test_disabled_processor_never_starts(app):
+def test_disabled_processor_never_starts(app, runner):
     assert app.config["PROCESSOR_ENABLED"] is False
-    assert runner.autostart(app) is False
+    assert runner_module.autostart(app) is False
+    result = runner.invoke(args=["processor", "run"])
+    assert result.exit_code != 0
+    assert "disabled" in result.output
+
+
+@pytest.mark.slow
+def test_a_wsgi_server_importing_wsgi_starts_the_processor(tmp_path, db_path):
+    probe = "import wsgi\nfrom portal.events import runner\nprint(bool(runner._running))\n"
+    probe += "runner.stop(wsgi.app)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_env(db_path, tmp_path, PROCESSOR_ENABLED="true"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "True", result.stdout + result.stderr

@@ -1,3 +1,5 @@
+"""``flask processor run``: the event processor as its own foreground process."""
+
 import signal
 import threading
 
@@ -14,6 +16,8 @@ processor_group = AppGroup("processor", help="Run the event processor.")
 def run_command() -> None:
     """Run the event processor in the foreground until SIGINT or SIGTERM."""
     app = current_app._get_current_object()
+    if not app.config.get("PROCESSOR_ENABLED"):
+        raise click.ClickException("The event processor is disabled (PROCESSOR_ENABLED is false).")
     stopping = threading.Event()
 
     def on_signal(signum, _frame) -> None:
