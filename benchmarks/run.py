@@ -186,8 +186,8 @@ def bench_raw_sqlite(folder: Path, count: int) -> float:
     for start in range(0, count, BATCH):
         now = utc_now().isoformat(" ")
         connection.executemany(
-            "INSERT INTO events (client_id, type, payload, source_id, received_at, status, attempts)"
-            " VALUES (1, ?, ?, ?, ?, 'queued', 0)",
+            "INSERT INTO events (client_id, type, payload, source_id, received_at, status,"
+            " attempts) VALUES (1, ?, ?, ?, ?, 'queued', 0)",
             [
                 (r["type"], json.dumps(r["payload"]), r["source_id"], now)
                 for r in rows[start : start + BATCH]
@@ -279,7 +279,7 @@ def bench_resume(app, engine, client_id: int, interval: float, rounds: int) -> l
     return latencies
 
 
-def bench_restriction(base, key, engine, seconds: float) -> tuple[int, int, int]:
+def bench_restriction(base, key, engine, seconds: float) -> tuple[int, int, int, int]:
     """Ingest and toggle the restriction concurrently; count events started inside a window
     between a committed 'on' and the start of the following 'off'."""
     windows: list[tuple] = []
@@ -297,6 +297,7 @@ def bench_restriction(base, key, engine, seconds: float) -> tuple[int, int, int]
 
     counter = [20_000_000]
     lock = threading.Lock()
+    failures: list[int] = []
 
     def ingester() -> None:
         with requests.Session() as http:
@@ -334,7 +335,7 @@ def bench_restriction(base, key, engine, seconds: float) -> tuple[int, int, int]
                 events_t.c.started_at.is_not(None), events_t.c.source_id.like("src-2_______")
             )
         ).scalar()
-    return violations, len(windows), started
+    return violations, len(windows), started, len(failures)
 
 
 def main() -> None:
@@ -355,12 +356,13 @@ def main() -> None:
         batches = 32 if quick else 120
         rate = bench_ingest(base, key, batches, offset=0)
         log(
-            f"ingest: {rate:,.0f} events/s over HTTP (gunicorn -w {args.workers}, batches of {BATCH})"
+            f"ingest: {rate:,.0f} events/s over HTTP "
+            f"(gunicorn -w {args.workers}, batches of {BATCH})"
         )
-        count = 5_000 if quick else 20_000
+        count = 2_000 if quick else 10_000
         pq_rate = bench_persist_queue(folder, count)
         log(f"persist-queue SQLiteAckQueue put loop: {pq_rate:,.0f} events/s")
-        raw_rate = bench_raw_sqlite(folder, count * 4)
+        raw_rate = bench_raw_sqlite(folder, 20_000 if quick else 100_000)
         log(f"raw sqlite3 executemany: {raw_rate:,.0f} events/s")
         results.update(
             ingest_events_per_s=round(rate),
@@ -395,13 +397,17 @@ def main() -> None:
             )
             results["resume_latency_intervals"] = round(max(latencies), 3)
             results["resume_latency_median_intervals"] = round(statistics.median(latencies), 3)
-            violations, windows, started = bench_restriction(base, key, engine, 4 if quick else 15)
+            violations, windows, started, failed = bench_restriction(
+                base, key, engine, 4 if quick else 15
+            )
             log(
                 f"restriction under load: {violations} events started after the restriction "
-                f"commit ({windows} on/off windows, {started} events started meanwhile)"
+                f"commit ({windows} on/off windows, {started} events started meanwhile, "
+                f"{failed} ingestion requests not accepted)"
             )
             results["events_started_after_restriction"] = violations
             results["restriction_windows"] = windows
+            results["ingest_failures_while_toggling"] = failed
         finally:
             worker.terminate()
             worker.wait(timeout=30)
