@@ -14,7 +14,7 @@ from portal.models.events import EVENT_QUEUED
 MAX_TYPE_LENGTH = 200
 MAX_SOURCE_ID_LENGTH = 200
 EVENT_FIELDS = {"type", "payload", "source_id"}
-LOOKUP_CHUNK = 500
+LOOKUP_CHUNK = 1000
 RACE_RETRIES = 5
 
 
