@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from portal import accounts
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
@@ -18,6 +19,12 @@ bp = Blueprint("api", __name__)
 def api_error(status: int, error: str, details: list | None = None):
     """Return the API's JSON error answer."""
     return jsonify(error=error, details=details or []), status
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """Answer an HTTP error raised inside an API view as JSON too."""
+    return api_error(error.code or 500, (error.description or error.name).strip())
 
 
 def key_client() -> Client | None:
