@@ -10,7 +10,7 @@ from flask import current_app
 from portal.clock import utc_now
 from portal.events import lease
 from portal.events.actions import CallOutcome, post_webhook, webhook_body
-from portal.events.guard import restriction_on
+from portal.events.guard import restriction_on, stopping
 from portal.events.tables import deliveries, events, workflows
 from portal.extensions import db
 from portal.models.events import (
@@ -34,7 +34,7 @@ def run_due(holder: str, deadline: float) -> int:
             if not due:
                 break
             for row in due:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or stopping.is_set():
                     return calls
                 # Both checks commit or read fresh right before the call, retries included.
                 if not lease.heartbeat(holder) or restriction_on():

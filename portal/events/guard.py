@@ -1,11 +1,15 @@
 """The restriction check the processor makes before starting work or making a call."""
 
+import threading
+
 import sqlalchemy as sa
 
 from portal.events import lease
 from portal.events.tables import maintenance
 from portal.extensions import db
 from portal.models.maintenance import STATE_ID
+
+stopping = threading.Event()  # set on shutdown: finish the current step, start no other
 
 
 def restriction_on(*, lock: bool = False) -> bool:

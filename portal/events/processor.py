@@ -1,7 +1,5 @@
 """One processor round: claim the oldest queued events in batches and run their workflows."""
 
-import logging
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -13,7 +11,7 @@ from portal.clock import utc_now
 from portal.events import deliveries, lease, triggers
 from portal.events.actions import ACTION_RECORD, ACTION_WEBHOOK, record_result
 from portal.events.conditions import condition_holds
-from portal.events.guard import begin_guarded
+from portal.events.guard import begin_guarded, stopping
 from portal.events.tables import deliveries as deliveries_t
 from portal.events.tables import events, workflows
 from portal.extensions import db
@@ -26,10 +24,8 @@ from portal.models.events import (
     EVENT_QUEUED,
 )
 
-log = logging.getLogger(__name__)
 ID_CHUNK = 500
 CLAIM_BUDGET_SECONDS = 10.0  # then let retries and triggers have a turn
-stopping = threading.Event()  # set on shutdown: finish the current batch, start no other
 
 
 @dataclass

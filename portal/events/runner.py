@@ -15,7 +15,8 @@ import click
 from flask import Flask
 
 from portal.events import lease
-from portal.events.processor import stopping, tick
+from portal.events.guard import stopping
+from portal.events.processor import tick
 from portal.extensions import scheduler
 
 log = logging.getLogger(__name__)
