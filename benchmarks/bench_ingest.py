@@ -43,6 +43,7 @@ def post_batches(base: str, key: str, bodies: list[bytes], threads: int) -> floa
 
 
 def bench_ingest(base: str, key: str, batches: int, offset: int, threads: int = 4) -> float:
+    """POST ``batches`` requests of 1000 events from ``threads`` clients; return events/s."""
     bodies = [
         json.dumps({"events": event_rows(offset + i * BATCH, BATCH)}).encode()
         for i in range(batches)
@@ -53,9 +54,10 @@ def bench_ingest(base: str, key: str, batches: int, offset: int, threads: int = 
 
 
 def bench_persist_queue(folder: Path, count: int) -> float:
+    """Put the same rows one by one into a persist-queue SQLiteAckQueue (each put commits)."""
     from persistqueue import SQLiteAckQueue
 
-    queue = SQLiteAckQueue(str(folder / "pq"), auto_commit=True, multithreading=True)
+    queue = SQLiteAckQueue(str(folder), auto_commit=True, multithreading=True)
     rows = event_rows(0, count)
     started = time.perf_counter()
     for row in rows:
@@ -63,8 +65,9 @@ def bench_persist_queue(folder: Path, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def bench_raw_sqlite(folder: Path, count: int) -> float:
-    connection = sqlite3.connect(folder / "raw.db")
+def bench_raw_sqlite(path: Path, count: int) -> float:
+    """Insert the same rows with ``sqlite3.executemany``, 1000 per transaction (the ceiling)."""
+    connection = sqlite3.connect(path)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute(

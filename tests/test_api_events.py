@@ -205,3 +205,16 @@ def test_maintenance_state_needs_a_key_or_a_session(app, client):
     assert {"restrict_event_processor", "message", "bypass_roles", "bypass_groups"} <= set(state)
     login(client)
     assert client.get("/api/v1/maintenance").get_json()["enabled"] is False
+
+
+def test_full_batch_ids_follow_request_order(app, client):
+    key = api_key(app)
+    post_events(client, key, {"events": [{"type": "x", "source_id": "s-7"}]})
+    batch = [{"type": "t", "payload": {"n": i}, "source_id": f"s-{i}"} for i in range(1000)]
+    body = post_events(client, key, {"events": batch}).get_json()
+    assert (body["accepted"], body["duplicates"]) == (999, 1)
+    stored = events_by_id(app)
+    assert [stored[event_id].source_id for event_id in body["event_ids"]] == [
+        f"s-{i}" for i in range(1000)
+    ]
+    assert stored[body["event_ids"][500]].payload == {"n": 500}
