@@ -2,9 +2,13 @@
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask
+
+BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED")
+FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 
 class Defaults:
@@ -31,7 +35,7 @@ class Defaults:
 
 
 def load_config(app: Flask, overrides: dict | None = None) -> None:
-    """Apply defaults, the instance file, ``PORTAL_*`` variables and test overrides, in that order."""
+    """Apply defaults, ``instance/config.py``, ``PORTAL_*`` variables and overrides, in order."""
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("PORTAL")
@@ -42,21 +46,36 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
             app.instance_path, "portal.db"
         )
     app.config["PROCESSOR_INTERVAL_SECONDS"] = float(app.config["PROCESSOR_INTERVAL_SECONDS"])
+    for key in BOOLEAN_KEYS:
+        app.config[key] = _as_bool(app.config[key])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
 
 
+def _as_bool(value: object) -> bool:
+    """Read a flag; JSON parsing leaves ``False``/``no``/``off`` as (truthy) strings."""
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
+
+
 def _instance_secret(path: Path) -> str:
     """Read the generated secret key, creating it once with mode 0600."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
     key = secrets.token_hex(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker won the race: use its key
-        return path.read_text().strip()
+    except FileExistsError:
+        return _read_secret(path)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def _read_secret(path: Path) -> str:
+    # Another worker may have created the file an instant ago and not written it yet.
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty: delete it or set PORTAL_SECRET_KEY")

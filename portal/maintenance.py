@@ -4,11 +4,13 @@ This is the one place that answers the question; the login view, the settings pa
 CLI and the API all call into it.
 """
 
+from dataclasses import dataclass
+
 from flask import Flask, flash, g, jsonify, redirect, request, url_for
 from flask_login import current_user, logout_user
 
 from portal.extensions import db
-from portal.models import MaintenanceState, User
+from portal.models import AccessGroup, MaintenanceState, Role, User
 from portal.models.maintenance import STATE_ID
 
 DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
@@ -16,7 +18,16 @@ DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
 
 
-def may_bypass(user: User, state: MaintenanceState) -> bool:
+@dataclass
+class Selection:
+    """A proposed bypass selection, not saved: ``may_bypass`` reads it like the state row."""
+
+    bypass_roles: list[Role]
+    bypass_groups: list[AccessGroup]
+    enabled: bool = True
+
+
+def may_bypass(user: User, state: MaintenanceState | Selection) -> bool:
     """Return whether ``user`` may use the portal: always when off; while on, only holding
     a selected bypass role AND a selected bypass group."""
     if not state.enabled:
@@ -32,7 +43,9 @@ def load_state() -> MaintenanceState:
     """Return the instance's state row (a disabled, unsaved default if setup never ran)."""
     state = db.session.get(MaintenanceState, STATE_ID)
     if state is None:
-        state = MaintenanceState(id=STATE_ID, enabled=False, restrict_event_processor=False, message="")
+        state = MaintenanceState(
+            id=STATE_ID, enabled=False, restrict_event_processor=False, message=""
+        )
     return state
 
 
@@ -40,7 +53,9 @@ def get_or_create_state() -> MaintenanceState:
     """Return the state row, adding it to the session if it does not exist yet."""
     state = db.session.get(MaintenanceState, STATE_ID)
     if state is None:
-        state = MaintenanceState(id=STATE_ID, enabled=False, restrict_event_processor=False, message="")
+        state = MaintenanceState(
+            id=STATE_ID, enabled=False, restrict_event_processor=False, message=""
+        )
         db.session.add(state)
         db.session.flush()
     return state
@@ -57,11 +72,11 @@ def enforce_maintenance():
         return None
     state = load_state()
     g.maintenance = state
-    if not state.enabled or request.endpoint in OPEN_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated or may_bypass(current_user, state):
+    if not state.enabled or not current_user.is_authenticated or may_bypass(current_user, state):
         return None
     logout_user()  # also clears a remember-me cookie
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None  # e.g. the login page: shown signed out, with the message
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(error="maintenance", message=display_message(state), details=[]), 503
     flash("You were signed out because the gateway is in maintenance.", "warning")

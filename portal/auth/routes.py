@@ -79,12 +79,14 @@ def logout():
 def change_password():
     """Let any signed-in user change their own password."""
     form = ChangePasswordForm()
+    lang = request.accept_languages.best_match(["en", "de"]) or "en"
+    form.new_password.description = accounts.rule_message(current_user.client, lang)
     if form.validate_on_submit():
         if not accounts.check_password(current_user, form.current_password.data):
             form.current_password.errors.append("The current password is wrong.")
         else:
             try:
-                accounts.set_password(current_user, form.new_password.data)
+                accounts.set_password(current_user, form.new_password.data, lang)
             except accounts.AccountError as exc:
                 form.new_password.errors.append(str(exc))
             else:

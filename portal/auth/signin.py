@@ -32,6 +32,7 @@ def attempt_sign_in(email: str, password: str) -> Attempt:
         accounts.check_password_hash_only(_DUMMY_HASH, password)
         outcome = WRONG
     elif user.is_locked(now):
+        accounts.check_password(user, password)  # same cost as the other refusals
         outcome = LOCKED
     elif not accounts.check_password(user, password):
         accounts.register_failed_login(user, now)

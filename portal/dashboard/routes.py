@@ -1,15 +1,30 @@
-"""The dashboard."""
+"""The dashboard: who you are, the maintenance state and live event-processing figures."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 
+from portal.dashboard.stats import snapshot
+from portal.maintenance import load_state
 from portal.permissions import DASHBOARD_VIEW, permission_required
 
 bp = Blueprint("dashboard", __name__)
+REFRESH_SECONDS = 5
 
 
 @bp.route("/")
 @permission_required(DASHBOARD_VIEW)
 def index():
-    """Show who you are, your client and the maintenance state."""
-    return render_template("dashboard/index.html", user=current_user)
+    """Show who you are, your client, the maintenance state and the processing figures."""
+    stats = snapshot(current_user, load_state())
+    return render_template(
+        "dashboard/index.html", user=current_user, stats=stats, refresh_seconds=REFRESH_SECONDS
+    )
+
+
+@bp.route("/dashboard/stats.json")
+@permission_required(DASHBOARD_VIEW)
+def stats():
+    """Return the dashboard's figures as JSON for the page's self-refresh."""
+    response = jsonify(snapshot(current_user, load_state()))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,6 +1,7 @@
 """Clients (tenants), users, roles and access groups."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -8,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utc_now
 from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.models.maintenance import MaintenanceState
 
 user_roles = sa.Table(
     "user_roles",
@@ -52,6 +56,12 @@ class Role(db.Model):
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     permissions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
 
+    # Deleting a role drops its association rows through these (and the FKs cascade too).
+    users: Mapped[list["User"]] = relationship(secondary=user_roles, back_populates="roles")
+    bypass_states: Mapped[list["MaintenanceState"]] = relationship(
+        secondary="maintenance_bypass_roles", back_populates="bypass_roles"
+    )
+
     def __repr__(self) -> str:
         return f"<Role {self.name}>"
 
@@ -62,6 +72,11 @@ class AccessGroup(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     description: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    users: Mapped[list["User"]] = relationship(secondary=user_groups, back_populates="groups")
+    bypass_states: Mapped[list["MaintenanceState"]] = relationship(
+        secondary="maintenance_bypass_groups", back_populates="bypass_groups"
+    )
 
     def __repr__(self) -> str:
         return f"<AccessGroup {self.name}>"
@@ -80,8 +95,12 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     client: Mapped[Client] = relationship(back_populates="users", lazy="joined")
-    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
-    groups: Mapped[list[AccessGroup]] = relationship(secondary=user_groups, lazy="selectin")
+    roles: Mapped[list[Role]] = relationship(
+        secondary=user_roles, lazy="selectin", back_populates="users"
+    )
+    groups: Mapped[list[AccessGroup]] = relationship(
+        secondary=user_groups, lazy="selectin", back_populates="users"
+    )
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -38,8 +38,12 @@ class MaintenanceState(db.Model):
     enabled_since: Mapped[datetime | None]
 
     # loaded only when maintenance is on, so the per-request check stays one query
-    bypass_roles: Mapped[list[Role]] = relationship(secondary=bypass_roles)
-    bypass_groups: Mapped[list[AccessGroup]] = relationship(secondary=bypass_groups)
+    bypass_roles: Mapped[list[Role]] = relationship(
+        secondary=bypass_roles, back_populates="bypass_states"
+    )
+    bypass_groups: Mapped[list[AccessGroup]] = relationship(
+        secondary=bypass_groups, back_populates="bypass_states"
+    )
 
     @property
     def processing_paused(self) -> bool:

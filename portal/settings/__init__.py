@@ -4,4 +4,14 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-from portal.settings import maintenance  # noqa: E402,F401  (registers the routes)
+# Importing the page modules registers their routes on ``bp``.
+from portal.settings import (  # noqa: E402,F401
+    audit,
+    clients,
+    groups,
+    maintenance,
+    roles,
+    triggers,
+    users,
+    workflows,
+)

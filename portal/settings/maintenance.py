@@ -1,13 +1,101 @@
 """Settings → Client Settings → Maintenance Mode."""
 
-from flask import render_template
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
 
+from portal.extensions import db
+from portal.maintenance import get_or_create_state, load_state
+from portal.maintenance_changes import (
+    UNAVAILABLE,
+    MaintenanceError,
+    update_state,
+    who_can_sign_in,
+    would_lock_out,
+)
+from portal.models import AccessGroup, MaintenanceState, Role
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.settings import bp
+from portal.settings.forms.maintenance import MaintenanceForm
+
+LOCKOUT = (
+    "Not saved: you would lock yourself out. While maintenance mode is on, only users holding "
+    "one of the selected bypass roles AND one of the selected bypass access groups can sign in "
+    "or keep using the portal, and you do not. Select one of your roles and one of your groups, "
+    "or leave maintenance mode off."
+)
+
+
+def _initial(state: MaintenanceState) -> dict:
+    return {
+        "enabled": state.enabled,
+        "restrict_event_processor": state.restrict_event_processor,
+        "message": state.message,
+        "bypass_roles": [role.id for role in state.bypass_roles],
+        "bypass_groups": [group.id for group in state.bypass_groups],
+    }
+
+
+def _chosen(rows: list, ids: list[int] | None) -> list:
+    wanted = set(ids or [])
+    return [row for row in rows if row.id in wanted]
 
 
 @bp.route("/maintenance", methods=["GET", "POST"])
 @permission_required(CLIENT_SETTINGS_MANAGE)
 def maintenance():
     """Show and save the instance-wide maintenance state."""
-    return render_template("settings/maintenance.html")
+    available = bool(current_app.config["MAINTENANCE_MODE_AVAILABLE"])
+    state = load_state()
+    roles = list(db.session.scalars(sa.select(Role).order_by(Role.name)))
+    groups = list(db.session.scalars(sa.select(AccessGroup).order_by(AccessGroup.name)))
+    form = MaintenanceForm(data=_initial(state))
+    form.bypass_roles.choices = [(role.id, role.name) for role in roles]
+    form.bypass_groups.choices = [(group.id, group.name) for group in groups]
+    if not available:
+        form.enabled.render_kw = {"disabled": True}
+    chosen_roles = _chosen(roles, form.bypass_roles.data)
+    chosen_groups = _chosen(groups, form.bypass_groups.data)
+    lockout = False
+    if form.validate_on_submit() and not form.preview.data:
+        if form.enabled.data and not available:
+            form.enabled.errors.append(UNAVAILABLE)
+        elif would_lock_out(current_user, form.enabled.data, chosen_roles, chosen_groups):
+            lockout = True
+        else:
+            try:
+                changed = update_state(
+                    get_or_create_state(),
+                    current_user,
+                    available=available,
+                    enabled=form.enabled.data,
+                    restrict_event_processor=form.restrict_event_processor.data,
+                    message=form.message.data or "",
+                    bypass_roles=chosen_roles,
+                    bypass_groups=chosen_groups,
+                )
+            except MaintenanceError as exc:
+                form.message.errors.append(str(exc))
+            else:
+                db.session.commit()
+                flash(_saved_message(changed, form.enabled.data), "success")
+                return redirect(url_for("settings.maintenance"))
+    preview = who_can_sign_in(chosen_roles, chosen_groups, current_user.client)
+    return render_template(
+        "settings/maintenance.html",
+        form=form,
+        state=state,
+        available=available,
+        lockout=LOCKOUT if lockout else None,
+        preview=preview,
+    )
+
+
+def _saved_message(changed: tuple | None, enabled: bool) -> str:
+    if changed is None:
+        return "Nothing changed."
+    if enabled:
+        return (
+            "Maintenance settings saved. Maintenance mode is on for every client of this instance."
+        )
+    return "Maintenance settings saved. Maintenance mode is off."

@@ -1,0 +1,152 @@
+"""``flask roles``, ``groups``, ``clients`` and ``users``: accounts from the server shell."""
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from portal import accounts, audit
+from portal.extensions import db
+from portal.models import AccessGroup, Role
+
+roles_cli = AppGroup("roles", help="Manage roles.")
+groups_cli = AppGroup("groups", help="Manage access groups.")
+clients_cli = AppGroup("clients", help="Manage clients and their API keys.")
+users_cli = AppGroup("users", help="Manage users.")
+
+
+@roles_cli.command("create")
+@click.argument("name")
+@click.option(
+    "--permission", "permissions", multiple=True, help="A permission code (repeat for several)."
+)
+def create_role(name: str, permissions: tuple[str, ...]) -> None:
+    """Create a role with the given permissions (an existing name is left unchanged)."""
+    if db.session.scalar(sa.select(Role).where(Role.name == name.strip())) is not None:
+        click.echo(f"Role {name.strip()} already exists.")
+        return
+    try:
+        role = accounts.create_role(name, permissions)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
+    audit.record(
+        None,
+        "roles",
+        "create",
+        f"Created role {role.name}",
+        after={"permissions": role.permissions},
+    )
+    db.session.commit()
+    click.echo(f"Created role {role.name}.")
+
+
+@groups_cli.command("create")
+@click.argument("name")
+@click.option("--description", default="", help="What the group is for.")
+def create_group(name: str, description: str) -> None:
+    """Create an access group (an existing name is left unchanged)."""
+    if db.session.scalar(sa.select(AccessGroup).where(AccessGroup.name == name.strip())):
+        click.echo(f"Access group {name.strip()} already exists.")
+        return
+    try:
+        group = accounts.create_group(name, description)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
+    audit.record(None, "groups", "create", f"Created access group {group.name}")
+    db.session.commit()
+    click.echo(f"Created access group {group.name}.")
+
+
+@clients_cli.command("create")
+@click.argument("name")
+@click.option("--contact-email", default="", help="Who to contact about this client.")
+def create_client(name: str, contact_email: str) -> None:
+    """Create a client and print its API key once, alone on the last line."""
+    try:
+        client, key = accounts.create_client(name, contact_email)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
+    audit.record(
+        None,
+        "clients",
+        "create",
+        f"Created client {client.name}",
+        after={"name": client.name},
+        client_id=client.id,
+    )
+    db.session.commit()
+    click.echo(f"Created client {client.name}. Its API key (shown once):")
+    click.echo(key)
+
+
+@clients_cli.command("rotate-key")
+@click.argument("name")
+def rotate_key(name: str) -> None:
+    """Give a client a new API key (the old one stops working) and print it once."""
+    client = accounts.find_client(name)
+    if client is None:
+        raise click.ClickException(f"Unknown client: {name}")
+    key = accounts.rotate_api_key(client)
+    audit.record(
+        None, "clients", "rotate_key", f"Rotated the API key of {client.name}", client_id=client.id
+    )
+    db.session.commit()
+    click.echo(f"New API key of {client.name} (shown once; the old key no longer works):")
+    click.echo(key)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--password", required=True, help="The password (must meet the client's policy).")
+@click.option("--role", "roles", multiple=True, required=True, help="A role name (repeatable).")
+@click.option(
+    "--group", "groups", multiple=True, required=True, help="An access group (repeatable)."
+)
+@click.option(
+    "--client",
+    "client_name",
+    default=accounts.DEFAULT_CLIENT,
+    show_default=True,
+    help="The user's client.",
+)
+def create_user(
+    email: str, password: str, roles: tuple[str, ...], groups: tuple[str, ...], client_name: str
+) -> None:
+    """Create a user with one or more roles and access groups."""
+    client = accounts.find_client(client_name)
+    if client is None:
+        raise click.ClickException(f"Unknown client: {client_name}")
+    try:
+        user = accounts.create_user(
+            email, password, client, accounts.find_roles(roles), accounts.find_groups(groups)
+        )
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
+    audit.record(
+        None,
+        "users",
+        "create",
+        f"Created user {user.email}",
+        after={"email": user.email, "roles": list(roles), "groups": list(groups)},
+        client_id=client.id,
+    )
+    db.session.commit()
+    click.echo(f"Created user {user.email} in client {client.name}.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password", required=True, help="The new password (must meet the client's policy).")
+def set_password(email: str, password: str) -> None:
+    """Set a user's password and unlock the account (e.g. a lost admin password)."""
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException(f"Unknown user: {accounts.normalize_email(email)}")
+    try:
+        accounts.set_password(user, password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
+    audit.record(
+        None, "users", "password", f"Set the password of {user.email}", client_id=user.client_id
+    )
+    db.session.commit()
+    click.echo(f"Set the password of {user.email}; the account is unlocked.")

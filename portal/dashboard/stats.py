@@ -1,0 +1,146 @@
+"""Figures of the live dashboard: grouped counts, the processor state and the latest rows.
+
+Counting uses one grouped COUNT per figure over indexed columns, never a loop over rows.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.clock import utc_now
+from portal.extensions import db
+from portal.models import Client, Delivery, Event, MaintenanceState, ProcessorLease, User, Workflow
+from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
+from portal.permissions import EVENTS_VIEW
+from portal.settings.scope import visible_clients
+
+LEASE_ID = 1
+RECENT_WINDOW = timedelta(minutes=5)
+LATEST_ROWS = 10
+PROCESSOR_LABELS = {
+    "running": "Running",
+    "paused": "Paused by maintenance",
+    "stopped": "No active processor",
+}
+
+
+def processor_state(state: MaintenanceState, now: datetime | None = None) -> str:
+    """Return ``paused`` while the restriction is on, else ``running`` with a live lease,
+    else ``stopped``."""
+    if state.processing_paused:
+        return "paused"
+    expires_at = db.session.scalar(
+        sa.select(ProcessorLease.expires_at).where(ProcessorLease.id == LEASE_ID)
+    )
+    return "running" if expires_at is not None and expires_at > (now or utc_now()) else "stopped"
+
+
+def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[int, dict[str, int]]:
+    """Return queued, held, processed (last 5 minutes) and failed counts per client id."""
+    counts = {cid: {"queued": 0, "held": 0, "processed_5m": 0, "failed": 0} for cid in client_ids}
+    waiting = db.session.execute(
+        sa.select(Event.client_id, Event.status, sa.func.count())
+        .where(Event.status.in_([EVENT_QUEUED, EVENT_FAILED]), Event.client_id.in_(client_ids))
+        .group_by(Event.client_id, Event.status)
+    )
+    for client_id, status, number in waiting:
+        counts[client_id][status] = number
+    recent = db.session.execute(
+        sa.select(Event.client_id, sa.func.count())
+        .where(
+            Event.client_id.in_(client_ids),
+            Event.processed_at >= now - RECENT_WINDOW,
+            Event.status == EVENT_PROCESSED,
+        )
+        .group_by(Event.client_id)
+    )
+    for client_id, number in recent:
+        counts[client_id]["processed_5m"] = number
+    if paused:  # everything queued is held until the restriction is lifted
+        for figures in counts.values():
+            figures["held"] = figures["queued"]
+    return counts
+
+
+def latest_events(client_ids: list[int], names: dict[int, str]) -> list[dict[str, Any]]:
+    """Return the newest events of these clients, newest first."""
+    rows = db.session.execute(
+        sa.select(Event.id, Event.client_id, Event.type, Event.status, Event.received_at)
+        .where(Event.client_id.in_(client_ids))
+        .order_by(Event.id.desc())
+        .limit(LATEST_ROWS)
+    )
+    return [
+        {
+            "id": row.id,
+            "client": names[row.client_id],
+            "type": row.type,
+            "status": row.status,
+            "received": _stamp(row.received_at),
+        }
+        for row in rows
+    ]
+
+
+def latest_deliveries(client_ids: list[int], names: dict[int, str]) -> list[dict[str, Any]]:
+    """Return the newest deliveries for these clients' events, newest first."""
+    rows = db.session.execute(
+        sa.select(
+            Delivery.id,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.response_code,
+            Delivery.created_at,
+            Event.client_id,
+            Event.type,
+            Workflow.name,
+        )
+        .join(Event, Delivery.event_id == Event.id)
+        .outerjoin(Workflow, Delivery.workflow_id == Workflow.id)
+        .where(Event.client_id.in_(client_ids))
+        .order_by(Delivery.id.desc())
+        .limit(LATEST_ROWS)
+    )
+    return [
+        {
+            "id": row.id,
+            "client": names[row.client_id],
+            "workflow": row.name or "(deleted workflow)",
+            "event_type": row.type,
+            "status": row.status,
+            "attempts": row.attempts,
+            "response_code": row.response_code,
+            "created": _stamp(row.created_at),
+        }
+        for row in rows
+    ]
+
+
+def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
+    """Return everything the dashboard shows about event processing, for HTML and JSON."""
+    now = utc_now()
+    processor = processor_state(state, now)
+    data: dict[str, Any] = {
+        "generated_at": _stamp(now),
+        "maintenance": {"enabled": state.enabled, "processing_paused": state.processing_paused},
+        "processor": {"state": processor, "label": PROCESSOR_LABELS[processor]},
+        "figures": user.can(EVENTS_VIEW),
+        "clients": [],
+        "events": [],
+        "deliveries": [],
+    }
+    if not data["figures"]:
+        return data
+    clients: list[Client] = visible_clients(user)
+    ids = [client.id for client in clients]
+    names = {client.id: client.name for client in clients}
+    counts = client_counts(ids, state.processing_paused, now)
+    data["clients"] = [{"id": c.id, "name": c.name, **counts[c.id]} for c in clients]
+    data["events"] = latest_events(ids, names)
+    data["deliveries"] = latest_deliveries(ids, names)
+    return data
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""

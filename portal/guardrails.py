@@ -1,0 +1,67 @@
+"""Changes an admin may not make: leaving nobody who can manage client settings, or locking
+themselves out while maintenance is on.
+
+The checks look at the state as it would be after the change (flushed, not yet committed),
+so every way of getting there (editing a user, a role, deleting a role) is caught by one rule.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from portal.accounts import AccountError
+from portal.extensions import db
+from portal.maintenance import load_state, may_bypass
+from portal.models import Role, User
+from portal.permissions import CLIENT_SETTINGS_MANAGE
+
+LAST_MANAGER = (
+    "This change is refused: it would leave no active user who can manage client settings "
+    "(a role with the client_settings:manage permission)."
+)
+SELF_LOCKOUT = (
+    "This change is refused: maintenance mode is on and you would lock yourself out "
+    "(you would no longer hold a bypass role and a bypass group)."
+)
+NOT_YOURSELF = "You cannot deactivate or delete your own account."
+
+
+def settings_manager_count() -> int:
+    """Return how many active users hold a role with ``client_settings:manage``."""
+    role_ids = [
+        role.id
+        for role in db.session.scalars(sa.select(Role))
+        if CLIENT_SETTINGS_MANAGE in role.permissions
+    ]
+    if not role_ids:
+        return 0
+    query = (
+        sa.select(sa.func.count(sa.distinct(User.id)))
+        .join(User.roles)
+        .where(User.active.is_(True), Role.id.in_(role_ids))
+    )
+    return db.session.scalar(query) or 0
+
+
+@contextmanager
+def guarded(actor: User | None) -> Iterator[None]:
+    """Run the change in the block, then raise AccountError if the result breaks a guardrail.
+
+    The caller rolls the session back on AccountError. ``actor`` None (the server shell)
+    skips the self-lockout check, as the CLI does for maintenance.
+    """
+    had_manager = settings_manager_count() > 0
+    yield
+    db.session.flush()
+    db.session.expire_all()  # re-read memberships and bypass lists as they are now
+    if had_manager and settings_manager_count() == 0:
+        raise AccountError(LAST_MANAGER)
+    if actor is not None and not may_bypass(actor, load_state()):
+        raise AccountError(SELF_LOCKOUT)
+
+
+def check_not_self(actor: User | None, user: User) -> None:
+    """Refuse deactivating or deleting the account that is making the change."""
+    if actor is not None and actor.id == user.id:
+        raise AccountError(NOT_YOURSELF)

@@ -1,0 +1,113 @@
+"""Changing the maintenance state and previewing its effect (settings page and CLI).
+
+The bypass rule itself stays in :mod:`portal.maintenance`; everything here asks ``may_bypass``.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from portal import audit
+from portal.clock import utc_now
+from portal.extensions import db
+from portal.maintenance import Selection, may_bypass
+from portal.models import AccessGroup, Client, MaintenanceState, Role, User
+
+FIELDS = ("enabled", "restrict_event_processor", "message", "bypass_roles", "bypass_groups")
+MAX_MESSAGE_LENGTH = 2000
+UNAVAILABLE = "Maintenance mode is not available on this instance; it cannot be enabled."
+
+
+class MaintenanceError(ValueError):
+    """A change that may not be saved; the message is shown to the user as is."""
+
+
+@dataclass
+class Preview:
+    """Who could sign in with a selection: own client's users by email, others as counts."""
+
+    own_client: Client | None
+    own_users: list[str] = field(default_factory=list)
+    other_clients: list[tuple[str, int]] = field(default_factory=list)
+
+
+def proposal(roles: list[Role], groups: list[AccessGroup]) -> Selection:
+    """Return this selection as ``may_bypass`` sees it while maintenance is on."""
+    return Selection(bypass_roles=list(roles), bypass_groups=list(groups))
+
+
+def would_lock_out(
+    admin: User, enabled: bool, roles: list[Role], groups: list[AccessGroup]
+) -> bool:
+    """Return whether saving this state would refuse ``admin`` at their next request."""
+    return enabled and not may_bypass(admin, proposal(roles, groups))
+
+
+def who_can_sign_in(
+    roles: list[Role], groups: list[AccessGroup], own_client: Client | None
+) -> Preview:
+    """Return the active users ``may_bypass`` lets in while maintenance is on with these."""
+    selection = proposal(roles, groups)
+    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.email))
+    allowed = [user for user in users if may_bypass(user, selection)]
+    own_id = own_client.id if own_client else None
+    counts = Counter(user.client_id for user in allowed if user.client_id != own_id)
+    clients = db.session.scalars(sa.select(Client).order_by(Client.name))
+    return Preview(
+        own_client=own_client,
+        own_users=[user.email for user in allowed if user.client_id == own_id],
+        other_clients=[(c.name, counts[c.id]) for c in clients if c.id != own_id],
+    )
+
+
+def normalize_message(message: str) -> str:
+    """Return the message as stored: plain text with ``\\n`` line breaks, no outer blank space."""
+    return (message or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def update_state(
+    state: MaintenanceState, actor: User | None, *, available: bool = True, **changes
+) -> tuple[dict, dict] | None:
+    """Apply ``changes`` (any of FIELDS) to ``state`` and audit them; return (before, after).
+
+    Return None when nothing changed. ``actor`` None is the server shell ("cli"). Enabling is
+    refused when maintenance mode is not ``available``; turning it off always works. The caller
+    commits.
+    """
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown maintenance fields: {', '.join(sorted(unknown))}")
+    if changes.get("enabled", state.enabled) and not available:
+        raise MaintenanceError(UNAVAILABLE)
+    if "message" in changes:
+        changes["message"] = normalize_message(changes["message"])
+        if len(changes["message"]) > MAX_MESSAGE_LENGTH:
+            raise MaintenanceError(f"The message may have at most {MAX_MESSAGE_LENGTH} characters.")
+    before = state.to_dict()
+    was_enabled = bool(state.enabled)
+    for name, value in changes.items():
+        setattr(state, name, list(value) if name.startswith("bypass_") else value)
+    if state.to_dict() == before:
+        return None
+    now = utc_now()
+    if state.enabled and not was_enabled:
+        state.enabled_since = now
+    elif not state.enabled:
+        state.enabled_since = None
+    state.changed_at = now
+    state.changed_by = actor.email if actor is not None else "cli"
+    after = state.to_dict()
+    action = {(False, True): "enable", (True, False): "disable"}.get(
+        (was_enabled, bool(state.enabled)), "update"
+    )
+    audit.record(actor, "maintenance", action, _describe(action), before=before, after=after)
+    db.session.flush()
+    return before, after
+
+
+def _describe(action: str) -> str:
+    return {
+        "enable": "Enabled maintenance mode",
+        "disable": "Disabled maintenance mode",
+    }.get(action, "Changed maintenance settings")

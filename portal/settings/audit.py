@@ -1,0 +1,62 @@
+"""Settings → Audit log: every entry newest first, filtered and paginated."""
+
+import json
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, render_template, request
+from wtforms.fields.choices import SelectChoice
+
+from portal.extensions import db
+from portal.models import AuditEntry
+from portal.permissions import AUDIT_VIEW, permission_required
+from portal.settings import bp
+from portal.settings.common import page_number
+from portal.settings.forms.audit import AuditFilterForm
+
+
+@bp.route("/audit")
+@permission_required(AUDIT_VIEW)
+def audit():
+    """Show the audit log, filtered by module, user and date range."""
+    form = AuditFilterForm(request.args)
+    modules = db.session.scalars(
+        sa.select(AuditEntry.module).distinct().order_by(AuditEntry.module)
+    )
+    form.module.choices = [SelectChoice("", "All modules")] + [
+        SelectChoice(name, name) for name in modules
+    ]
+    query = sa.select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+    if form.validate():
+        query = _filtered(query, form)
+    pagination = db.paginate(
+        query, page=page_number(), per_page=current_app.config["AUDIT_PER_PAGE"], error_out=False
+    )
+    args = {name: value for name, value in _raw_args(form).items() if value}
+    return render_template(
+        "settings/audit.html", form=form, pagination=pagination, args=args, pretty=pretty_json
+    )
+
+
+def _filtered(query: sa.Select, form: AuditFilterForm) -> sa.Select:
+    if form.module.data:
+        query = query.where(AuditEntry.module == form.module.data)
+    if form.user.data and form.user.data.strip():
+        needle = form.user.data.strip().lower()
+        query = query.where(sa.func.lower(AuditEntry.actor).contains(needle, autoescape=True))
+    if form.date_from.data:
+        query = query.where(AuditEntry.created_at >= datetime.combine(form.date_from.data, time()))
+    if form.date_to.data:  # inclusive: the whole "to" day
+        end = datetime.combine(form.date_to.data + timedelta(days=1), time())
+        query = query.where(AuditEntry.created_at < end)
+    return query
+
+
+def _raw_args(form: AuditFilterForm) -> dict:
+    """Return the filters as typed, for the pagination links."""
+    return {field.name: (field.raw_data or [""])[0] for field in form if field.name != "csrf_token"}
+
+
+def pretty_json(value) -> str:
+    """Return ``value`` as indented JSON (the template escapes it)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)

@@ -1,0 +1,43 @@
+"""Helpers shared by the admin pages' views."""
+
+from flask import flash, redirect, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+
+from portal.accounts import AccountError
+from portal.extensions import db
+from portal.settings import bp
+
+CONFLICT = (
+    "Another change saved the same name or email a moment ago, so nothing was saved. "
+    "Check the list and try again."
+)
+
+
+def show_error(form: FlaskForm, exc: AccountError) -> None:
+    """Put a refused change's message next to its field, or above the form."""
+    field = form._fields.get(exc.field) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        form.form_errors = [*form.form_errors, str(exc)]
+
+
+@bp.errorhandler(IntegrityError)
+def conflict(_error: IntegrityError):
+    """Answer a unique-name race between two admins (checked names collide at commit)."""
+    db.session.rollback()
+    flash(CONFLICT, "error")
+    can_get = request.url_rule is not None and "GET" in request.url_rule.methods
+    return redirect(request.path if can_get else url_for("dashboard.index"))
+
+
+def language() -> str:
+    """Return the language of rule messages for this request: "de" or "en"."""
+    return request.accept_languages.best_match(["en", "de"]) or "en"
+
+
+def page_number() -> int:
+    """Return the ``page`` query argument (1 for anything that is not a positive number)."""
+    page = request.args.get("page", "1")
+    return int(page) if page.isdigit() and int(page) > 0 else 1

@@ -1,0 +1,35 @@
+"""Forms of the clients page."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+class ClientForm(FlaskForm):
+    """A client's name, contact and security policy."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    contact_email = EmailField("Contact email", validators=[Optional(), Length(max=255)])
+    password_retry_limit = IntegerField(
+        "Password retry limit",
+        default=5,
+        validators=[InputRequired(), NumberRange(min=1, message="Must be at least 1.")],
+        description="Failed sign-ins in a row before the account is locked.",
+    )
+    lockout_minutes = IntegerField(
+        "Lockout (minutes)",
+        default=15,
+        validators=[InputRequired(), NumberRange(min=1, message="Must be at least 1.")],
+    )
+    password_regex = StringField(
+        "Password regex",
+        validators=[Length(max=500)],
+        description="The whole password must match; empty means at least 8 characters.",
+    )
+    password_rule_message = StringField(
+        "Password rule message (English)", validators=[Length(max=500)]
+    )
+    password_rule_message_de = StringField(
+        "Password rule message (German)", validators=[Length(max=500)]
+    )
+    submit = SubmitField("Save")

@@ -1,0 +1,30 @@
+"""Forms of the roles page."""
+
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.permissions import CATALOGUE
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multi-select rendered as a list of labelled checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RoleForm(FlaskForm):
+    """A role's name and permissions."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    permissions = MultiCheckboxField("Permissions")
+    submit = SubmitField("Save")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.permissions.choices = [
+            SelectChoice(code, f"{code} — {text}") for code, text in CATALOGUE.items()
+        ]

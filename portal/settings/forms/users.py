@@ -1,0 +1,64 @@
+"""Forms of the users page."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SearchField,
+    SelectField,
+    SelectMultipleField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+
+MISMATCH = "The passwords differ."
+
+
+class UserForm(FlaskForm):
+    """Edit a user's details (the password has its own form)."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
+    client = SelectField("Client", coerce=int, validators=[InputRequired()])
+    roles = SelectMultipleField(
+        "Roles", coerce=int, validators=[DataRequired("Choose at least one role.")]
+    )
+    groups = SelectMultipleField(
+        "Access groups", coerce=int, validators=[DataRequired("Choose at least one access group.")]
+    )
+    active = BooleanField("Active (may sign in)", default=True)
+    submit = SubmitField("Save")
+
+
+class NewUserForm(UserForm):
+    """Create a user: the details and a first password."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(
+        "Confirm password", validators=[DataRequired(), EqualTo("password", MISMATCH)]
+    )
+    submit = SubmitField("Create user")
+
+
+class PasswordResetForm(FlaskForm):
+    """An admin sets a new password for a user."""
+
+    # own ids: this form shares the page with the details form
+    password = PasswordField(
+        "New password", id="reset-password", validators=[DataRequired(), Length(max=1024)]
+    )
+    confirm = PasswordField(
+        "Confirm new password",
+        id="reset-confirm",
+        validators=[DataRequired(), EqualTo("password", MISMATCH)],
+    )
+    submit = SubmitField("Set password", id="reset-submit")
+
+
+class UserSearchForm(FlaskForm):
+    """The list's search box (a GET form: nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField("Email contains", validators=[Optional(), Length(max=255)])

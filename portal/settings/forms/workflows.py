@@ -1,0 +1,145 @@
+"""The workflow form: what a workflow matches and which action it runs."""
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from portal.models import Workflow
+from portal.settings.forms.common import ClientScopedForm, strip
+
+OPERATORS = [
+    SelectChoice("eq", "equals"),
+    SelectChoice("ne", "does not equal"),
+    SelectChoice("gt", "is greater than"),
+    SelectChoice("lt", "is less than"),
+    SelectChoice("exists", "exists"),
+]
+ACTIONS = [
+    SelectChoice("record", "Record a result row"),
+    SelectChoice("webhook", "Call a webhook (HTTP POST)"),
+]
+
+
+def parse_value(text: str) -> Any:
+    """Read a condition value: JSON if it parses (42, true, "x"), otherwise the plain text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def value_text(value: Any) -> str:
+    """Show a stored condition value so that :func:`parse_value` reads it back unchanged."""
+    if isinstance(value, str) and parse_value(value) == value:
+        return value
+    return json.dumps(value)
+
+
+class WorkflowForm(ClientScopedForm):
+    name = StringField("Name", filters=[strip], validators=[DataRequired(), Length(max=120)])
+    event_type = StringField(
+        "Event type",
+        filters=[strip],
+        default="*",
+        validators=[DataRequired(), Length(max=200)],
+        description="The exact event type to match, or * for every event.",
+    )
+    condition_field = StringField(
+        "Payload field",
+        filters=[strip],
+        validators=[Optional(), Length(max=200)],
+        description="Optional condition: a dotted path into the payload, e.g. sensor.temp. "
+        "Leave empty to match every payload.",
+    )
+    condition_op = SelectField("Operator", choices=OPERATORS, default="eq")
+    condition_value = StringField(
+        "Value",
+        filters=[strip],
+        validators=[Length(max=500)],
+        description='A JSON value (42, true, "text") or plain text; not needed for "exists".',
+    )
+    action = SelectField("Action", choices=ACTIONS, default="record")
+    url = StringField("Webhook URL", filters=[strip], validators=[Length(max=2000)])
+    secret = StringField(
+        "Signing secret",
+        filters=[strip],
+        validators=[Length(max=200)],
+        description="Signs each webhook body (HMAC-SHA256). Leave empty to generate one "
+        "(or, when editing, to keep the current one).",
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        """Check the fields, then the rules that span several of them."""
+        ok = super().validate(extra_validators)
+        if self.name.data and self.name_taken(Workflow):
+            self.name.errors.append("This client already has a workflow with this name.")
+            ok = False
+        if self.condition_field.data:
+            ok = self._check_condition() and ok
+        elif self.condition_value.data:
+            self.condition_field.errors.append("Name the payload field the value applies to.")
+            ok = False
+        if self.action.data == "webhook":
+            ok = self._check_url() and ok
+        return ok
+
+    def _check_condition(self) -> bool:
+        op, text = self.condition_op.data, self.condition_value.data
+        if op == "exists":
+            return True
+        if not text:
+            self.condition_value.errors.append("Give the value to compare the field with.")
+            return False
+        value = parse_value(text)
+        if op in ("gt", "lt") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            self.condition_value.errors.append("Greater/less than compares numbers: give a number.")
+            return False
+        return True
+
+    def _check_url(self) -> bool:
+        url = self.url.data
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.url.errors.append("Give a full http:// or https:// URL for the webhook.")
+            return False
+        return True
+
+    def condition(self) -> dict[str, Any] | None:
+        """Return the condition in the stored JSON shape, or None when there is none."""
+        field = self.condition_field.data
+        if not field:
+            return None
+        op = self.condition_op.data
+        value = None if op == "exists" else parse_value(self.condition_value.data)
+        return {"field": field, "op": op, "value": value}
+
+    def values(self) -> dict[str, Any]:
+        """Return the workflow's column values from the submitted form."""
+        webhook = self.action.data == "webhook"
+        return {
+            "client_id": self.client_id.data,
+            "name": self.name.data,
+            "enabled": self.enabled.data,
+            "event_type": self.event_type.data,
+            "condition": self.condition(),
+            "action": self.action.data,
+            "url": self.url.data if webhook else "",
+        }
+
+    def load(self, workflow: Workflow) -> None:
+        """Fill the form from a stored workflow (the secret stays empty: blank keeps it)."""
+        self.client_id.data = workflow.client_id
+        self.name.data = workflow.name
+        self.enabled.data = workflow.enabled
+        self.event_type.data = workflow.event_type
+        self.action.data = workflow.action
+        self.url.data = workflow.url
+        condition = workflow.condition or {}
+        self.condition_field.data = condition.get("field", "")
+        self.condition_op.data = condition.get("op", "eq")
+        has_value = "value" in condition and condition.get("op") != "exists"
+        self.condition_value.data = value_text(condition["value"]) if has_value else ""

@@ -1,0 +1,109 @@
+"""Settings → Access groups: list, create, edit, delete (with the guardrails)."""
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from portal import accounts, audit
+from portal.accounts import AccountError
+from portal.extensions import db
+from portal.guardrails import guarded
+from portal.maintenance import load_state
+from portal.models import AccessGroup
+from portal.permissions import USERS_MANAGE, permission_required
+from portal.settings import bp
+from portal.settings.common import show_error
+from portal.settings.forms.common import ConfirmForm
+from portal.settings.forms.groups import GroupForm
+from portal.snapshots import group_values
+
+
+@bp.route("/groups")
+@permission_required(USERS_MANAGE)
+def groups():
+    """List the access groups."""
+    rows = db.session.scalars(sa.select(AccessGroup).order_by(AccessGroup.name)).all()
+    bypass = {group.id for group in load_state().bypass_groups}
+    return render_template("settings/groups.html", groups=rows, bypass=bypass)
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@permission_required(USERS_MANAGE)
+def group_new():
+    """Create an access group."""
+    form = GroupForm()
+    if form.validate_on_submit():
+        try:
+            group = accounts.create_group(form.name.data, form.description.data)
+        except AccountError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            audit.record(
+                current_user,
+                "groups",
+                "create",
+                f"Created access group {group.name}",
+                after=group_values(group),
+            )
+            db.session.commit()
+            flash(f"Access group {group.name} created.", "success")
+            return redirect(url_for("settings.groups"))
+    return render_template("settings/group_form.html", form=form, group=None)
+
+
+@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@permission_required(USERS_MANAGE)
+def group_edit(group_id: int):
+    """Rename an access group or change its description."""
+    group = db.get_or_404(AccessGroup, group_id)
+    form = GroupForm(data=group_values(group))
+    if form.validate_on_submit():
+        before = group_values(group)
+        try:
+            with guarded(current_user):
+                accounts.update_group(group, form.name.data, form.description.data)
+        except AccountError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            audit.record(
+                current_user,
+                "groups",
+                "update",
+                f"Edited access group {group.name}",
+                before=before,
+                after=group_values(group),
+            )
+            db.session.commit()
+            flash(f"Access group {group.name} saved.", "success")
+            return redirect(url_for("settings.groups"))
+    return _render_edit(group, form)
+
+
+@bp.route("/groups/<int:group_id>/delete", methods=["POST"])
+@permission_required(USERS_MANAGE)
+def group_delete(group_id: int):
+    """Delete an access group unless a guardrail forbids it."""
+    group = db.get_or_404(AccessGroup, group_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("settings.group_edit", group_id=group.id))
+    before = group_values(group)
+    try:
+        with guarded(current_user):
+            accounts.delete_group(group)
+    except AccountError as exc:
+        db.session.rollback()
+        form = GroupForm(formdata=None, data=group_values(group))
+        form.form_errors = [str(exc)]
+        return _render_edit(group, form)
+    audit.record(
+        current_user, "groups", "delete", f"Deleted access group {before['name']}", before=before
+    )
+    db.session.commit()
+    flash(f"Access group {before['name']} deleted.", "success")
+    return redirect(url_for("settings.groups"))
+
+
+def _render_edit(group: AccessGroup, form: GroupForm):
+    return render_template("settings/group_form.html", form=form, group=group)

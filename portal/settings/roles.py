@@ -1,0 +1,107 @@
+"""Settings → Roles: list, create, edit, delete (with the guardrails)."""
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from portal import accounts, audit
+from portal.accounts import AccountError
+from portal.extensions import db
+from portal.guardrails import guarded
+from portal.maintenance import load_state
+from portal.models import Role
+from portal.permissions import CATALOGUE, USERS_MANAGE, permission_required
+from portal.settings import bp
+from portal.settings.common import show_error
+from portal.settings.forms.common import ConfirmForm
+from portal.settings.forms.roles import RoleForm
+from portal.snapshots import role_values
+
+
+@bp.route("/roles")
+@permission_required(USERS_MANAGE)
+def roles():
+    """List the roles with their permissions and member counts."""
+    rows = db.session.scalars(sa.select(Role).order_by(Role.name)).all()
+    bypass = {role.id for role in load_state().bypass_roles}
+    return render_template("settings/roles.html", roles=rows, bypass=bypass, catalogue=CATALOGUE)
+
+
+@bp.route("/roles/new", methods=["GET", "POST"])
+@permission_required(USERS_MANAGE)
+def role_new():
+    """Create a role."""
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            role = accounts.create_role(form.name.data, form.permissions.data)
+        except AccountError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            audit.record(
+                current_user,
+                "roles",
+                "create",
+                f"Created role {role.name}",
+                after=role_values(role),
+            )
+            db.session.commit()
+            flash(f"Role {role.name} created.", "success")
+            return redirect(url_for("settings.roles"))
+    return render_template("settings/role_form.html", form=form, role=None)
+
+
+@bp.route("/roles/<int:role_id>", methods=["GET", "POST"])
+@permission_required(USERS_MANAGE)
+def role_edit(role_id: int):
+    """Rename a role or change its permissions."""
+    role = db.get_or_404(Role, role_id)
+    form = RoleForm(data={"name": role.name, "permissions": list(role.permissions)})
+    if form.validate_on_submit():
+        before = role_values(role)
+        try:
+            with guarded(current_user):
+                accounts.update_role(role, form.name.data, form.permissions.data)
+        except AccountError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            audit.record(
+                current_user,
+                "roles",
+                "update",
+                f"Edited role {role.name}",
+                before=before,
+                after=role_values(role),
+            )
+            db.session.commit()
+            flash(f"Role {role.name} saved.", "success")
+            return redirect(url_for("settings.roles"))
+    return _render_edit(role, form)
+
+
+@bp.route("/roles/<int:role_id>/delete", methods=["POST"])
+@permission_required(USERS_MANAGE)
+def role_delete(role_id: int):
+    """Delete a role unless a guardrail forbids it."""
+    role = db.get_or_404(Role, role_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("settings.role_edit", role_id=role.id))
+    before = role_values(role)
+    try:
+        with guarded(current_user):
+            accounts.delete_role(role)
+    except AccountError as exc:
+        db.session.rollback()
+        form = RoleForm(formdata=None, data={"name": role.name, "permissions": role.permissions})
+        form.form_errors = [str(exc)]
+        return _render_edit(role, form)
+    audit.record(current_user, "roles", "delete", f"Deleted role {before['name']}", before=before)
+    db.session.commit()
+    flash(f"Role {before['name']} deleted.", "success")
+    return redirect(url_for("settings.roles"))
+
+
+def _render_edit(role: Role, form: RoleForm):
+    return render_template("settings/role_form.html", form=form, role=role)

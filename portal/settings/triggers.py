@@ -1,0 +1,104 @@
+"""Settings → Triggers: events each client emits on a schedule."""
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal import automation
+from portal.extensions import db
+from portal.models import ScheduledTrigger
+from portal.permissions import WORKFLOWS_MANAGE, permission_required
+from portal.settings import bp
+from portal.settings.forms.common import ConfirmForm
+from portal.settings.forms.triggers import TriggerForm
+from portal.settings.schedule import describe
+from portal.settings.scope import visible_clients
+
+
+def _trigger_or_404(trigger_id: int) -> ScheduledTrigger:
+    """Return the trigger if it belongs to a client the user may manage."""
+    trigger = db.get_or_404(ScheduledTrigger, trigger_id)
+    if trigger.client_id not in {client.id for client in visible_clients(current_user)}:
+        abort(404)
+    return trigger
+
+
+@bp.route("/triggers")
+@permission_required(WORKFLOWS_MANAGE)
+def triggers():
+    """List the scheduled triggers of every client the user may manage."""
+    clients = visible_clients(current_user)
+    rows = db.session.scalars(
+        sa.select(ScheduledTrigger)
+        .where(ScheduledTrigger.client_id.in_([client.id for client in clients]))
+        .order_by(ScheduledTrigger.name)
+    )
+    by_client: dict[int, list[ScheduledTrigger]] = {client.id: [] for client in clients}
+    for trigger in rows:
+        by_client[trigger.client_id].append(trigger)
+    return render_template(
+        "settings/triggers.html",
+        clients=clients,
+        by_client=by_client,
+        confirm=ConfirmForm(),
+        describe=describe,
+    )
+
+
+@bp.route("/triggers/new", methods=["GET", "POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def trigger_new():
+    """Create a scheduled trigger."""
+    form = TriggerForm(visible_clients(current_user))
+    if request.method == "GET":
+        form.client_id.data = request.args.get("client", current_user.client_id, type=int)
+    if form.validate_on_submit():
+        trigger = automation.save_trigger(current_user, None, form.values())
+        db.session.commit()
+        flash(f"Trigger {trigger.name} created.", "success")
+        return redirect(url_for("settings.triggers"))
+    return render_template("settings/triggers_form.html", form=form, trigger=None)
+
+
+@bp.route("/triggers/<int:trigger_id>/edit", methods=["GET", "POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def trigger_edit(trigger_id: int):
+    """Edit a scheduled trigger."""
+    trigger = _trigger_or_404(trigger_id)
+    form = TriggerForm(visible_clients(current_user), editing_id=trigger.id)
+    if request.method == "GET":
+        form.load(trigger)
+    if form.validate_on_submit():
+        automation.save_trigger(current_user, trigger, form.values())
+        db.session.commit()
+        flash(f"Trigger {trigger.name} saved.", "success")
+        return redirect(url_for("settings.triggers"))
+    return render_template("settings/triggers_form.html", form=form, trigger=trigger)
+
+
+@bp.route("/triggers/<int:trigger_id>/toggle", methods=["POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def trigger_toggle(trigger_id: int):
+    """Enable a disabled trigger, or disable an enabled one."""
+    trigger = _trigger_or_404(trigger_id)
+    if ConfirmForm().validate_on_submit():
+        automation.set_trigger_enabled(current_user, trigger, not trigger.enabled)
+        db.session.commit()
+        state = "enabled" if trigger.enabled else "disabled"
+        flash(f"Trigger {trigger.name} {state}.", "success")
+    return redirect(url_for("settings.triggers"))
+
+
+@bp.route("/triggers/<int:trigger_id>/delete", methods=["GET", "POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def trigger_delete(trigger_id: int):
+    """Ask for confirmation, then delete a scheduled trigger."""
+    trigger = _trigger_or_404(trigger_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = trigger.name
+        automation.delete_trigger(current_user, trigger)
+        db.session.commit()
+        flash(f"Trigger {name} deleted.", "success")
+        return redirect(url_for("settings.triggers"))
+    return render_template("settings/triggers_delete.html", form=form, trigger=trigger)

@@ -1,0 +1,220 @@
+"""Settings → Users: list, create, edit, reset password, unlock, delete."""
+
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from portal import accounts, audit
+from portal.accounts import AccountError
+from portal.clock import utc_now
+from portal.extensions import db
+from portal.guardrails import check_not_self, guarded
+from portal.models import AccessGroup, Client, Role, User
+from portal.permissions import USERS_MANAGE, permission_required
+from portal.settings import bp
+from portal.settings.common import language, page_number, show_error
+from portal.settings.forms.common import ConfirmForm
+from portal.settings.forms.users import NewUserForm, PasswordResetForm, UserForm, UserSearchForm
+from portal.snapshots import user_values
+
+
+@bp.route("/users")
+@permission_required(USERS_MANAGE)
+def users():
+    """List users, searched by email and paginated."""
+    search = UserSearchForm(request.args)
+    query = sa.select(User).order_by(User.email)
+    if search.validate() and search.q.data:
+        query = query.where(User.email.contains(search.q.data.strip().lower(), autoescape=True))
+    pagination = db.paginate(
+        query, page=page_number(), per_page=current_app.config["USERS_PER_PAGE"], error_out=False
+    )
+    return render_template(
+        "settings/users.html", search=search, pagination=pagination, now=utc_now()
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission_required(USERS_MANAGE)
+def user_new():
+    """Create a user."""
+    form = NewUserForm()
+    _fill_choices(form)
+    if not form.is_submitted():
+        form.client.data = accounts.find_client(accounts.DEFAULT_CLIENT).id
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                form.email.data,
+                form.password.data,
+                db.session.get(Client, form.client.data),
+                _chosen(Role, form.roles.data),
+                _chosen(AccessGroup, form.groups.data),
+                active=form.active.data,
+                lang=language(),
+            )
+        except AccountError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            audit.record(
+                current_user,
+                "users",
+                "create",
+                f"Created user {user.email}",
+                after=user_values(user),
+                client_id=user.client_id,
+            )
+            db.session.commit()
+            flash(f"User {user.email} created.", "success")
+            return redirect(url_for("settings.users"))
+    _describe_password(form, form.client.data)
+    rules = [
+        (client.name, accounts.rule_message(client, language()))
+        for client in db.session.scalars(sa.select(Client).order_by(Client.name))
+    ]
+    return render_template("settings/user_form.html", form=form, user=None, rules=rules)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@permission_required(USERS_MANAGE)
+def user_edit(user_id: int):
+    """Edit a user's email, client, roles, groups and active flag."""
+    user = db.get_or_404(User, user_id)
+    form = UserForm(data=_current(user))
+    _fill_choices(form)
+    if form.validate_on_submit():
+        before = user_values(user)
+        try:
+            if not form.active.data:
+                check_not_self(current_user, user)
+            with guarded(current_user):
+                accounts.update_user(
+                    user,
+                    form.email.data,
+                    db.session.get(Client, form.client.data),
+                    _chosen(Role, form.roles.data),
+                    _chosen(AccessGroup, form.groups.data),
+                    active=form.active.data,
+                )
+        except AccountError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            _record(user, "update", f"Edited user {user.email}", before, user_values(user))
+            flash(f"User {user.email} saved.", "success")
+            return redirect(url_for("settings.users"))
+    return _render_edit(user, form=form)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@permission_required(USERS_MANAGE)
+def user_password(user_id: int):
+    """Set a new password for a user (the client's policy applies)."""
+    user = db.get_or_404(User, user_id)
+    reset = PasswordResetForm()
+    if reset.validate_on_submit():
+        try:
+            accounts.set_password(user, reset.password.data, language())
+        except AccountError as exc:
+            db.session.rollback()
+            show_error(reset, exc)
+        else:
+            _record(user, "password", f"Reset the password of {user.email}", None, None)
+            flash(f"New password set for {user.email}.", "success")
+            return redirect(url_for("settings.user_edit", user_id=user.id))
+    return _render_edit(user, reset=reset)
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@permission_required(USERS_MANAGE)
+def user_unlock(user_id: int):
+    """Lift a user's sign-in lockout."""
+    user = db.get_or_404(User, user_id)
+    if ConfirmForm().validate_on_submit():
+        before = {"locked_until": _iso(user.locked_until), "failed_logins": user.failed_logins}
+        accounts.unlock(user)
+        after = {"locked_until": None, "failed_logins": 0}
+        _record(user, "unlock", f"Unlocked {user.email}", before, after)
+        flash(f"{user.email} is unlocked.", "success")
+    return redirect(url_for("settings.user_edit", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["POST"])
+@permission_required(USERS_MANAGE)
+def user_delete(user_id: int):
+    """Delete a user (not yourself, not the last one who can manage client settings)."""
+    user = db.get_or_404(User, user_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("settings.user_edit", user_id=user.id))
+    before, email, client_id = user_values(user), user.email, user.client_id
+    try:
+        check_not_self(current_user, user)
+        with guarded(current_user):
+            db.session.delete(user)
+    except AccountError as exc:
+        db.session.rollback()
+        return _render_edit(user, error=str(exc))
+    audit.record(
+        current_user, "users", "delete", f"Deleted user {email}", before=before, client_id=client_id
+    )
+    db.session.commit()
+    flash(f"User {email} deleted.", "success")
+    return redirect(url_for("settings.users"))
+
+
+def _current(user: User) -> dict:
+    return {
+        "email": user.email,
+        "client": user.client_id,
+        "roles": [role.id for role in user.roles],
+        "groups": [group.id for group in user.groups],
+        "active": user.active,
+    }
+
+
+def _fill_choices(form: UserForm) -> None:
+    """Offer every client, role and group; the option text is the name."""
+    for field, model in ((form.client, Client), (form.roles, Role), (form.groups, AccessGroup)):
+        rows = db.session.scalars(sa.select(model).order_by(model.name))
+        field.choices = [SelectChoice(row.id, row.name) for row in rows]
+
+
+def _chosen(model, ids: list[int]) -> list:
+    return list(db.session.scalars(sa.select(model).where(model.id.in_(ids or []))))
+
+
+def _describe_password(form, client_id: int | None) -> None:
+    """Show the chosen client's password rule next to the password fields."""
+    client = db.session.get(Client, client_id) if client_id else None
+    if client is not None:
+        form.password.description = accounts.rule_message(client, language())
+
+
+def _record(user: User, action: str, text: str, before, after) -> None:
+    audit.record(
+        current_user, "users", action, text, before=before, after=after, client_id=user.client_id
+    )
+    db.session.commit()
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _render_edit(user: User, form=None, reset=None, error: str | None = None):
+    if form is None:
+        form = UserForm(formdata=None, data=_current(user))
+        _fill_choices(form)
+    if error:
+        form.form_errors = [*form.form_errors, error]
+    reset = reset or PasswordResetForm(formdata=None)
+    reset.password.description = accounts.rule_message(user.client, language())
+    return render_template(
+        "settings/user_form.html",
+        form=form,
+        reset=reset,
+        user=user,
+        locked=user.is_locked(utc_now()),
+    )

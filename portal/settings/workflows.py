@@ -1,0 +1,110 @@
+"""Settings → Workflows: what each client's events trigger."""
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal import automation
+from portal.extensions import db
+from portal.models import Workflow
+from portal.permissions import WORKFLOWS_MANAGE, permission_required
+from portal.settings import bp
+from portal.settings.forms.common import ConfirmForm
+from portal.settings.forms.workflows import WorkflowForm
+from portal.settings.scope import visible_clients
+
+
+def _workflow_or_404(workflow_id: int) -> Workflow:
+    """Return the workflow if it belongs to a client the user may manage."""
+    workflow = db.get_or_404(Workflow, workflow_id)
+    if workflow.client_id not in {client.id for client in visible_clients(current_user)}:
+        abort(404)
+    return workflow
+
+
+@bp.route("/workflows")
+@permission_required(WORKFLOWS_MANAGE)
+def workflows():
+    """List the workflows of every client the user may manage."""
+    clients = visible_clients(current_user)
+    rows = db.session.scalars(
+        sa.select(Workflow)
+        .where(Workflow.client_id.in_([client.id for client in clients]))
+        .order_by(Workflow.name)
+    )
+    by_client: dict[int, list[Workflow]] = {client.id: [] for client in clients}
+    for workflow in rows:
+        by_client[workflow.client_id].append(workflow)
+    return render_template(
+        "settings/workflows.html", clients=clients, by_client=by_client, confirm=ConfirmForm()
+    )
+
+
+@bp.route("/workflows/new", methods=["GET", "POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def workflow_new():
+    """Create a workflow."""
+    form = WorkflowForm(visible_clients(current_user))
+    if request.method == "GET":
+        form.client_id.data = request.args.get("client", current_user.client_id, type=int)
+    if form.validate_on_submit():
+        workflow, secret = automation.save_workflow(
+            current_user, None, form.values(), form.secret.data
+        )
+        db.session.commit()
+        flash(f"Workflow {workflow.name} created.", "success")
+        _flash_secret(secret)
+        return redirect(url_for("settings.workflows"))
+    return render_template("settings/workflows_form.html", form=form, workflow=None)
+
+
+@bp.route("/workflows/<int:workflow_id>/edit", methods=["GET", "POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def workflow_edit(workflow_id: int):
+    """Edit a workflow."""
+    workflow = _workflow_or_404(workflow_id)
+    form = WorkflowForm(visible_clients(current_user), editing_id=workflow.id)
+    if request.method == "GET":
+        form.load(workflow)
+    if form.validate_on_submit():
+        _, secret = automation.save_workflow(
+            current_user, workflow, form.values(), form.secret.data
+        )
+        db.session.commit()
+        flash(f"Workflow {workflow.name} saved.", "success")
+        _flash_secret(secret)
+        return redirect(url_for("settings.workflows"))
+    return render_template("settings/workflows_form.html", form=form, workflow=workflow)
+
+
+@bp.route("/workflows/<int:workflow_id>/toggle", methods=["POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def workflow_toggle(workflow_id: int):
+    """Enable a disabled workflow, or disable an enabled one."""
+    workflow = _workflow_or_404(workflow_id)
+    if ConfirmForm().validate_on_submit():
+        automation.set_workflow_enabled(current_user, workflow, not workflow.enabled)
+        db.session.commit()
+        state = "enabled" if workflow.enabled else "disabled"
+        flash(f"Workflow {workflow.name} {state}.", "success")
+    return redirect(url_for("settings.workflows"))
+
+
+@bp.route("/workflows/<int:workflow_id>/delete", methods=["GET", "POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def workflow_delete(workflow_id: int):
+    """Ask for confirmation, then delete a workflow."""
+    workflow = _workflow_or_404(workflow_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = workflow.name
+        automation.delete_workflow(current_user, workflow)
+        db.session.commit()
+        flash(f"Workflow {name} deleted.", "success")
+        return redirect(url_for("settings.workflows"))
+    return render_template("settings/workflows_delete.html", form=form, workflow=workflow)
+
+
+def _flash_secret(secret: str | None) -> None:
+    if secret:
+        flash("A signing secret was generated; its edit page shows it for the receiver.", "info")

@@ -1,0 +1,91 @@
+// Live dashboard: refresh the counters and latest rows from the stats JSON every few seconds.
+// Progressive enhancement only: without JavaScript the page shows the figures of its load.
+(function () {
+  "use strict";
+  var root = document.getElementById("live-dashboard");
+  if (!root || !window.fetch) { return; }
+  var url = root.getAttribute("data-stats-url");
+  var seconds = Math.max(parseFloat(root.getAttribute("data-refresh-seconds")) || 5, 1);
+  var timer = null;
+
+  function setText(el, text) {
+    if (el && el.textContent !== text) { el.textContent = text; }
+  }
+
+  function cell(row, text, className) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (className) { td.className = className; }
+    row.appendChild(td);
+  }
+
+  function fillTable(id, rows, columns, emptyText) {
+    var table = document.getElementById(id);
+    if (!table) { return; }
+    var body = table.tBodies[0];
+    var showClient = table.getAttribute("data-show-client") === "true";
+    var fresh = document.createDocumentFragment();
+    rows.forEach(function (item) {
+      var tr = document.createElement("tr");
+      if (showClient) { cell(tr, item.client); }
+      columns.forEach(function (column) { column(tr, item); });
+      fresh.appendChild(tr);
+    });
+    if (!rows.length) {
+      var tr = document.createElement("tr");
+      tr.className = "empty";
+      cell(tr, emptyText);
+      tr.firstChild.colSpan = 6;
+      fresh.appendChild(tr);
+    }
+    body.replaceChildren(fresh);
+  }
+
+  function update(data) {
+    var state = document.getElementById("processor-state");
+    if (state) {
+      state.setAttribute("data-state", data.processor.state);
+      setText(state, data.processor.label);
+    }
+    data.clients.forEach(function (client) {
+      ["queued", "held", "processed_5m", "failed"].forEach(function (key) {
+        setText(document.getElementById("counter-" + client.id + "-" + key), String(client[key]));
+      });
+    });
+    fillTable("latest-events", data.events, [
+      function (tr, e) { cell(tr, e.type); },
+      function (tr, e) { cell(tr, e.status, "status-" + e.status); },
+      function (tr, e) { cell(tr, e.received); }
+    ], "No events yet.");
+    fillTable("latest-deliveries", data.deliveries, [
+      function (tr, d) { cell(tr, d.workflow); },
+      function (tr, d) { cell(tr, d.event_type); },
+      function (tr, d) { cell(tr, d.status, "status-" + d.status); },
+      function (tr, d) { cell(tr, String(d.attempts)); },
+      function (tr, d) { cell(tr, d.response_code === null ? "\u2014" : String(d.response_code)); }
+    ], "No deliveries yet.");
+    setText(document.getElementById("stats-updated"), "Figures as of " + data.generated_at + " UTC.");
+  }
+
+  function stop(reason) {
+    window.clearInterval(timer);
+    setText(document.getElementById("stats-updated"), reason);
+  }
+
+  function refresh() {
+    fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        // A redirect to the sign-in page, or 503 during maintenance: the session has ended.
+        if (response.redirected || response.status === 503 || type.indexOf("json") === -1) {
+          stop("Live updates stopped: your session has ended. Reload the page.");
+          return null;
+        }
+        return response.ok ? response.json() : null;
+      })
+      .then(function (data) { if (data) { update(data); } })
+      .catch(function () { /* network hiccup: keep the last figures and try again */ });
+  }
+
+  timer = window.setInterval(refresh, seconds * 1000);
+})();

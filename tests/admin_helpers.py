@@ -1,0 +1,37 @@
+"""Helpers for the admin page tests: look rows up by name, read the audit log."""
+
+import sqlalchemy as sa
+from flask import Flask
+
+from portal.extensions import db
+from portal.models import AccessGroup, AuditEntry, Client, Role, User
+
+
+def role_id(app: Flask, name: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Role.id).where(Role.name == name))
+
+
+def group_id(app: Flask, name: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(AccessGroup.id).where(AccessGroup.name == name))
+
+
+def client_id(app: Flask, name: str = "Default") -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Client.id).where(Client.name == name))
+
+
+def user_id(app: Flask, email: str) -> int | None:
+    with app.app_context():
+        return db.session.scalar(sa.select(User.id).where(User.email == email))
+
+
+def last_audit(app: Flask, module: str) -> AuditEntry:
+    """Return the newest audit entry of ``module`` (detached, its columns loaded)."""
+    with app.app_context():
+        entry = db.session.scalar(
+            sa.select(AuditEntry).where(AuditEntry.module == module).order_by(AuditEntry.id.desc())
+        )
+        db.session.expunge(entry)
+        return entry

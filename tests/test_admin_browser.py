@@ -1,0 +1,92 @@
+"""The admin journey in a real browser: a role, a group and a user made in the forms become
+the maintenance bypass, and only that user (and the admin) can still sign in."""
+
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import ADMIN_EMAIL, PASSWORD
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NIGHT_PASSWORD = "night-shift-password"
+
+
+@pytest.fixture()
+def base_url(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture()
+def browser():
+    if not CHROMIUM:
+        pytest.skip("Chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def sign_in(browser, base_url: str, email: str, password: str):
+    page = browser.new_context(base_url=base_url).new_page()
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def test_admin_builds_the_bypass_from_new_role_group_and_user(browser, base_url):
+    admin = sign_in(browser, base_url, ADMIN_EMAIL, PASSWORD)
+    admin.wait_for_url(f"{base_url}/")
+
+    admin.get_by_role("link", name="Roles").click()
+    admin.get_by_role("link", name="New role").click()
+    admin.get_by_label("Name").fill("On call")
+    admin.get_by_label("dashboard:view", exact=False).check()
+    admin.get_by_role("button", name="Save").click()
+    assert "Role On call created." in admin.content()
+
+    admin.get_by_role("link", name="Access groups").click()
+    admin.get_by_role("link", name="New access group").click()
+    admin.get_by_label("Name").fill("Night shift")
+    admin.get_by_label("Description").fill("Keeps the lights on")
+    admin.get_by_role("button", name="Save").click()
+    assert "Access group Night shift created." in admin.content()
+
+    admin.get_by_role("link", name="Users", exact=True).click()
+    admin.get_by_role("link", name="New user").click()
+    admin.get_by_label("Email").fill("night@example.com")
+    admin.get_by_label("Password", exact=True).fill("short")
+    admin.get_by_label("Confirm password").fill("short")
+    admin.get_by_label("Roles").select_option(label="On call")
+    admin.get_by_label("Access groups").select_option(label="Night shift")
+    admin.get_by_role("button", name="Create user").click()
+    assert "Passwords need at least 8 characters." in admin.locator(".has-error").inner_text()
+    admin.get_by_label("Password", exact=True).fill(NIGHT_PASSWORD)
+    admin.get_by_label("Confirm password").fill(NIGHT_PASSWORD)
+    admin.get_by_role("button", name="Create user").click()
+    assert "night@example.com" in admin.locator("#users").inner_text()
+
+    admin.get_by_role("link", name="Maintenance Mode").click()
+    admin.get_by_label("Maintenance bypass roles").select_option(label=["On call", "Administrator"])
+    admin.get_by_label("Maintenance bypass access groups").select_option(
+        label=["Night shift", "Administrators"]
+    )
+    admin.get_by_label("Maintenance mode", exact=True).check()
+    admin.get_by_role("button", name="Save").click()
+    preview = admin.locator("#who-can-sign-in").inner_text()
+    assert "night@example.com" in preview and ADMIN_EMAIL in preview
+
+    night = sign_in(browser, base_url, "night@example.com", NIGHT_PASSWORD)
+    night.wait_for_url(f"{base_url}/")
+    assert "night@example.com" in night.locator("#me-email").inner_text()

@@ -1,0 +1,167 @@
+"""Every route is a deliberate decision: public, key-authenticated, or signed in + permission.
+
+A new endpoint that is in none of the tables below fails this test until someone decides.
+At merge, add the other branches' endpoints here (the /api/v1 endpoints → KEY_AUTHENTICATED,
+settings.maintenance → client_settings:manage, dashboard.* → dashboard:view).
+"""
+
+import pytest
+from flask import Flask
+
+from portal.permissions import (
+    AUDIT_VIEW,
+    CATALOGUE,
+    CLIENT_SETTINGS_MANAGE,
+    DASHBOARD_VIEW,
+    USERS_MANAGE,
+    WORKFLOWS_MANAGE,
+)
+from tests.conftest import csrf_token, login
+
+# Open to anyone, on purpose.
+PUBLIC = {
+    "static",  # CSS
+    "auth.login",  # the sign-in form
+    "auth.logout",  # POST only; signing out an anonymous visitor does nothing
+    "api.healthz",  # health check for load balancers and deploy scripts
+}
+# At merge of the proof branch: "api.openapi" (the API description, no key) goes in PUBLIC.
+
+# Authenticated by the client's X-API-Key header instead of a session (SPEC §5).
+# At merge of the events branch: "api.ingest", "api.event_detail", "api.maintenance_state"
+# (the last also accepts a signed-in session).
+KEY_AUTHENTICATED: set[str] = set()
+SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)
+# endpoint → the permission it requires
+PROTECTED: dict[str, str | None] = {
+    "auth.change_password": SIGNED_IN_ONLY,
+    "dashboard.index": DASHBOARD_VIEW,
+    "settings.maintenance": CLIENT_SETTINGS_MANAGE,
+    "settings.users": USERS_MANAGE,
+    "settings.user_new": USERS_MANAGE,
+    "settings.user_edit": USERS_MANAGE,
+    "settings.user_password": USERS_MANAGE,
+    "settings.user_unlock": USERS_MANAGE,
+    "settings.user_delete": USERS_MANAGE,
+    "settings.roles": USERS_MANAGE,
+    "settings.role_new": USERS_MANAGE,
+    "settings.role_edit": USERS_MANAGE,
+    "settings.role_delete": USERS_MANAGE,
+    "settings.groups": USERS_MANAGE,
+    "settings.group_new": USERS_MANAGE,
+    "settings.group_edit": USERS_MANAGE,
+    "settings.group_delete": USERS_MANAGE,
+    "settings.clients": CLIENT_SETTINGS_MANAGE,
+    "settings.client_new": CLIENT_SETTINGS_MANAGE,
+    "settings.client_edit": CLIENT_SETTINGS_MANAGE,
+    "settings.client_rotate_key": CLIENT_SETTINGS_MANAGE,
+    "settings.audit": AUDIT_VIEW,
+    "settings.workflows": WORKFLOWS_MANAGE,
+    "settings.workflow_new": WORKFLOWS_MANAGE,
+    "settings.workflow_edit": WORKFLOWS_MANAGE,
+    "settings.workflow_toggle": WORKFLOWS_MANAGE,
+    "settings.workflow_delete": WORKFLOWS_MANAGE,
+    "settings.triggers": WORKFLOWS_MANAGE,
+    "settings.trigger_new": WORKFLOWS_MANAGE,
+    "settings.trigger_edit": WORKFLOWS_MANAGE,
+    "settings.trigger_toggle": WORKFLOWS_MANAGE,
+    "settings.trigger_delete": WORKFLOWS_MANAGE,
+    "dashboard.stats": DASHBOARD_VIEW,
+}
+
+
+def routes(app: Flask) -> list[tuple[str, str, str]]:
+    """Return (endpoint, method, url) for every rule, with 1 for every URL argument."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        url = rule.rule
+        for argument in rule.arguments:
+            url = url.replace(f"<int:{argument}>", "1").replace(f"<{argument}>", "1")
+            url = url.replace(f"<path:{argument}>", "1")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, url))
+    return found
+
+
+def test_every_endpoint_has_a_decision(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    undecided = endpoints - PUBLIC - KEY_AUTHENTICATED - set(PROTECTED)
+    assert not undecided, (
+        f"add these endpoints to PUBLIC, KEY_AUTHENTICATED or PROTECTED: {undecided}"
+    )
+    stale = (PUBLIC | KEY_AUTHENTICATED | set(PROTECTED)) - endpoints
+    assert not stale, f"these listed endpoints no longer exist: {stale}"
+    assert not PUBLIC & set(PROTECTED) and not KEY_AUTHENTICATED & set(PROTECTED)
+
+
+def test_decorators_match_the_table(app):
+    for endpoint, view in app.view_functions.items():
+        declared = getattr(view, "required_permission", None)
+        if endpoint in PROTECTED:
+            assert declared == PROTECTED[endpoint], endpoint
+            if declared is not None:
+                assert declared in CATALOGUE
+        else:
+            assert declared is None, f"{endpoint} requires {declared} but is listed as open"
+
+
+def send(client, method: str, url: str, form_page: str = "/auth/login"):
+    if method == "GET":
+        return client.get(url)
+    # A real token, so the refusal we see is the view's, not CSRF's.
+    return client.post(url, data={"csrf_token": csrf_token(client, form_page)})
+
+
+def test_protected_endpoints_send_anonymous_visitors_to_sign_in(app):
+    for endpoint, method, url in routes(app):
+        if endpoint not in PROTECTED:
+            continue
+        response = send(app.test_client(), method, url)
+        assert response.status_code == 302, (endpoint, method, response.status_code)
+        assert response.headers["Location"].startswith("/auth/login"), endpoint
+
+
+@pytest.mark.parametrize("permission", list(CATALOGUE))
+def test_signed_in_user_without_the_permission_gets_403(app, make_user, permission):
+    from portal import accounts
+    from portal.extensions import db
+
+    with app.app_context():
+        accounts.create_role("All but one", [code for code in CATALOGUE if code != permission])
+        db.session.commit()
+    make_user("lacking@example.com", roles=("All but one",), groups=("Administrators",))
+    client = app.test_client()
+    assert login(client, "lacking@example.com").status_code == 302
+    checked = 0
+    for endpoint, method, url in routes(app):
+        if PROTECTED.get(endpoint, SIGNED_IN_ONLY) != permission:
+            continue
+        response = send(client, method, url, form_page="/auth/password")
+        assert response.status_code == 403, (endpoint, method, response.status_code)
+        checked += 1
+    assert checked or permission not in PROTECTED.values()
+
+
+@pytest.mark.parametrize("permission", list(CATALOGUE))
+def test_the_permission_alone_opens_the_pages(app, make_user, permission):
+    from portal import accounts
+    from portal.extensions import db
+
+    with app.app_context():
+        accounts.create_role("Only one", [permission])
+        db.session.commit()
+    make_user("holder@example.com", roles=("Only one",), groups=("Administrators",))
+    client = app.test_client()
+    login(client, "holder@example.com")
+    for endpoint, method, url in routes(app):
+        if method == "GET" and PROTECTED.get(endpoint, "-") in (permission, SIGNED_IN_ONLY):
+            response = client.get(url)  # 404 is fine: row 1 may not exist
+            assert response.status_code in (200, 404), (endpoint, response.status_code)
+
+
+def test_key_authenticated_endpoints_refuse_calls_without_a_key(app):
+    for endpoint, method, url in routes(app):
+        if endpoint in KEY_AUTHENTICATED:
+            response = getattr(app.test_client(), method.lower())(url, json={})
+            assert response.status_code in (401, 403), (endpoint, response.status_code)
+            assert response.is_json, endpoint
