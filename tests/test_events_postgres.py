@@ -55,3 +55,19 @@ def test_ingest_and_process_on_postgres(pg_app):  # noqa: F811
     assert deliveries == 1000 + 3
     detail = http.get(f"/api/v1/events/{body['event_ids'][0]}", headers={"X-API-Key": key})
     assert detail.get_json()["deliveries"][0]["status"] == "succeeded"
+
+
+def test_concurrent_duplicates_on_postgres(pg_app):  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = api_key(pg_app)
+    batch = {"events": [{"type": "t", "source_id": f"dup-{i}"} for i in range(50)]}
+
+    def send(_):
+        return post_events(pg_app.test_client(), key, batch)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(send, range(12)))
+    assert [r.status_code for r in responses] == [202] * 12
+    assert sum(r.get_json()["accepted"] for r in responses) == 50
+    assert len({tuple(r.get_json()["event_ids"]) for r in responses}) == 1
