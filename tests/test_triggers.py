@@ -17,7 +17,9 @@ def test_valid_cron(expression):
     assert triggers.cron_problem(expression) is None
 
 
-@pytest.mark.parametrize("expression", ["", "not cron", "61 * * * *", "* * * *", "* * * * * * *"])
+@pytest.mark.parametrize(
+    "expression", ["", "not cron", "61 * * * *", "* * * *", "* * * * * * *", "0 0 31 2 *"]
+)
 def test_invalid_cron_is_explained(expression):
     assert "cron" in triggers.cron_problem(expression)
 
@@ -112,3 +114,11 @@ def test_disabled_trigger_never_fires(app):
     )
     run_tick(app)
     assert _state(app, trigger_id)[1] == []
+
+
+def test_an_unusable_trigger_does_not_stop_the_others(app):
+    past = utc_now() - timedelta(seconds=5)
+    _trigger(app, cron="0 0 31 2 *", name="never", next_fire_at=past)
+    good = _trigger(app, interval_seconds=60, next_fire_at=past)
+    run_tick(app)
+    assert len(_state(app, good)[1]) == 1

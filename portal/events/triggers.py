@@ -23,9 +23,11 @@ MAX_COUNTED_MISSES = 100_000  # stop counting cron firings past this (a year of 
 def cron_problem(expression: str) -> str | None:
     """Return why ``expression`` is not a valid five-field crontab string, else None."""
     try:
-        _cron(expression)
-    except (ValueError, TypeError) as exc:
+        cron = _cron(expression)
+    except (ValueError, TypeError, KeyError) as exc:
         return f"Not a valid cron expression (minute hour day month weekday): {exc}"
+    if cron.get_next_fire_time(None, datetime.now(UTC)) is None:
+        return "This cron expression never fires (no such date)."
     return None
 
 
@@ -43,13 +45,16 @@ def _cron(expression: str) -> CronTrigger:
     return CronTrigger.from_crontab(expression.strip(), timezone=UTC)
 
 
-def next_fire_time(interval_seconds: int | None, cron: str | None, after: datetime) -> datetime:
-    """Return the first firing strictly after ``after`` (naive UTC in, naive UTC out)."""
+def next_fire_time(
+    interval_seconds: int | None, cron: str | None, after: datetime
+) -> datetime | None:
+    """Return the first firing strictly after ``after`` (naive UTC in, naive UTC out), or None
+    for a cron expression that never fires again."""
     if cron and cron.strip():
         # cron has whole-second resolution: one second later is "strictly after"
         start = (after + timedelta(seconds=1)).replace(tzinfo=UTC)
         found = _cron(cron).get_next_fire_time(None, start)
-        return found.astimezone(UTC).replace(tzinfo=None)
+        return found.astimezone(UTC).replace(tzinfo=None) if found else None
     return after + timedelta(seconds=int(interval_seconds or 0))
 
 
@@ -58,7 +63,7 @@ def schedule(trigger: ScheduledTrigger, now: datetime | None = None) -> None:
     trigger.next_fire_at = next_fire_time(trigger.interval_seconds, trigger.cron, now or utc_now())
 
 
-def due_firings(trigger: ScheduledTrigger, now: datetime) -> tuple[int, datetime]:
+def due_firings(trigger: ScheduledTrigger, now: datetime) -> tuple[int, datetime | None]:
     """Return how many firings fell due up to ``now`` and the first firing after ``now``."""
     if trigger.next_fire_at is None or trigger.next_fire_at > now:
         return 0, trigger.next_fire_at or next_fire_time(
@@ -71,7 +76,7 @@ def due_firings(trigger: ScheduledTrigger, now: datetime) -> tuple[int, datetime
     count, when = 1, trigger.next_fire_at
     while count < MAX_COUNTED_MISSES:
         when = next_fire_time(None, trigger.cron, when)
-        if when > now:
+        if when is None or when > now:
             return count, when
         count += 1
     return count, next_fire_time(None, trigger.cron, now)
