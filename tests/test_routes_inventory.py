@@ -28,9 +28,8 @@ PUBLIC = {
 }
 
 # Authenticated by the client's X-API-Key header instead of a session (SPEC §5).
-# At merge of the events branch: "api.ingest", "api.event_detail", "api.maintenance_state"
-# (the last also accepts a signed-in session).
-KEY_AUTHENTICATED: set[str] = set()
+# api.maintenance_state also accepts a signed-in session.
+KEY_AUTHENTICATED: set[str] = {"api.ingest", "api.event_detail", "api.maintenance_state"}
 SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)
 # endpoint → the permission it requires
 PROTECTED: dict[str, str | None] = {

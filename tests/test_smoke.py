@@ -19,5 +19,5 @@ def test_healthz(client):
     assert client.get("/healthz").get_json() == {
         "status": "ok",
         "maintenance": False,
-        "event_processor": "running",
+        "event_processor": "stopped",
     }

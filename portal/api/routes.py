@@ -1,12 +1,83 @@
 """The JSON API and the health check."""
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
+from portal import accounts
+from portal.events.ingest import IngestError, parse_body, parse_events, store_events
+from portal.events.lease import processor_status
+from portal.events.lookup import event_for_client
 from portal.extensions import db
 from portal.maintenance import load_state
+from portal.models import Client
 
 bp = Blueprint("api", __name__)
+
+
+def api_error(status: int, error: str, details: list | None = None):
+    """Return the API's JSON error answer."""
+    return jsonify(error=error, details=details or []), status
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """Answer an HTTP error raised inside an API view as JSON too."""
+    return api_error(error.code or 500, (error.description or error.name).strip())
+
+
+def key_client() -> Client | None:
+    """Return the client whose key is in ``X-API-Key``, or None."""
+    return accounts.client_for_api_key(request.headers.get("X-API-Key"))
+
+
+def _unauthorized():
+    return api_error(401, "A valid X-API-Key header is required.")
+
+
+@bp.post("/api/v1/events")
+def ingest():
+    """Accept one event or a batch for the key's client; answer 202 with the event ids."""
+    client = key_client()
+    if client is None:
+        return _unauthorized()
+    if not request.is_json:
+        return api_error(400, "Send the events as JSON (Content-Type: application/json).")
+    try:
+        items = parse_events(
+            parse_body(request.get_data()), current_app.config["INGEST_MAX_EVENTS"]
+        )
+        result = store_events(client.id, items)
+    except IngestError as exc:
+        return api_error(exc.status, exc.message, exc.details)
+    state = g.get("maintenance") or load_state()
+    return jsonify(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        event_ids=result.event_ids,
+        processing="paused" if state.processing_paused else "running",
+    ), 202
+
+
+@bp.get("/api/v1/events/<int:event_id>")
+def event_detail(event_id: int):
+    """Show one of the key's client's events with its deliveries."""
+    client = key_client()
+    if client is None:
+        return _unauthorized()
+    event = event_for_client(client.id, event_id)
+    if event is None:
+        return api_error(404, "No such event.")
+    return jsonify(event)
+
+
+@bp.get("/api/v1/maintenance")
+def maintenance_state():
+    """Show the maintenance state to an API key or a signed-in user."""
+    if not current_user.is_authenticated and key_client() is None:
+        return _unauthorized()
+    return jsonify(load_state().to_dict())
 
 
 @bp.route("/healthz")
@@ -15,10 +86,10 @@ def healthz():
     try:
         db.session.execute(sa.text("SELECT 1"))
         state = load_state()
+        processor = processor_status()
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", error="database unreachable"), 503
-    processor = "paused" if state.processing_paused else "running"
     return jsonify(status="ok", maintenance=state.enabled, event_processor=processor)
 
 from portal.api import openapi  # noqa: E402,F401  (registers /api/v1/openapi.json)

@@ -1,0 +1,113 @@
+"""Performance harness: ingestion, processing, enforcement overhead, resume latency, restriction.
+
+Everything is measured in one run on one machine; the last line printed is one JSON object.
+Run from the repository root: ``python benchmarks/run.py --quick`` (under two minutes).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from bench_ingest import bench_ingest, bench_persist_queue, bench_raw_sqlite
+from bench_pipeline import bench_enforcement, bench_processing, bench_restriction, bench_resume
+from bench_setup import BATCH, ROOT, env_for, log, prepare, start_gunicorn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs, under two minutes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    quick = args.quick
+    folder = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    db_file = folder / "portal.db"
+    app, key, client_id = prepare(db_file)
+    engine = sa.create_engine(f"sqlite:///{db_file}")
+    interval = 0.5
+    results: dict = {}
+
+    gunicorn, base = start_gunicorn(db_file, args.workers)
+    try:
+        # Neighbours on a shared machine make single runs noisy: interleave a few rounds of
+        # the three ingestion measurements and compare their medians.
+        rounds, batches = (3, 12) if quick else (5, 40)
+        samples: dict[str, list[float]] = {"ingest": [], "persist_queue": [], "raw": []}
+        for index in range(rounds):
+            offset = index * batches * BATCH
+            samples["ingest"].append(bench_ingest(base, key, batches, offset=offset))
+            samples["persist_queue"].append(
+                bench_persist_queue(folder / f"pq{index}", 700 if quick else 3000)
+            )
+            samples["raw"].append(bench_raw_sqlite(folder / f"raw{index}.db", 20_000))
+        rate, pq_rate, raw_rate = (statistics.median(samples[k]) for k in samples)
+        log(
+            f"ingest: {rate:,.0f} events/s over HTTP (gunicorn -w {args.workers}, batches of "
+            f"{BATCH}; rounds: {', '.join(f'{v:,.0f}' for v in samples['ingest'])})"
+        )
+        log(f"persist-queue SQLiteAckQueue put loop: {pq_rate:,.0f} events/s")
+        log(f"raw sqlite3 executemany of the same rows: {raw_rate:,.0f} events/s")
+        results.update(
+            ingest_events_per_s=round(rate),
+            ingest_best_round_events_per_s=round(max(samples["ingest"])),
+            persist_queue_events_per_s=round(pq_rate),
+            raw_sqlite_events_per_s=round(raw_rate),
+            ingest_vs_persist_queue=round(rate / pq_rate, 2),
+            ingest_vs_raw_sqlite=round(rate / raw_rate, 3),
+        )
+
+        process_rate, processed = bench_processing(app, client_id)
+        log(f"processing (record workflow): {process_rate:,.0f} events/s ({processed} events)")
+        results["process_events_per_s"] = round(process_rate)
+
+        rounds, per_round = (30, 30) if quick else (100, 50)
+        overhead = bench_enforcement(db_file, rounds, per_round)
+        log(f"maintenance enforcement overhead: {overhead:.2f}% (median of {rounds} rounds)")
+        results["enforcement_overhead_pct"] = round(overhead, 2)
+
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "processor", "run"],
+            cwd=ROOT,
+            env=env_for(db_file, PROCESSOR_INTERVAL_SECONDS=interval),
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(1.0)
+            latencies = bench_resume(app, engine, client_id, interval, 4 if quick else 10)
+            log(
+                "resume latency: "
+                + ", ".join(f"{value:.2f}" for value in latencies)
+                + f" processor intervals (interval {interval}s)"
+            )
+            results["resume_latency_intervals"] = round(max(latencies), 3)
+            results["resume_latency_median_intervals"] = round(statistics.median(latencies), 3)
+            violations, windows, started, failed = bench_restriction(
+                base, key, engine, 4 if quick else 15
+            )
+            log(
+                f"restriction under load: {violations} events started after the restriction "
+                f"commit ({windows} on/off windows, {started} events started meanwhile, "
+                f"{failed} ingestion requests not accepted)"
+            )
+            results["events_started_after_restriction"] = violations
+            results["restriction_windows"] = windows
+            results["ingest_failures_while_toggling"] = failed
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+        engine.dispose()
+    results["quick"] = quick
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The event pipeline: ingestion, the processor (lease, claiming, actions), scheduled triggers."""

@@ -1,0 +1,183 @@
+"""The processor round: matching workflows, record deliveries, the restriction and resuming."""
+
+import pytest
+import sqlalchemy as sa
+
+from portal.events.conditions import condition_holds, condition_problem
+from portal.extensions import db
+from portal.models import Delivery, Event
+from tests.events_support import (
+    add_workflow,
+    api_key,
+    body_json,
+    events_by_id,
+    post_events,
+    run_tick,
+    set_restriction,
+    webhook_server,
+)
+
+
+def _deliveries(app) -> list[Delivery]:
+    with app.app_context():
+        rows = db.session.scalars(sa.select(Delivery).order_by(Delivery.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def _ingest(app, client, events) -> list[int]:
+    response = post_events(client, api_key(app), {"events": events})
+    assert response.status_code == 202
+    return response.get_json()["event_ids"]
+
+
+def test_record_workflow_processes_events_and_stores_results(app, client):
+    flow = add_workflow(app, event_type="door.opened", name="log doors")
+    ids = _ingest(app, client, [{"type": "door.opened", "payload": {"n": i}} for i in range(3)])
+    report = run_tick(app)
+    assert report.started == 3
+    events = events_by_id(app)
+    assert [events[i].status for i in ids] == ["processed"] * 3
+    assert all(events[i].processed_at and events[i].started_at for i in ids)
+    deliveries = _deliveries(app)
+    assert [(d.event_id, d.workflow_id, d.status) for d in deliveries] == [
+        (i, flow, "succeeded") for i in ids
+    ]
+    assert deliveries[0].result["workflow"] == "log doors"
+
+
+def test_events_without_a_matching_workflow_are_simply_processed(app, client):
+    add_workflow(app, event_type="other")
+    add_workflow(app, event_type="*", enabled=False)
+    api_key(app, "Elsewhere")
+    add_workflow(app, "Elsewhere", event_type="*")
+    ids = _ingest(app, client, [{"type": "door.opened"}])
+    run_tick(app)
+    assert events_by_id(app)[ids[0]].status == "processed"
+    assert _deliveries(app) == []
+
+
+def test_payload_condition_selects_events(app, client):
+    flow = add_workflow(
+        app, condition={"field": "reading.temp", "op": "gt", "value": 30}, name="hot"
+    )
+    ids = _ingest(
+        app,
+        client,
+        [
+            {"type": "t", "payload": {"reading": {"temp": 35}}},
+            {"type": "t", "payload": {"reading": {"temp": 20}}},
+            {"type": "t", "payload": {}},
+            {"type": "t", "payload": {"reading": {"temp": "hot"}}},
+        ],
+    )
+    run_tick(app)
+    assert [(d.event_id, d.workflow_id) for d in _deliveries(app)] == [(ids[0], flow)]
+    assert {e.status for e in events_by_id(app).values()} == {"processed"}
+
+
+def test_batches_are_claimed_oldest_first(app, client):
+    app.config["PROCESSOR_BATCH_SIZE"] = 2
+    add_workflow(app)
+    ids = _ingest(app, client, [{"type": "t"} for _ in range(5)])
+    run_tick(app)
+    assert [d.event_id for d in _deliveries(app)] == ids
+
+
+def test_restriction_holds_events_and_makes_no_call(app, client):
+    with webhook_server() as (url, server):
+        add_workflow(app, action="webhook", url=url, secret="s3cret")
+        set_restriction(app, True)
+        ids = _ingest(app, client, [{"type": "t", "payload": {"n": i}} for i in range(4)])
+        for _ in range(3):
+            assert run_tick(app).started == 0
+        assert server.count == 0
+        events = events_by_id(app)
+        assert [(events[i].status, events[i].started_at) for i in ids] == [("queued", None)] * 4
+        key = api_key(app)
+        assert (
+            client.get(f"/api/v1/events/{ids[0]}", headers={"X-API-Key": key}).get_json()["status"]
+            == "queued"
+        )
+
+
+def test_restriction_without_maintenance_means_nothing(app, client):
+    add_workflow(app)
+    set_restriction(app, True, enabled=False)
+    ids = _ingest(app, client, [{"type": "t"}])
+    run_tick(app)
+    assert events_by_id(app)[ids[0]].status == "processed"
+
+
+def test_resume_processes_held_events_in_arrival_order(app, client):
+    with webhook_server() as (url, server):
+        add_workflow(app, action="webhook", url=url, secret="k")
+        set_restriction(app, True)
+        ids = _ingest(app, client, [{"type": "t", "payload": {"n": i}} for i in range(6)])
+        run_tick(app)
+        assert server.count == 0
+        set_restriction(app, False)
+        run_tick(app)
+        assert [body_json(r)["id"] for r in server.requests] == ids
+        assert {e.status for e in events_by_id(app).values()} == {"processed"}
+
+
+def test_restriction_committed_between_batches_stops_the_next_batch(app, client):
+    """A save that commits while a round is running stops every later batch of that round."""
+    add_workflow(app)
+    app.config["PROCESSOR_BATCH_SIZE"] = 2
+    _ingest(app, client, [{"type": "t"} for _ in range(6)])
+    from portal.events import processor
+
+    original = processor.process_batch
+    calls = []
+
+    def batch_then_restrict(holder, size):
+        started = original(holder, size)
+        calls.append(started)
+        if len(calls) == 1:
+            set_restriction(app, True)
+        return started
+
+    processor.process_batch = batch_then_restrict
+    try:
+        run_tick(app)
+    finally:
+        processor.process_batch = original
+    statuses = [e.status for e in events_by_id(app).values()]
+    assert statuses == ["processed", "processed", "queued", "queued", "queued", "queued"]
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).where(Event.started_at.is_not(None))) == 2
+        )
+
+
+@pytest.mark.parametrize(
+    ("condition", "payload", "holds"),
+    [
+        (None, {}, True),
+        ({"field": "a.b", "op": "eq", "value": 1}, {"a": {"b": 1}}, True),
+        ({"field": "a.b", "op": "eq", "value": 1}, {"a": {"b": 2}}, False),
+        ({"field": "a", "op": "ne", "value": 1}, {}, True),
+        ({"field": "n", "op": "lt", "value": 5}, {"n": 4.5}, True),
+        ({"field": "n", "op": "gt", "value": 5}, {"n": "x"}, False),
+        ({"field": "items.0", "op": "exists"}, {"items": ["first"]}, True),
+        ({"field": "items.3", "op": "exists"}, {"items": ["first"]}, False),
+    ],
+)
+def test_payload_conditions(condition, payload, holds):
+    assert condition_holds(condition, payload) is holds
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "text",
+        {"op": "eq", "value": 1},
+        {"field": "a", "op": "like", "value": 1},
+        {"field": "a", "op": "eq"},
+    ],
+)
+def test_invalid_conditions_are_explained(condition):
+    assert condition_problem(condition)
+    assert condition_problem({"field": "a", "op": "exists"}) is None

@@ -1,0 +1,210 @@
+"""``flask processor run`` as a real process: kill -9 mid-batch, clean shutdown, and where the
+in-process processor starts."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import pytest
+import sqlalchemy as sa
+
+from portal.clock import utc_now
+from portal.events import runner as runner_module
+from portal.events.tables import lease as lease_table
+from portal.extensions import db
+from portal.models import Delivery, Event
+from tests.events_support import (
+    add_workflow,
+    api_key,
+    body_json,
+    post_events,
+    run_tick,
+    webhook_server,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(db_path: Path, tmp_path: Path, **extra) -> dict:
+    env = dict(os.environ)
+    env.update(
+        FLASK_APP="wsgi",
+        PORTAL_SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}",
+        PORTAL_SECRET_KEY="test-secret",
+        PORTAL_PROCESSOR_INTERVAL_SECONDS="0.1",
+        PORTAL_PROCESSOR_LEASE_TTL_SECONDS="2",
+    )
+    env.update({f"PORTAL_{key}": str(value) for key, value in extra.items()})
+    return env
+
+
+def _flask(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def _lease_holder(app):
+    with app.app_context():
+        return db.session.execute(sa.select(lease_table.c.holder)).scalar()
+
+
+def _expire_lease(app) -> None:
+    """Let the lease of a dead processor run out (instead of waiting for its TTL)."""
+    with app.app_context():
+        db.session.execute(sa.update(lease_table).values(expires_at=utc_now() - timedelta(1)))
+        db.session.commit()
+
+
+def _check_nothing_lost_or_done_early(app, ids: list[int]) -> int:
+    """Assert the invariants after a crash; return how many events are processed."""
+    with app.app_context():
+        rows = db.session.execute(sa.select(Event.id, Event.status)).all()
+        delivered = db.session.execute(
+            sa.select(Delivery.event_id, sa.func.count())
+            .where(Delivery.status == "succeeded")
+            .group_by(Delivery.event_id)
+        ).all()
+    assert sorted(row.id for row in rows) == ids  # nothing lost
+    done = {row.id for row in rows if row.status == "processed"}
+    complete = {event_id for event_id, count in delivered if count == 2}
+    assert done <= complete  # nothing processed without both its actions
+    return len(done)
+
+
+@pytest.mark.slow
+def test_repeated_kill_9_loses_nothing_and_marks_nothing_done_early(app, client, tmp_path, db_path):
+    with webhook_server() as (url, server):
+        add_workflow(app, name="log")
+        add_workflow(app, action="webhook", url=url, secret="k", name="hook")
+        ids = post_events(
+            client,
+            api_key(app),
+            {"events": [{"type": "t", "payload": {"n": i}} for i in range(300)]},
+        ).get_json()["event_ids"]
+        env = _env(db_path, tmp_path, PROCESSOR_BATCH_SIZE=25)
+        for calls in (40, 100):
+            _expire_lease(app)
+            process = _flask(env, "processor", "run")
+            try:
+                _wait_for(lambda calls=calls: server.count >= calls)
+            finally:
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+            assert 0 < _check_nothing_lost_or_done_early(app, ids) < len(ids)  # killed mid-run
+        sent_before = {body_json(r)["id"]: r["headers"]["Idempotency-Key"] for r in server.requests}
+
+        # Another processor finishes the work once the dead one's lease has run out.
+        _expire_lease(app)
+        for _ in range(50):
+            if _check_nothing_lost_or_done_early(app, ids) == len(ids):
+                break
+            run_tick(app, "successor")
+        with app.app_context():
+            statuses = db.session.scalars(sa.select(Event.status)).all()
+            deliveries = db.session.scalar(sa.select(sa.func.count()).select_from(Delivery))
+        assert set(statuses) == {"processed"}
+        assert deliveries == 2 * len(ids)
+        keys: dict[int, set] = {}
+        for request in server.requests:
+            keys.setdefault(body_json(request)["id"], set()).add(
+                request["headers"]["Idempotency-Key"]
+            )
+        assert sorted(keys) == ids  # every event's webhook went out at least once
+        assert all(len(k) == 1 for k in keys.values())  # a re-sent call keeps its key
+        assert all(keys[event_id] == {key} for event_id, key in sent_before.items())
+
+
+@pytest.mark.slow
+def test_sigterm_releases_the_lease(app, tmp_path, db_path):
+    process = _flask(_env(db_path, tmp_path), "processor", "run")
+    try:
+        _wait_for(lambda: _lease_holder(app) is not None)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _lease_holder(app) is None
+
+
+START_PROBE = """
+import sys
+from flask.cli import cli
+from portal.events import runner
+try:
+    cli.main(args=sys.argv[1:], prog_name="flask", standalone_mode=False)
+finally:
+    print("PROCESSOR-STARTED" if runner._running else "PROCESSOR-NOT-STARTED")
+    runner._running and runner.stop(__import__("wsgi").app)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["setup"], ["routes"]])
+def test_one_shot_commands_do_not_start_the_processor(tmp_path, db_path, command):
+    result = subprocess.run(
+        [sys.executable, "-c", START_PROBE, *command],
+        cwd=ROOT,
+        env=_env(db_path, tmp_path, PROCESSOR_ENABLED="true"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "PROCESSOR-NOT-STARTED" in result.stdout, result.stdout + result.stderr
+
+
+def test_serving_processes_are_recognised(monkeypatch):
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    assert runner_module.serving_process()  # no click context: a WSGI server imports wsgi.py
+    for name, params, serving in [
+        ("setup", {}, False),
+        ("run", {"reload": False}, True),
+        ("run", {"reload": True}, False),  # the reloader's watcher process
+    ]:
+        with click.Context(click.Command(name), info_name=name) as ctx:
+            ctx.params = params
+            assert runner_module.serving_process() is serving
+    monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")
+    with click.Context(click.Command("run"), info_name="run") as ctx:
+        ctx.params = {"reload": True}
+        assert runner_module.serving_process()  # the reloader's serving child
+
+
+def test_disabled_processor_never_starts(app, runner):
+    assert app.config["PROCESSOR_ENABLED"] is False
+    assert runner_module.autostart(app) is False
+    result = runner.invoke(args=["processor", "run"])
+    assert result.exit_code != 0
+    assert "disabled" in result.output
+
+
+@pytest.mark.slow
+def test_a_wsgi_server_importing_wsgi_starts_the_processor(tmp_path, db_path):
+    probe = "import wsgi\nfrom portal.events import runner\nprint(bool(runner._running))\n"
+    probe += "runner.stop(wsgi.app)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_env(db_path, tmp_path, PROCESSOR_ENABLED="true"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "True", result.stdout + result.stderr
