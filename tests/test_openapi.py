@@ -20,6 +20,9 @@ from schemathesis.specs.openapi.checks import (
 
 from portal import accounts
 from portal.extensions import db
+from portal.maintenance import get_or_create_state
+from portal.maintenance_changes import update_state
+from tests.conftest import login
 
 CHECKS = [
     not_a_server_error,
@@ -149,3 +152,20 @@ def test_an_oversized_body_gets_413_json(app: Flask, api_key: str):
     )
     assert response.status_code == 413
     assert set(response.get_json()) >= {"error", "details"}
+
+
+def test_a_blocked_session_gets_the_documented_503(app: Flask, client, make_user):
+    make_user("blocked@example.com", roles=("Viewer",))
+    login(client, "blocked@example.com")
+    with app.app_context():
+        update_state(get_or_create_state(), None, enabled=True, message="Back soon.")
+        db.session.commit()
+
+    response = client.get("/api/v1/maintenance", headers={"Accept": "application/json"})
+
+    assert response.status_code == 503
+    assert response.get_json()["message"] == "Back soon."
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operation = schema.find_operation_by_label("GET /api/v1/maintenance")
+    documented = [check for check in CHECKS if check is not not_a_server_error]
+    operation.Case().validate_response(response, checks=documented)

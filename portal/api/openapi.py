@@ -188,6 +188,14 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("MaintenanceState"), "The state"),
                 "401": _UNAUTHORIZED,
+                "503": _json(
+                    {
+                        "allOf": [_ref("Error")],
+                        "properties": {"message": {"type": "string"}},
+                        "required": ["message"],
+                    },
+                    "A session whose user maintenance blocks (signed out; carries the message)",
+                ),
             },
         }
     },
