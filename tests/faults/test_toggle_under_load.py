@@ -91,7 +91,7 @@ def test_concurrent_ingest_while_toggling_the_restriction(tmp_path: Path):
                     "maintenance": True,
                     "event_processor": "paused",
                 }
-                time.sleep(1.0)
+                time.sleep(1.5)  # long enough for every thread to store events meanwhile
                 lifting = utc_now()
                 set_restriction(app, False)
                 windows.append((committed, lifting))
