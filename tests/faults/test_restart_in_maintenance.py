@@ -6,11 +6,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from portal import accounts
+from portal.extensions import db
+from tests.conftest import make_app
 from tests.live import (
     ADMIN_PASSWORD,
     LiveServer,
     flask,
-    last_line,
     maintenance_status,
     prepare_db,
     running,
@@ -45,12 +47,17 @@ def assert_bypass_works(session: requests.Session, url: str) -> None:
 
 def test_state_survives_a_server_kill_and_restart(tmp_path: Path):
     env = prepare_db(tmp_path / "portal.db")
-    key = last_line(flask(env, "clients", "rotate-key", "Default"))
-    flask(env, "roles", "create", "On call", "--permission", "dashboard:view")
-    flask(env, "groups", "create", "Night shift")
-    for email, role in [(BYPASS, "On call"), (BLOCKED, "Viewer")]:
-        flask(env, "users", "create", email, "--password", ADMIN_PASSWORD, "--role", role,
-              "--group", "Night shift")  # fmt: skip
+    app = make_app(tmp_path / "portal.db", tmp_path / "instance")
+    with app.app_context():  # the team, made with the domain functions the CLI uses
+        client = accounts.find_client(accounts.DEFAULT_CLIENT)
+        key = accounts.rotate_api_key(client)
+        on_call = accounts.create_role("On call", ["dashboard:view"])
+        night = accounts.create_group("Night shift")
+        viewer = accounts.find_roles(["Viewer"])
+        accounts.create_user(BYPASS, ADMIN_PASSWORD, client, [on_call], [night])
+        accounts.create_user(BLOCKED, ADMIN_PASSWORD, client, viewer, [night])
+        db.session.commit()
+        db.engine.dispose()
     flask(
         env, "maintenance", "enable", "--message", MESSAGE, "--bypass-role", "On call",
         "--bypass-group", "Night shift",
