@@ -12,7 +12,7 @@ from portal import audit
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import Client, ScheduledTrigger, User, Workflow
-from portal.settings.schedule import next_fire_time
+from portal.schedule import next_fire_time
 
 WORKFLOW_FIELDS = ("client_id", "name", "enabled", "event_type", "condition", "action", "url")
 TRIGGER_FIELDS = (

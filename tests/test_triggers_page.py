@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import AuditEntry, ScheduledTrigger
-from portal.settings.schedule import next_fire_time
+from portal.schedule import next_fire_time
 from tests.conftest import login, post_form
 
 NEW = "/settings/triggers/new"

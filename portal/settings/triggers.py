@@ -11,7 +11,7 @@ from portal.permissions import WORKFLOWS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.triggers import TriggerForm
-from portal.settings.schedule import describe
+from portal.schedule import describe
 from portal.settings.scope import visible_clients
 
 
