@@ -4,7 +4,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from portal import accounts, audit
+from portal import accounts, audit, clients
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Role, User
@@ -19,7 +19,7 @@ def bootstrap(admin_email: str | None = None, admin_password: str | None = None)
     admin was created (the password only when it was generated), else (None, None)."""
     client = accounts.find_client(accounts.DEFAULT_CLIENT)
     if client is None:
-        client, _key = accounts.create_client(accounts.DEFAULT_CLIENT)
+        client, _key = clients.create_client(accounts.DEFAULT_CLIENT)
         audit.record(None, "clients", "create", f"Created client {client.name}", after={"name": client.name})
     for name, codes in BUILTIN_ROLES.items():
         if db.session.scalar(sa.select(Role).where(Role.name == name)) is None:

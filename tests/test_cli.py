@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, clients
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import AuditEntry, Role
@@ -75,7 +75,7 @@ def test_clients_create_prints_a_working_key_once(app, runner):
     key = result.output.strip().splitlines()[-1]
     assert " " not in key
     with app.app_context():
-        assert accounts.client_for_api_key(key).name == "Acme"
+        assert clients.client_for_api_key(key).name == "Acme"
     assert "already exists" in fails(run(runner, "clients", "create", "Acme"))
 
 
@@ -85,8 +85,8 @@ def test_clients_rotate_key_replaces_the_old_key(app, runner):
     assert result.exit_code == 0, result.output
     new = result.output.strip().splitlines()[-1]
     with app.app_context():
-        assert accounts.client_for_api_key(old) is None
-        assert accounts.client_for_api_key(new).name == "Acme"
+        assert clients.client_for_api_key(old) is None
+        assert clients.client_for_api_key(new).name == "Acme"
     assert [e.action for e in audit(app, "clients")][-2:] == ["create", "rotate_key"]
     assert "Unknown client: Nope" in fails(run(runner, "clients", "rotate-key", "Nope"))
 

@@ -6,7 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, clients
 from portal.extensions import db
 from portal.models import AccessGroup, AuditEntry, Role
 from tests.conftest import login, make_app, post_form
@@ -126,8 +126,8 @@ def population(app, make_user):
     """Users across two clients; the selection Operator + Ops lets in the ``in-`` ones."""
     add_group(app, "Ops")
     with app.app_context():
-        accounts.create_client("Acme")
-        accounts.create_client("Zeta")
+        clients.create_client("Acme")
+        clients.create_client("Zeta")
         db.session.commit()
     make_user("in-1@example.com", roles=("Operator",), groups=("Ops",))
     make_user("in-2@example.com", roles=("Viewer", "Operator"), groups=("Administrators", "Ops"))

@@ -4,7 +4,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
-from portal import accounts, audit
+from portal import accounts, audit, clients
 from portal.extensions import db
 from portal.models import AccessGroup, Role
 
@@ -62,7 +62,7 @@ def create_group(name: str, description: str) -> None:
 def create_client(name: str, contact_email: str) -> None:
     """Create a client and print its API key once, alone on the last line."""
     try:
-        client, key = accounts.create_client(name, contact_email)
+        client, key = clients.create_client(name, contact_email)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
     audit.record(
@@ -85,7 +85,7 @@ def rotate_key(name: str) -> None:
     client = accounts.find_client(name)
     if client is None:
         raise click.ClickException(f"Unknown client: {name}")
-    key = accounts.rotate_api_key(client)
+    key = clients.rotate_api_key(client)
     audit.record(
         None, "clients", "rotate_key", f"Rotated the API key of {client.name}", client_id=client.id
     )

@@ -4,8 +4,9 @@ import sqlalchemy as sa
 from flask import flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 
-from portal import accounts, audit
-from portal.accounts import POLICY_FIELDS, AccountError
+from portal import audit
+from portal.accounts import AccountError
+from portal.clients import POLICY_FIELDS, create_client, rotate_api_key, set_policy, update_client
 from portal.extensions import db
 from portal.models import Client
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
@@ -31,8 +32,8 @@ def client_new():
     form = ClientForm()
     if form.validate_on_submit():
         try:
-            client, key = accounts.create_client(form.name.data, form.contact_email.data)
-            accounts.set_policy(client, **_policy(form))
+            client, key = create_client(form.name.data, form.contact_email.data)
+            set_policy(client, **_policy(form))
         except AccountError as exc:
             db.session.rollback()
             show_error(form, exc)
@@ -59,7 +60,7 @@ def client_edit(client_id: int):
     if form.validate_on_submit():
         before = client_values(client)
         try:
-            accounts.update_client(client, form.name.data, form.contact_email.data, **_policy(form))
+            update_client(client, form.name.data, form.contact_email.data, **_policy(form))
         except AccountError as exc:
             db.session.rollback()
             show_error(form, exc)
@@ -86,7 +87,7 @@ def client_rotate_key(client_id: int):
     client = db.get_or_404(Client, client_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.client_edit", client_id=client.id))
-    key = accounts.rotate_api_key(client)
+    key = rotate_api_key(client)
     audit.record(
         current_user,
         "clients",

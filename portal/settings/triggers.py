@@ -8,10 +8,10 @@ from portal import automation
 from portal.extensions import db
 from portal.models import ScheduledTrigger
 from portal.permissions import WORKFLOWS_MANAGE, permission_required
+from portal.schedule import describe
 from portal.settings import bp
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.triggers import TriggerForm
-from portal.schedule import describe
 from portal.settings.scope import visible_clients
 
 

@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal import accounts, audit
+from portal import accounts, audit, passwords
 from portal.accounts import AccountError
 from portal.clock import utc_now
 from portal.extensions import db
@@ -71,7 +71,7 @@ def user_new():
             return redirect(url_for("settings.users"))
     _describe_password(form, form.client.data)
     rules = [
-        (client.name, accounts.rule_message(client, language()))
+        (client.name, passwords.rule_message(client, language()))
         for client in db.session.scalars(sa.select(Client).order_by(Client.name))
     ]
     return render_template("settings/user_form.html", form=form, user=None, rules=rules)
@@ -134,7 +134,7 @@ def user_unlock(user_id: int):
     user = db.get_or_404(User, user_id)
     if ConfirmForm().validate_on_submit():
         before = {"locked_until": _iso(user.locked_until), "failed_logins": user.failed_logins}
-        accounts.unlock(user)
+        passwords.unlock(user)
         after = {"locked_until": None, "failed_logins": 0}
         _record(user, "unlock", f"Unlocked {user.email}", before, after)
         flash(f"{user.email} is unlocked.", "success")
@@ -189,7 +189,7 @@ def _describe_password(form, client_id: int | None) -> None:
     """Show the chosen client's password rule next to the password fields."""
     client = db.session.get(Client, client_id) if client_id else None
     if client is not None:
-        form.password.description = accounts.rule_message(client, language())
+        form.password.description = passwords.rule_message(client, language())
 
 
 def _record(user: User, action: str, text: str, before, after) -> None:
@@ -210,7 +210,7 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
     if error:
         form.form_errors = [*form.form_errors, error]
     reset = reset or PasswordResetForm(formdata=None)
-    reset.password.description = accounts.rule_message(user.client, language())
+    reset.password.description = passwords.rule_message(user.client, language())
     return render_template(
         "settings/user_form.html",
         form=form,
