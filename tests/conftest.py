@@ -18,7 +18,9 @@ ADMIN_EMAIL = "admin@example.com"
 PASSWORD = "correct-horse-battery"
 # Hashing is slow on purpose; compute it once per session, not per test.
 PASSWORD_HASH = generate_password_hash(PASSWORD)
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def make_app(db_file: Path, instance: Path, **config) -> Flask:
