@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from portal import accounts
+from portal import clients
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.maintenance_changes import update_state
@@ -60,7 +60,7 @@ def test_document_loads_as_a_valid_schema(app: Flask):
 def api_key(app: Flask) -> str:
     """A real key of a fresh client, with one stored event so GET /events/{id} can find it."""
     with app.app_context():
-        _client, key = accounts.create_client("Fuzz")
+        _client, key = clients.create_client("Fuzz")
         db.session.commit()
     response = app.test_client().post(
         "/api/v1/events",

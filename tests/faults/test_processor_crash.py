@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, clients
 from portal.extensions import db
 from portal.models import Delivery, Event, Workflow
 from tests.conftest import make_app
@@ -62,7 +62,7 @@ def backlog(tmp_path: Path, webhook_sink):
     app = make_app(db_file, tmp_path / "instance")
     with app.app_context():
         client = accounts.find_client(accounts.DEFAULT_CLIENT)
-        key = accounts.rotate_api_key(client)
+        key = clients.rotate_api_key(client)
         db.session.add(
             Workflow(
                 client_id=client.id,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from portal import accounts
+from portal import accounts, clients
 from portal.extensions import db
 from tests.conftest import make_app
 from tests.live import (
@@ -50,7 +50,7 @@ def test_state_survives_a_server_kill_and_restart(tmp_path: Path):
     app = make_app(tmp_path / "portal.db", tmp_path / "instance")
     with app.app_context():  # the team, made with the domain functions the CLI uses
         client = accounts.find_client(accounts.DEFAULT_CLIENT)
-        key = accounts.rotate_api_key(client)
+        key = clients.rotate_api_key(client)
         on_call = accounts.create_role("On call", ["dashboard:view"])
         night = accounts.create_group("Night shift")
         viewer = accounts.find_roles(["Viewer"])
