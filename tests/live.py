@@ -4,6 +4,7 @@ Every process started here is started in its own session and killed by its id at
 no server outlives the tests.
 """
 
+import ctypes
 import json
 import os
 import re
@@ -21,6 +22,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct-horse-battery"
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -80,6 +83,12 @@ def maintenance_status(env: dict[str, str]) -> dict:
     return json.loads(flask(env, "maintenance", "status"))
 
 
+def _die_with_parent() -> None:
+    # Runs in the child before exec: if the test run itself is killed (so no teardown runs),
+    # the kernel kills the server too instead of leaving it behind.
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class Process:
     """A child process in its own session, with its output in a log file."""
 
@@ -96,6 +105,7 @@ class Process:
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if _LIBC is not None else None,
         )
         handle.close()
         return self
