@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh SQLite file per test, copied from one migrated template."""
 
+import os
 import re
 import shutil
 import threading
@@ -143,10 +144,17 @@ def live_url(app: Flask) -> Iterator[str]:
 
 @pytest.fixture()
 def browser():
-    """Launch headless Chromium through Playwright; skip the test where either is missing."""
-    if not CHROMIUM:
-        pytest.skip("Chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    """Launch headless Chromium through Playwright; skip the test where either is missing
+    (under CI, ``CI=true``, that is a failure instead: the browser tests must run there)."""
+    missing = None if CHROMIUM else "Chromium is not installed"
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing = missing or "playwright is not installed"
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing} (CI=true: the browser tests must run)", pytrace=False)
+        pytest.skip(missing)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
