@@ -339,6 +339,13 @@ def client_for_api_key(key: str | None) -> Client | None:
     return db.session.scalar(sa.select(Client).where(Client.api_key_hash == api_key_digest(key)))
 
 
+def client_id_for_api_key(key: str | None) -> int | None:
+    """Return the id of the client whose API key is ``key``, without loading the client."""
+    if not key:
+        return None
+    return db.session.scalar(sa.select(Client.id).where(Client.api_key_hash == api_key_digest(key)))
+
+
 def register_failed_login(user: User, now: datetime) -> None:
     """Count a wrong password; lock the account once the client's retry limit is reached."""
     user.failed_logins += 1

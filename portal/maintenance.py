@@ -16,6 +16,9 @@ from portal.models.maintenance import STATE_ID
 DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
 # Endpoints that work whatever the state: signing in/out, the health check, key-authenticated API.
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
+# Endpoints that authenticate by API key alone and never read the session: the hook has no
+# user to check there, so it does not load one (nor the state) on the ingestion hot path.
+KEY_ENDPOINTS = {"static", "api.ingest", "api.event_detail"}
 
 
 @dataclass
@@ -68,7 +71,7 @@ def display_message(state: MaintenanceState) -> str:
 
 def enforce_maintenance():
     """End the session of any signed-in user the rule blocks, on every request."""
-    if request.endpoint == "static":
+    if request.endpoint in KEY_ENDPOINTS:
         return None
     state = load_state()
     g.maintenance = state

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import login, make_app
 from tests.events_support import api_key, events_by_id, post_events, set_restriction
+from tests.maintenance_helpers import set_maintenance
 
 
 def test_single_event_is_stored_and_queued(app, client):
@@ -218,3 +219,52 @@ def test_full_batch_ids_follow_request_order(app, client):
         f"s-{i}" for i in range(1000)
     ]
     assert stored[body["event_ids"][500]].payload == {"n": 500}
+
+
+@pytest.mark.parametrize("size", [1, 3, 255, 257, 513, 999])
+def test_batches_of_any_size_keep_request_order(app, client, size):
+    """Batches are stored in several statements of fixed sizes; ids and rows stay in order."""
+    key = api_key(app)
+    stored_first = post_events(client, key, {"type": "x", "source_id": "k-2"}).get_json()
+    batch = [
+        {"type": f"t{i % 7}", "payload": {"n": i}, **({"source_id": f"k-{i}"} if i % 3 else {})}
+        for i in range(size)
+    ]
+    batch.append({"type": "again", "source_id": batch[-1].get("source_id", "k-1")})
+    body = post_events(client, key, {"events": batch}).get_json()
+    ids = body["event_ids"]
+    assert len(ids) == size + 1
+    stored = events_by_id(app)
+    for i, event_id in enumerate(ids[:size]):
+        if i == 2:  # stored by the first request: its id, not a new row
+            assert event_id == stored_first["event_ids"][0]
+            continue
+        assert (stored[event_id].type, stored[event_id].payload) == (f"t{i % 7}", {"n": i})
+        assert stored[event_id].source_id == batch[i].get("source_id")
+    if "source_id" in batch[-2]:
+        assert ids[-1] == ids[-2]  # repeated within the batch: answered with the same id
+    assert len(stored) == 1 + body["accepted"]
+    assert body["accepted"] + body["duplicates"] == size + 1
+
+
+def test_whitespace_type_and_errors_name_every_bad_event(app, client):
+    batch = {"events": [{"type": "ok"}, {"type": "   "}, {"type": "ok", "source_id": ""}, "x"]}
+    response = post_events(client, key := api_key(app), batch)
+    assert response.status_code == 400
+    details = response.get_json()["details"]
+    assert [(d["index"], d["field"]) for d in details] == [(1, "type"), (2, "source_id"), (3, "")]
+    assert post_events(client, key, {"type": "ok"}).status_code == 202
+    assert len(events_by_id(app)) == 1
+
+
+def test_ingestion_with_a_blocked_session_cookie_is_still_accepted(app, client, make_user):
+    """The API authenticates by key alone: a browser session blocked by maintenance is no
+    reason to refuse (or to answer 503 to) a key-authenticated ingestion."""
+    make_user("viewer@example.com", roles=("Viewer",))
+    login(client, "viewer@example.com")
+    key = api_key(app)
+    set_maintenance(app, roles=("Administrator",), groups=("Administrators",))
+    response = post_events(client, key, {"type": "a"})
+    assert response.status_code == 202
+    assert response.get_json()["processing"] == "running"
+    assert client.get("/").status_code == 302  # the page still ends the blocked session
