@@ -268,3 +268,48 @@ def test_ingestion_with_a_blocked_session_cookie_is_still_accepted(app, client, 
     assert response.status_code == 202
     assert response.get_json()["processing"] == "running"
     assert client.get("/").status_code == 302  # the page still ends the blocked session
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (b'{"type": "\\ud800"}', "type"),
+        (b'{"type": "a\\u0000b"}', "type"),
+        (b'{"type": "a", "source_id": "\\udfff"}', "source_id"),
+        (b'{"type": "a", "payload": {"x": 1e400}}', None),  # overflows to infinity
+        (b'{"type": "a", "payload": {"x": -2.5E+0309}}', None),
+    ],
+)
+def test_unstorable_values_are_a_400(app, client, data, field):
+    """Values no database column can hold are refused up front, never a 5xx."""
+    key = api_key(app)
+    response = client.post(
+        "/api/v1/events", data=data, content_type="application/json", headers={"X-API-Key": key}
+    )
+    assert response.status_code == 400
+    details = response.get_json()["details"]
+    if field:
+        assert [(d["index"], d["field"]) for d in details] == [(0, field)]
+    assert events_by_id(app) == {}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"big": 123456789012345678901234567890, "neg": -(2**70)},  # beyond 64 bits: exact
+        {"text": "\ud800 lone", "nul": "a\u0000b", "é": "ü €"},
+        {"float": 1.5e308, "tiny": 5e-324, "nested": [[[[{"a": None}]]]]},
+    ],
+)
+def test_payloads_are_stored_exactly(app, client, payload):
+    key = api_key(app)
+    response = client.post(
+        "/api/v1/events",
+        data=json.dumps({"type": "a", "payload": payload}),
+        content_type="application/json",
+        headers={"X-API-Key": key},
+    )
+    assert response.status_code == 202
+    event_id = response.get_json()["event_ids"][0]
+    shown = client.get(f"/api/v1/events/{event_id}", headers={"X-API-Key": key}).get_json()
+    assert shown["payload"] == payload

@@ -70,6 +70,13 @@ def _lookup(dialect: sa.Dialect, size: int) -> _Compiled:
     return _Compiled(query, dialect, names)
 
 
+@lru_cache(maxsize=8)
+def _timestamp_processor(dialect: sa.Dialect):
+    """Return how the dialect stores ``received_at`` (SQLite: a string; None: as it is)."""
+    column_type = events.c.received_at.type
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
 def _sizes(count: int, largest: int) -> list[int]:
     """Split ``count`` into powers of two, largest first (1000 -> 256, 256, 256, 128, ...)."""
     sizes = [largest] * (count // largest)
@@ -87,7 +94,7 @@ def insert_events(
 ) -> list[int]:
     """Insert queued events in the connection's transaction; return their ids, ascending."""
     dialect = connection.dialect
-    to_db = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    to_db = _timestamp_processor(dialect)
     shared = [client_id, to_db(received_at) if to_db else received_at, EVENT_QUEUED, 0]
     ids: list[int] = []
     start = 0

@@ -1,9 +1,12 @@
 """Validate and store incoming events: one atomic, idempotent bulk insert per request."""
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from portal.clock import utc_now
@@ -14,6 +17,7 @@ MAX_TYPE_LENGTH = 200
 MAX_SOURCE_ID_LENGTH = 200
 EVENT_FIELDS = {"type", "payload", "source_id"}
 RACE_RETRIES = 5
+UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 
 
 class IngestError(Exception):
@@ -26,7 +30,7 @@ class IngestError(Exception):
         self.status = status
 
 
-Item = tuple[str, dict, str | None]  # a valid event: type, payload, source_id
+Item = tuple[str, str, str | None]  # a valid event: type, payload as JSON text, source_id
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,25 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+# Only a literal like 1e400 (or a float of 309+ digits) overflows to infinity. Bodies that might
+# hold one are decoded with a check on every float; the others (nearly all) at full speed.
+_MAYBE_HUGE_FLOAT = re.compile(rb"[eE]\+?0*[0-9]{3}|[0-9]{309}")
+
+
 def parse_body(raw: bytes) -> Any:
-    """Decode a JSON request body, refusing NaN/Infinity and absurd nesting."""
+    """Decode a JSON request body, refusing NaN/Infinity, overflowing numbers and deep nesting."""
     if not raw.strip():
         raise IngestError("The request body is empty; send a JSON object.")
     try:
+        if _MAYBE_HUGE_FLOAT.search(raw):
+            return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise IngestError("The request body is not valid JSON.", [{"message": str(exc)[:200]}])
@@ -94,11 +112,40 @@ def parse_events(body: Any, max_events: int) -> list[Item]:
                     or (isinstance(source_id, str) and 0 < len(source_id) <= MAX_SOURCE_ID_LENGTH)
                 )
                 and not kind.isspace()
+                and _storable(kind)
+                and (source_id is None or _storable(source_id))
+                and (text := payload_json(payload or {})) is not None
             ):
-                events.append((kind, payload or {}, source_id))
+                events.append((kind, text, source_id))
                 continue
         raise IngestError("Invalid event(s); nothing was stored.", _problems(items))
     return events
+
+
+def _storable(text: str) -> bool:
+    """Return whether every database can store the string: no NUL, no lone surrogate."""
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def payload_json(payload: dict) -> str | None:
+    """Serialise a payload compactly, or return None if it is not storable JSON."""
+    try:
+        return orjson.dumps(payload).decode()
+    except orjson.JSONEncodeError:
+        pass  # integers beyond 64 bits, lone surrogates: the standard encoder writes them
+    try:
+        return _to_json(payload)
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+_to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _problems(items: list) -> list[dict]:
@@ -124,14 +171,20 @@ def _check(item: Any) -> list[dict]:
         problems.append({"field": "type", "message": "Required: a non-empty string."})
     elif len(kind) > MAX_TYPE_LENGTH:
         problems.append({"field": "type", "message": f"At most {MAX_TYPE_LENGTH} characters."})
+    elif not _storable(kind):
+        problems.append({"field": "type", "message": UNSTORABLE})
     if payload is not None and not isinstance(payload, dict):
         problems.append({"field": "payload", "message": "Must be a JSON object."})
+    elif payload_json(payload or {}) is None:
+        problems.append({"field": "payload", "message": "Not storable as JSON."})
     if source_id is not None and (not isinstance(source_id, str) or not source_id):
         problems.append({"field": "source_id", "message": "Must be a non-empty string."})
     elif source_id is not None and len(source_id) > MAX_SOURCE_ID_LENGTH:
         problems.append(
             {"field": "source_id", "message": f"At most {MAX_SOURCE_ID_LENGTH} characters."}
         )
+    elif source_id is not None and not _storable(source_id):
+        problems.append({"field": "source_id", "message": UNSTORABLE})
     return problems
 
 
@@ -155,17 +208,14 @@ def _store_once(client_id: int, items: list[Item]) -> IngestResult:
     known = bulk.existing_ids(connection, client_id, wanted) if wanted else {}
     rows: list[bulk.Row] = []
     slots: list[int] = []  # per request position: a stored id, or -(1 + index into rows)
-    for kind, payload, source_id in items:
+    for kind, payload_text, source_id in items:
         if source_id is not None:
             if source_id in known:
                 slots.append(known[source_id])
                 continue
             known[source_id] = -1 - len(rows)  # a repeat later in the batch gets this row
         slots.append(-1 - len(rows))
-        rows.append((kind, _to_json(payload), source_id))
+        rows.append((kind, payload_text, source_id))
     new_ids = bulk.insert_events(connection, client_id, utc_now(), rows) if rows else []
     event_ids = [slot if slot >= 0 else new_ids[-1 - slot] for slot in slots]
     return IngestResult(len(rows), len(items) - len(rows), event_ids)
-
-
-_to_json = json.JSONEncoder(separators=(",", ":")).encode
