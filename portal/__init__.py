@@ -71,8 +71,14 @@ def register_errorhandlers(app: Flask) -> None:
 
         return render
 
-    for code, name in [(400, "bad request"), (403, "forbidden"), (404, "not found"), (405, "method not allowed"),
-                       (413, "request too large"), (500, "internal server error")]:
+    for code, name in [
+        (400, "bad request"),
+        (403, "forbidden"),
+        (404, "not found"),
+        (405, "method not allowed"),
+        (413, "request too large"),
+        (500, "internal server error"),
+    ]:
         app.register_error_handler(code, handler(code, name))
 
 

@@ -12,7 +12,7 @@ from portal import audit
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import Client, ScheduledTrigger, User, Workflow
-from portal.settings.schedule import next_fire_time
+from portal.schedule import next_fire_time
 
 WORKFLOW_FIELDS = ("client_id", "name", "enabled", "event_type", "condition", "action", "url")
 TRIGGER_FIELDS = (
@@ -78,17 +78,7 @@ def save_workflow(
             workflow.secret = generated = new_secret()
     else:
         workflow.url, workflow.secret = "", ""
-    db.session.flush()
-    verb = "update" if before else "create"
-    audit.record(
-        actor,
-        "workflows",
-        verb,
-        f"{verb.capitalize()}d workflow {workflow.name}",
-        before=before,
-        after=workflow_snapshot(workflow),
-        client_id=workflow.client_id,
-    )
+    _audit(actor, "update" if before else "create", workflow, before)
     return workflow, generated
 
 
@@ -109,17 +99,7 @@ def save_trigger(
         setattr(trigger, field, values[field])
     if reschedule:
         trigger.next_fire_at = next_fire_time(trigger.interval_seconds, trigger.cron, utc_now())
-    db.session.flush()
-    verb = "update" if before else "create"
-    audit.record(
-        actor,
-        "triggers",
-        verb,
-        f"{verb.capitalize()}d scheduled trigger {trigger.name}",
-        before=before,
-        after=trigger_snapshot(trigger),
-        client_id=trigger.client_id,
-    )
+    _audit(actor, "update" if before else "create", trigger, before)
     return trigger
 
 
@@ -127,17 +107,7 @@ def set_workflow_enabled(actor: User, workflow: Workflow, enabled: bool) -> None
     """Enable or disable a workflow."""
     before = workflow_snapshot(workflow)
     workflow.enabled = enabled
-    db.session.flush()
-    verb = "enable" if enabled else "disable"
-    audit.record(
-        actor,
-        "workflows",
-        verb,
-        f"{verb.capitalize()}d workflow {workflow.name}",
-        before=before,
-        after=workflow_snapshot(workflow),
-        client_id=workflow.client_id,
-    )
+    _audit(actor, "enable" if enabled else "disable", workflow, before)
 
 
 def set_trigger_enabled(actor: User, trigger: ScheduledTrigger, enabled: bool) -> None:
@@ -146,42 +116,39 @@ def set_trigger_enabled(actor: User, trigger: ScheduledTrigger, enabled: bool) -
     trigger.enabled = enabled
     if enabled and not before["enabled"]:
         trigger.next_fire_at = next_fire_time(trigger.interval_seconds, trigger.cron, utc_now())
-    db.session.flush()
-    verb = "enable" if enabled else "disable"
-    audit.record(
-        actor,
-        "triggers",
-        verb,
-        f"{verb.capitalize()}d scheduled trigger {trigger.name}",
-        before=before,
-        after=trigger_snapshot(trigger),
-        client_id=trigger.client_id,
-    )
+    _audit(actor, "enable" if enabled else "disable", trigger, before)
 
 
 def delete_workflow(actor: User, workflow: Workflow) -> None:
     """Delete a workflow; its past deliveries stay, without a workflow."""
-    audit.record(
-        actor,
-        "workflows",
-        "delete",
-        f"Deleted workflow {workflow.name}",
-        before=workflow_snapshot(workflow),
-        client_id=workflow.client_id,
-    )
+    _audit(actor, "delete", workflow, workflow_snapshot(workflow))
     db.session.delete(workflow)
     db.session.flush()
 
 
 def delete_trigger(actor: User, trigger: ScheduledTrigger) -> None:
     """Delete a scheduled trigger."""
-    audit.record(
-        actor,
-        "triggers",
-        "delete",
-        f"Deleted scheduled trigger {trigger.name}",
-        before=trigger_snapshot(trigger),
-        client_id=trigger.client_id,
-    )
+    _audit(actor, "delete", trigger, trigger_snapshot(trigger))
     db.session.delete(trigger)
     db.session.flush()
+
+
+def _audit(
+    actor: User, verb: str, item: Workflow | ScheduledTrigger, before: dict[str, Any] | None
+) -> None:
+    # Flush first so a new row has its id; a deleted row is audited before it goes.
+    if verb != "delete":
+        db.session.flush()
+    if isinstance(item, Workflow):
+        module, noun, snapshot = "workflows", "workflow", workflow_snapshot
+    else:
+        module, noun, snapshot = "triggers", "scheduled trigger", trigger_snapshot
+    audit.record(
+        actor,
+        module,
+        verb,
+        f"{verb.capitalize()}d {noun} {item.name}",
+        before=before,
+        after=None if verb == "delete" else snapshot(item),
+        client_id=item.client_id,
+    )

@@ -6,6 +6,7 @@ CLI and the API all call into it.
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask import Flask, flash, g, jsonify, redirect, request, url_for
 from flask_login import current_user, logout_user
 
@@ -19,6 +20,26 @@ OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
 # Endpoints that authenticate by API key alone and never read the session: the hook has no
 # user to check there, so it does not load one (nor the state) on the ingestion hot path.
 KEY_ENDPOINTS = {"static", "api.ingest", "api.event_detail"}
+
+
+_table = MaintenanceState.__table__
+# The two flags alone, as a Core statement: the per-request check costs one small query and
+# loads the ORM state (with its bypass lists) only while maintenance is on.
+FLAGS = sa.select(_table.c.enabled, _table.c.restrict_event_processor).where(
+    _table.c.id == STATE_ID
+)
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The state as templates and the API read it while maintenance is off."""
+
+    enabled: bool = False
+    restrict_event_processor: bool = False
+
+    @property
+    def processing_paused(self) -> bool:
+        return self.enabled and self.restrict_event_processor
 
 
 @dataclass
@@ -73,6 +94,10 @@ def enforce_maintenance():
     """End the session of any signed-in user the rule blocks, on every request."""
     if request.endpoint in KEY_ENDPOINTS:
         return None
+    flags = db.session.execute(FLAGS).first()
+    if flags is None or not flags.enabled:
+        g.maintenance = Flags(False, bool(flags and flags.restrict_event_processor))
+        return None
     state = load_state()
     g.maintenance = state
     if not state.enabled or not current_user.is_authenticated or may_bypass(current_user, state):
@@ -89,7 +114,8 @@ def enforce_maintenance():
 def inject_maintenance() -> dict:
     """Give templates the state and whether the header banner applies."""
     state = g.get("maintenance")
-    return {"maintenance": state, "maintenance_message": display_message(state) if state else ""}
+    message = display_message(state) if state is not None and state.enabled else ""
+    return {"maintenance": state, "maintenance_message": message}
 
 
 def init_app(app: Flask) -> None:

@@ -27,11 +27,15 @@ def user_id(app: Flask, email: str) -> int | None:
         return db.session.scalar(sa.select(User.id).where(User.email == email))
 
 
-def last_audit(app: Flask, module: str) -> AuditEntry:
-    """Return the newest audit entry of ``module`` (detached, its columns loaded)."""
+def audit_entries(app: Flask, module: str) -> list[AuditEntry]:
+    """Return the audit entries of ``module``, oldest first (detached, their columns loaded)."""
     with app.app_context():
-        entry = db.session.scalar(
-            sa.select(AuditEntry).where(AuditEntry.module == module).order_by(AuditEntry.id.desc())
-        )
-        db.session.expunge(entry)
-        return entry
+        query = sa.select(AuditEntry).where(AuditEntry.module == module).order_by(AuditEntry.id)
+        entries = list(db.session.scalars(query))
+        db.session.expunge_all()
+        return entries
+
+
+def last_audit(app: Flask, module: str) -> AuditEntry:
+    """Return the newest audit entry of ``module``."""
+    return audit_entries(app, module)[-1]

@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 from portal import accounts, create_app
 from portal.extensions import db
@@ -18,7 +20,10 @@ ADMIN_EMAIL = "admin@example.com"
 PASSWORD = "correct-horse-battery"
 # Hashing is slow on purpose; compute it once per session, not per test.
 PASSWORD_HASH = generate_password_hash(PASSWORD)
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def make_app(db_file: Path, instance: Path, **config) -> Flask:
@@ -123,3 +128,28 @@ def admin_client(client: FlaskClient) -> FlaskClient:
     response = login(client)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+@pytest.fixture()
+def live_url(app: Flask) -> Iterator[str]:
+    """Serve the app on a free 127.0.0.1 port for the length of the test."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture()
+def browser():
+    """Launch headless Chromium through Playwright; skip the test where either is missing."""
+    if not CHROMIUM:
+        pytest.skip("Chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()

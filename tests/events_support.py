@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import sqlalchemy as sa
 from flask import Flask
 
-from portal import accounts
+from portal import accounts, clients
 from portal.events import processor
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
@@ -22,9 +22,9 @@ def api_key(app: Flask, client_name: str = accounts.DEFAULT_CLIENT) -> str:
     with app.app_context():
         client = accounts.find_client(client_name)
         if client is None:
-            client, key = accounts.create_client(client_name)
+            client, key = clients.create_client(client_name)
         else:
-            key = accounts.rotate_api_key(client)
+            key = clients.rotate_api_key(client)
         db.session.commit()
         return key
 

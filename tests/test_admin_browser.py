@@ -1,43 +1,16 @@
 """The admin journey in a real browser: a role, a group and a user made in the forms become
 the maintenance bypass, and only that user (and the admin) can still sign in."""
 
-import shutil
-import threading
-from collections.abc import Iterator
-
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NIGHT_PASSWORD = "night-shift-password"
 
 
-@pytest.fixture()
-def base_url(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
-@pytest.fixture()
-def browser():
-    if not CHROMIUM:
-        pytest.skip("Chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def sign_in(browser, base_url: str, email: str, password: str):
-    page = browser.new_context(base_url=base_url).new_page()
+def sign_in(browser, live_url: str, email: str, password: str):
+    page = browser.new_context(base_url=live_url).new_page()
     page.goto("/auth/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
@@ -45,9 +18,9 @@ def sign_in(browser, base_url: str, email: str, password: str):
     return page
 
 
-def test_admin_builds_the_bypass_from_new_role_group_and_user(browser, base_url):
-    admin = sign_in(browser, base_url, ADMIN_EMAIL, PASSWORD)
-    admin.wait_for_url(f"{base_url}/")
+def test_admin_builds_the_bypass_from_new_role_group_and_user(browser, live_url):
+    admin = sign_in(browser, live_url, ADMIN_EMAIL, PASSWORD)
+    admin.wait_for_url(f"{live_url}/")
 
     admin.get_by_role("link", name="Roles").click()
     admin.get_by_role("link", name="New role").click()
@@ -87,6 +60,6 @@ def test_admin_builds_the_bypass_from_new_role_group_and_user(browser, base_url)
     preview = admin.locator("#who-can-sign-in").inner_text()
     assert "night@example.com" in preview and ADMIN_EMAIL in preview
 
-    night = sign_in(browser, base_url, "night@example.com", NIGHT_PASSWORD)
-    night.wait_for_url(f"{base_url}/")
+    night = sign_in(browser, live_url, "night@example.com", NIGHT_PASSWORD)
+    night.wait_for_url(f"{live_url}/")
     assert "night@example.com" in night.locator("#me-email").inner_text()

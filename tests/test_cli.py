@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, clients
 from portal.clock import utc_now
 from portal.extensions import db
-from portal.models import AuditEntry, Role
+from portal.models import Role
+from tests.admin_helpers import audit_entries
 from tests.conftest import PASSWORD, login, make_app
 from tests.maintenance_helpers import add_group, state_dict
 
@@ -25,13 +26,6 @@ def fails(result) -> str:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     return lines[0]
-
-
-def audit(app, module: str) -> list[AuditEntry]:
-    with app.app_context():
-        rows = list(db.session.scalars(sa.select(AuditEntry).where(AuditEntry.module == module)))
-        db.session.expunge_all()
-        return rows
 
 
 def test_roles_create_and_existing_name(app, runner):
@@ -52,7 +46,7 @@ def test_roles_create_and_existing_name(app, runner):
     again = run(runner, "roles", "create", "Auditor")
     assert again.exit_code == 0
     assert "already exists" in again.output
-    assert audit(app, "roles")[-1].actor == "cli"
+    assert audit_entries(app, "roles")[-1].actor == "cli"
 
 
 def test_roles_create_unknown_permission(runner):
@@ -75,7 +69,7 @@ def test_clients_create_prints_a_working_key_once(app, runner):
     key = result.output.strip().splitlines()[-1]
     assert " " not in key
     with app.app_context():
-        assert accounts.client_for_api_key(key).name == "Acme"
+        assert clients.client_for_api_key(key).name == "Acme"
     assert "already exists" in fails(run(runner, "clients", "create", "Acme"))
 
 
@@ -85,9 +79,9 @@ def test_clients_rotate_key_replaces_the_old_key(app, runner):
     assert result.exit_code == 0, result.output
     new = result.output.strip().splitlines()[-1]
     with app.app_context():
-        assert accounts.client_for_api_key(old) is None
-        assert accounts.client_for_api_key(new).name == "Acme"
-    assert [e.action for e in audit(app, "clients")][-2:] == ["create", "rotate_key"]
+        assert clients.client_for_api_key(old) is None
+        assert clients.client_for_api_key(new).name == "Acme"
+    assert [e.action for e in audit_entries(app, "clients")][-2:] == ["create", "rotate_key"]
     assert "Unknown client: Nope" in fails(run(runner, "clients", "rotate-key", "Nope"))
 
 
@@ -241,7 +235,7 @@ def test_maintenance_enable_replaces_given_fields_and_keeps_the_rest(app, runner
     assert state["enabled"] is False
     assert state["bypass_roles"] == ["Administrator", "Operator"]
     assert state["message"] == "Upgrade\ntonight"
-    entries = audit(app, "maintenance")
+    entries = audit_entries(app, "maintenance")
     assert [(e.actor, e.action) for e in entries] == [
         ("cli", "enable"),
         ("cli", "update"),
@@ -258,7 +252,7 @@ def test_maintenance_enable_replaces_given_fields_and_keeps_the_rest(app, runner
 def test_maintenance_enable_unknown_names(app, runner, option, expected):
     assert expected in fails(run(runner, "maintenance", "enable", option, "Nope"))
     assert state_dict(app)["enabled"] is False
-    assert audit(app, "maintenance") == []
+    assert audit_entries(app, "maintenance") == []
 
 
 def test_maintenance_disable_is_the_emergency_exit(app, runner, client):
@@ -276,7 +270,7 @@ def test_maintenance_disable_is_the_emergency_exit(app, runner, client):
     assert login(client).status_code == 200  # refused
     assert run(runner, "maintenance", "disable").exit_code == 0
     assert login(client).status_code == 302
-    assert audit(app, "maintenance")[-1].after["enabled"] is False
+    assert audit_entries(app, "maintenance")[-1].after["enabled"] is False
 
 
 def test_maintenance_disable_when_already_off(runner):

@@ -6,7 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, clients
 from portal.extensions import db
 from portal.models import AuditEntry, Client, Role
 from tests.admin_helpers import client_id, last_audit
@@ -48,8 +48,8 @@ def test_create_client_shows_the_key_once_and_stores_only_its_hash(app, admin_cl
     key = KEY_RE.search(response.get_data(as_text=True)).group(1)
     with app.app_context():
         client = accounts.find_client("Acme")
-        assert client.api_key_hash == accounts.api_key_digest(key)
-        assert accounts.client_for_api_key(key).name == "Acme"
+        assert client.api_key_hash == clients.api_key_digest(key)
+        assert clients.client_for_api_key(key).name == "Acme"
         assert (client.password_retry_limit, client.lockout_minutes) == (5, 15)
     for url in ("/settings/clients", f"/settings/clients/{client_id(app, 'Acme')}"):
         assert key not in admin_client.get(url).get_data(as_text=True)
@@ -71,8 +71,8 @@ def test_rotate_key_invalidates_the_old_one(app, admin_client):
     new_key = KEY_RE.search(response.get_data(as_text=True)).group(1)
     assert new_key != old_key
     with app.app_context():
-        assert accounts.client_for_api_key(old_key) is None
-        assert accounts.client_for_api_key(new_key).name == "Acme"
+        assert clients.client_for_api_key(old_key) is None
+        assert clients.client_for_api_key(new_key).name == "Acme"
     assert last_audit(app, "clients").action == "rotate_key"
     assert new_key not in all_audit_json(app) and old_key not in all_audit_json(app)
 
@@ -93,7 +93,7 @@ def test_client_form_rejects_bad_input(app, admin_client, change, message):
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     with app.app_context():
-        accounts.create_client("Other")
+        clients.create_client("Other")
         db.session.commit()
     cid = client_id(app, "Other")
     edit = post_form(

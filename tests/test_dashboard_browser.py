@@ -1,57 +1,33 @@
 """The dashboard in a real browser: counters refresh themselves from the stats JSON."""
 
-import shutil
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD
 from tests.test_dashboard import add_events, set_lease
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
-@pytest.fixture()
-def live_url(app) -> Iterator[str]:
-    """Serve the app on a free 127.0.0.1 port for the length of the test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
-def test_counters_and_processor_state_update_in_place(app, live_url):
+def test_counters_and_processor_state_update_in_place(app, live_url, browser):
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{live_url}/auth/login")
-            page.fill("input[name=email]", ADMIN_EMAIL)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit], input[type=submit]")
-            queued = page.locator('[data-counter="queued"][data-client="Default"]')
-            sync_api.expect(queued).to_have_text("0")
-            sync_api.expect(page.locator("#processor-state")).to_have_text("No active processor")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_url}/auth/login")
+    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    queued = page.locator('[data-counter="queued"][data-client="Default"]')
+    sync_api.expect(queued).to_have_text("0")
+    sync_api.expect(page.locator("#processor-state")).to_have_text("No active processor")
 
-            add_events(app, "Default", ("queued", None), ("queued", None), type_="door.opened")
-            set_lease(app, timedelta(minutes=5))
+    add_events(app, "Default", ("queued", None), ("queued", None), type_="door.opened")
+    set_lease(app, timedelta(minutes=5))
 
-            # no reload: the page's script fetches the stats JSON and updates in place
-            sync_api.expect(queued).to_have_text("2", timeout=15_000)
-            sync_api.expect(page.locator("#processor-state")).to_have_text("Running")
-            sync_api.expect(page.locator("#latest-events tbody")).to_contain_text("door.opened")
-            assert errors == []
-        finally:
-            browser.close()
+    # no reload: the page's script fetches the stats JSON and updates in place
+    sync_api.expect(queued).to_have_text("2", timeout=15_000)
+    sync_api.expect(page.locator("#processor-state")).to_have_text("Running")
+    sync_api.expect(page.locator("#latest-events tbody")).to_contain_text("door.opened")
+    assert errors == []

@@ -1,44 +1,22 @@
 """The maintenance page in a real browser: the live preview and lockout protection."""
 
-import shutil
-import threading
-from collections.abc import Iterator
-
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD
 from tests.maintenance_helpers import state_dict
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture()
-def base_url(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
-@pytest.fixture()
-def page(base_url):
-    if not CHROMIUM:
-        pytest.skip("Chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(base_url=base_url)
-        page.goto("/auth/login")
-        page.get_by_label("Email").fill(ADMIN_EMAIL)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{base_url}/")
-        yield page
-        browser.close()
+def page(browser, live_url):
+    page = browser.new_page(base_url=live_url)
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_url}/")
+    return page
 
 
 def test_preview_follows_the_selection_and_lockout_is_explained(app, page):

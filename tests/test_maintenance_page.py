@@ -6,9 +6,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, clients
 from portal.extensions import db
-from portal.models import AccessGroup, AuditEntry, Role
+from portal.models import AccessGroup, Role
+from tests.admin_helpers import audit_entries
 from tests.conftest import login, make_app, post_form
 from tests.maintenance_helpers import add_group, login_refusal, set_maintenance, state_dict
 
@@ -32,15 +33,6 @@ def save(client, app, *, roles=(), groups=(), enabled=True, **fields):
     if enabled:
         data["enabled"] = "y"
     return post_form(client, URL, data)
-
-
-def audit_entries(app) -> list[AuditEntry]:
-    with app.app_context():
-        entries = list(
-            db.session.scalars(sa.select(AuditEntry).where(AuditEntry.module == "maintenance"))
-        )
-        db.session.expunge_all()
-        return entries
 
 
 def section(page: str, element_id: str) -> str:
@@ -72,7 +64,7 @@ def test_admin_enables_and_the_change_is_audited(app, admin_client):
     assert state["enabled_since"] is not None
     page = admin_client.get(URL).get_data(as_text=True)
     assert "Maintenance settings saved" in page
-    [entry] = audit_entries(app)
+    [entry] = audit_entries(app, "maintenance")
     assert (entry.actor, entry.action) == ("admin@example.com", "enable")
     assert entry.before["enabled"] is False and entry.after["enabled"] is True
     assert entry.after["message"] == "Hi"
@@ -93,7 +85,7 @@ def test_enabled_since_kept_while_on_and_cleared_when_off(app, admin_client):
     )
     state = state_dict(app)
     assert state["enabled"] is False and state["enabled_since"] is None
-    assert [e.action for e in audit_entries(app)] == ["enable", "update", "disable"]
+    assert [e.action for e in audit_entries(app, "maintenance")] == ["enable", "update", "disable"]
 
 
 @pytest.mark.parametrize(
@@ -112,7 +104,7 @@ def test_lockout_protection_refuses_and_explains(app, admin_client, roles, group
     page = response.get_data(as_text=True)
     assert "you would lock yourself out" in page
     assert state_dict(app) == before
-    assert audit_entries(app) == []
+    assert audit_entries(app, "maintenance") == []
 
 
 def test_no_lockout_check_while_saving_it_off(app, admin_client):
@@ -126,8 +118,8 @@ def population(app, make_user):
     """Users across two clients; the selection Operator + Ops lets in the ``in-`` ones."""
     add_group(app, "Ops")
     with app.app_context():
-        accounts.create_client("Acme")
-        accounts.create_client("Zeta")
+        clients.create_client("Acme")
+        clients.create_client("Zeta")
         db.session.commit()
     make_user("in-1@example.com", roles=("Operator",), groups=("Ops",))
     make_user("in-2@example.com", roles=("Viewer", "Operator"), groups=("Administrators", "Ops"))
@@ -155,7 +147,7 @@ def test_preview_lists_who_can_sign_in_without_saving(app, admin_client, populat
     assert others == [("Acme", "2"), ("Zeta", "0")]
     assert "acme-in-1" not in preview  # other clients only as counts
     assert state_dict(app) == before
-    assert audit_entries(app) == []
+    assert audit_entries(app, "maintenance") == []
 
 
 def test_preview_on_get_shows_the_stored_selection(app, admin_client, population):

@@ -7,8 +7,9 @@ import sqlalchemy as sa
 
 from portal.clock import utc_now
 from portal.extensions import db
-from portal.models import AuditEntry, ScheduledTrigger
-from portal.settings.schedule import next_fire_time
+from portal.models import ScheduledTrigger
+from portal.schedule import next_fire_time
+from tests.admin_helpers import audit_entries
 from tests.conftest import login, post_form
 
 NEW = "/settings/triggers/new"
@@ -35,12 +36,6 @@ def triggers(app) -> list[ScheduledTrigger]:
         return list(db.session.scalars(query))
 
 
-def audit_entries(app) -> list[AuditEntry]:
-    with app.app_context():
-        query = sa.select(AuditEntry).where(AuditEntry.module == "triggers").order_by(AuditEntry.id)
-        return list(db.session.scalars(query))
-
-
 def test_create_interval_trigger_sets_next_fire(app, admin_client):
     before = utc_now()
     response = post_form(admin_client, NEW, trigger_form(), follow_redirects=True)
@@ -51,7 +46,7 @@ def test_create_interval_trigger_sets_next_fire(app, admin_client):
     assert (
         before + timedelta(seconds=60) <= trigger.next_fire_at <= utc_now() + timedelta(seconds=60)
     )
-    (entry,) = audit_entries(app)
+    (entry,) = audit_entries(app, "triggers")
     assert entry.action == "create" and entry.before is None
     assert entry.after["interval_seconds"] == 60 and entry.after["payload"] == trigger.payload
 
@@ -91,7 +86,7 @@ def test_edit_changes_schedule_and_audits(app, admin_client):
     (trigger,) = triggers(app)
     assert trigger.cron == "*/5 * * * *" and trigger.interval_seconds is None
     assert trigger.next_fire_at.minute % 5 == 0 and trigger.next_fire_at > utc_now()
-    entry = audit_entries(app)[-1]
+    entry = audit_entries(app, "triggers")[-1]
     assert entry.action == "update"
     assert entry.before["interval_seconds"] == 60 and entry.after["cron"] == "*/5 * * * *"
     assert entry.before["payload"] == {"source": "scheduler"} and entry.after["payload"] == {"n": 2}
@@ -110,9 +105,14 @@ def test_toggle_and_delete(app, admin_client):
     assert triggers(app)
     assert post_form(admin_client, delete, {}).status_code == 302
     assert triggers(app) == []
-    assert [e.action for e in audit_entries(app)] == ["create", "disable", "enable", "delete"]
-    assert audit_entries(app)[1].before["enabled"] is True
-    assert audit_entries(app)[1].after["enabled"] is False
+    assert [e.action for e in audit_entries(app, "triggers")] == [
+        "create",
+        "disable",
+        "enable",
+        "delete",
+    ]
+    assert audit_entries(app, "triggers")[1].before["enabled"] is True
+    assert audit_entries(app, "triggers")[1].after["enabled"] is False
 
 
 @pytest.mark.parametrize(

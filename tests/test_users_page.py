@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, clients
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import User
@@ -242,7 +242,7 @@ def test_user_changes_own_password(app, make_user, client):
 
 def test_new_user_form_lists_each_clients_rule_when_there_are_several(app, admin_client):
     with app.app_context():
-        client, _key = accounts.create_client("Acme")
+        client, _key = clients.create_client("Acme")
         client.password_regex = ".{30,}"
         client.password_rule_message = "Acme wants 30 characters."
         db.session.commit()

@@ -3,7 +3,8 @@
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import AuditEntry, Client, Workflow
+from portal.models import Client, Workflow
+from tests.admin_helpers import audit_entries
 from tests.conftest import login, post_form
 
 NEW = "/settings/workflows/new"
@@ -31,12 +32,6 @@ def workflows(app) -> list[Workflow]:
         return list(db.session.scalars(sa.select(Workflow).order_by(Workflow.id)))
 
 
-def audit_entries(app, module: str = "workflows") -> list[AuditEntry]:
-    with app.app_context():
-        query = sa.select(AuditEntry).where(AuditEntry.module == module).order_by(AuditEntry.id)
-        return list(db.session.scalars(query))
-
-
 def test_create_webhook_workflow_generates_secret_and_audits(app, admin_client):
     response = post_form(admin_client, NEW, webhook_form(), follow_redirects=True)
     page = response.get_data(as_text=True)
@@ -47,7 +42,7 @@ def test_create_webhook_workflow_generates_secret_and_audits(app, admin_client):
     assert workflow.condition == {"field": "sensor.temp", "op": "gt", "value": 30}
     assert workflow.enabled and workflow.action == "webhook"
     assert len(workflow.secret) >= 32
-    (entry,) = audit_entries(app)
+    (entry,) = audit_entries(app, "workflows")
     assert entry.action == "create" and entry.before is None
     assert entry.after["name"] == "Notify ops" and entry.after["url"] == workflow.url
     assert workflow.secret not in str(entry.after)  # only a fingerprint is audited
@@ -74,7 +69,7 @@ def test_edit_keeps_secret_when_blank_and_audits_before_after(app, admin_client)
     (workflow,) = workflows(app)
     assert workflow.name == "Notify on-call" and workflow.secret == "s3cret-value"
     assert workflow.condition == {"field": "sensor.temp", "op": "eq", "value": "open"}
-    entry = audit_entries(app)[-1]
+    entry = audit_entries(app, "workflows")[-1]
     assert entry.action == "update"
     assert entry.before["name"] == "Notify ops" and entry.after["name"] == "Notify on-call"
     assert entry.before["condition"]["op"] == "gt" and entry.after["condition"]["op"] == "eq"
@@ -105,9 +100,9 @@ def test_toggle_and_delete_through_post_forms(app, admin_client):
     assert "Delete workflow Notify ops?" in confirm.get_data(as_text=True)
     assert post_form(admin_client, delete_url, {}).status_code == 302
     assert workflows(app) == []
-    actions = [entry.action for entry in audit_entries(app)]
+    actions = [entry.action for entry in audit_entries(app, "workflows")]
     assert actions == ["create", "disable", "delete"]
-    deleted = audit_entries(app)[-1]
+    deleted = audit_entries(app, "workflows")[-1]
     assert deleted.before["name"] == "Notify ops" and deleted.after is None
 
 

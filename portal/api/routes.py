@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from portal import accounts
+from portal import clients
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
 from portal.events.lease import processor_status
@@ -30,7 +30,7 @@ def http_error(error: HTTPException):
 
 def key_client() -> Client | None:
     """Return the client whose key is in ``X-API-Key``, or None."""
-    return accounts.client_for_api_key(request.headers.get("X-API-Key"))
+    return clients.client_for_api_key(request.headers.get("X-API-Key"))
 
 
 def _unauthorized():
@@ -40,7 +40,7 @@ def _unauthorized():
 @bp.post("/api/v1/events")
 def ingest():
     """Accept one event or a batch for the key's client; answer 202 with the event ids."""
-    client_id = accounts.client_id_for_api_key(request.headers.get("X-API-Key"))
+    client_id = clients.client_id_for_api_key(request.headers.get("X-API-Key"))
     if client_id is None:
         return _unauthorized()
     if not request.is_json:

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal import accounts, audit
+from portal import accounts, audit, passwords
 from portal.auth import signin
 from portal.auth.forms import ChangePasswordForm, LoginForm
 from portal.extensions import db, login_manager
@@ -80,9 +80,9 @@ def change_password():
     """Let any signed-in user change their own password."""
     form = ChangePasswordForm()
     lang = request.accept_languages.best_match(["en", "de"]) or "en"
-    form.new_password.description = accounts.rule_message(current_user.client, lang)
+    form.new_password.description = passwords.rule_message(current_user.client, lang)
     if form.validate_on_submit():
-        if not accounts.check_password(current_user, form.current_password.data):
+        if not passwords.check_password(current_user, form.current_password.data):
             form.current_password.errors.append("The current password is wrong.")
         else:
             try:

@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass
 
-from portal import accounts, audit
+from portal import accounts, audit, passwords
 from portal.clock import utc_now
 from portal.maintenance import load_state, may_bypass
 from portal.models import User
 
 # Checked when the email is unknown, so a miss costs as much time as a wrong password.
-_DUMMY_HASH = accounts.hash_password("not-a-real-password")
+_DUMMY_HASH = passwords.hash_password("not-a-real-password")
 
 OK = "ok"
 WRONG = "wrong"  # unknown email, wrong password or inactive account
@@ -29,20 +29,20 @@ def attempt_sign_in(email: str, password: str) -> Attempt:
     user = accounts.find_user(email)
     now = utc_now()
     if user is None:
-        accounts.check_password_hash_only(_DUMMY_HASH, password)
+        passwords.check_password_hash_only(_DUMMY_HASH, password)
         outcome = WRONG
     elif user.is_locked(now):
-        accounts.check_password(user, password)  # same cost as the other refusals
+        passwords.check_password(user, password)  # same cost as the other refusals
         outcome = LOCKED
-    elif not accounts.check_password(user, password):
-        accounts.register_failed_login(user, now)
+    elif not passwords.check_password(user, password):
+        passwords.register_failed_login(user, now)
         outcome = WRONG
     elif not user.active:
         outcome = WRONG
     elif not may_bypass(user, state):
         outcome = MAINTENANCE  # a right password: not counted toward the lockout
     else:
-        accounts.register_successful_login(user)
+        passwords.register_successful_login(user)
         outcome = OK
     if outcome == OK:
         audit.record(user, "auth", "login", "Signed in")

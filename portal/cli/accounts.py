@@ -1,12 +1,13 @@
 """``flask roles``, ``groups``, ``clients`` and ``users``: accounts from the server shell."""
 
+from typing import Any
+
 import click
-import sqlalchemy as sa
 from flask.cli import AppGroup
 
-from portal import accounts, audit
+from portal import accounts, audit, clients
 from portal.extensions import db
-from portal.models import AccessGroup, Role
+from portal.models import AccessGroup, Client, Role
 
 roles_cli = AppGroup("roles", help="Manage roles.")
 groups_cli = AppGroup("groups", help="Manage access groups.")
@@ -21,21 +22,14 @@ users_cli = AppGroup("users", help="Manage users.")
 )
 def create_role(name: str, permissions: tuple[str, ...]) -> None:
     """Create a role with the given permissions (an existing name is left unchanged)."""
-    if db.session.scalar(sa.select(Role).where(Role.name == name.strip())) is not None:
+    if accounts.name_taken(Role, name.strip()):
         click.echo(f"Role {name.strip()} already exists.")
         return
     try:
         role = accounts.create_role(name, permissions)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
-    audit.record(
-        None,
-        "roles",
-        "create",
-        f"Created role {role.name}",
-        after={"permissions": role.permissions},
-    )
-    db.session.commit()
+    _commit("roles", "create", f"Created role {role.name}", after={"permissions": role.permissions})
     click.echo(f"Created role {role.name}.")
 
 
@@ -44,15 +38,14 @@ def create_role(name: str, permissions: tuple[str, ...]) -> None:
 @click.option("--description", default="", help="What the group is for.")
 def create_group(name: str, description: str) -> None:
     """Create an access group (an existing name is left unchanged)."""
-    if db.session.scalar(sa.select(AccessGroup).where(AccessGroup.name == name.strip())):
+    if accounts.name_taken(AccessGroup, name.strip()):
         click.echo(f"Access group {name.strip()} already exists.")
         return
     try:
         group = accounts.create_group(name, description)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
-    audit.record(None, "groups", "create", f"Created access group {group.name}")
-    db.session.commit()
+    _commit("groups", "create", f"Created access group {group.name}")
     click.echo(f"Created access group {group.name}.")
 
 
@@ -62,18 +55,16 @@ def create_group(name: str, description: str) -> None:
 def create_client(name: str, contact_email: str) -> None:
     """Create a client and print its API key once, alone on the last line."""
     try:
-        client, key = accounts.create_client(name, contact_email)
+        client, key = clients.create_client(name, contact_email)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
-    audit.record(
-        None,
+    _commit(
         "clients",
         "create",
         f"Created client {client.name}",
         after={"name": client.name},
         client_id=client.id,
     )
-    db.session.commit()
     click.echo(f"Created client {client.name}. Its API key (shown once):")
     click.echo(key)
 
@@ -82,14 +73,9 @@ def create_client(name: str, contact_email: str) -> None:
 @click.argument("name")
 def rotate_key(name: str) -> None:
     """Give a client a new API key (the old one stops working) and print it once."""
-    client = accounts.find_client(name)
-    if client is None:
-        raise click.ClickException(f"Unknown client: {name}")
-    key = accounts.rotate_api_key(client)
-    audit.record(
-        None, "clients", "rotate_key", f"Rotated the API key of {client.name}", client_id=client.id
-    )
-    db.session.commit()
+    client = _client(name)
+    key = clients.rotate_api_key(client)
+    _commit("clients", "rotate_key", f"Rotated the API key of {client.name}", client_id=client.id)
     click.echo(f"New API key of {client.name} (shown once; the old key no longer works):")
     click.echo(key)
 
@@ -112,24 +98,20 @@ def create_user(
     email: str, password: str, roles: tuple[str, ...], groups: tuple[str, ...], client_name: str
 ) -> None:
     """Create a user with one or more roles and access groups."""
-    client = accounts.find_client(client_name)
-    if client is None:
-        raise click.ClickException(f"Unknown client: {client_name}")
+    client = _client(client_name)
     try:
         user = accounts.create_user(
             email, password, client, accounts.find_roles(roles), accounts.find_groups(groups)
         )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
-    audit.record(
-        None,
+    _commit(
         "users",
         "create",
         f"Created user {user.email}",
         after={"email": user.email, "roles": list(roles), "groups": list(groups)},
         client_id=client.id,
     )
-    db.session.commit()
     click.echo(f"Created user {user.email} in client {client.name}.")
 
 
@@ -145,8 +127,18 @@ def set_password(email: str, password: str) -> None:
         accounts.set_password(user, password)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
-    audit.record(
-        None, "users", "password", f"Set the password of {user.email}", client_id=user.client_id
-    )
-    db.session.commit()
+    _commit("users", "password", f"Set the password of {user.email}", client_id=user.client_id)
     click.echo(f"Set the password of {user.email}; the account is unlocked.")
+
+
+def _client(name: str) -> Client:
+    client = accounts.find_client(name)
+    if client is None:
+        raise click.ClickException(f"Unknown client: {name}")
+    return client
+
+
+def _commit(module: str, action: str, description: str, **details: Any) -> None:
+    # The server shell is the actor ("cli"); audit and change are one unit of work.
+    audit.record(None, module, action, description, **details)
+    db.session.commit()

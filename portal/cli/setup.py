@@ -7,8 +7,12 @@ from portal.bootstrap import bootstrap
 
 
 @click.command("setup")
-@click.option("--admin-email", default=None, help="Email of the first admin (default admin@example.com).")
-@click.option("--admin-password", default=None, help="Password of the first admin (generated if omitted).")
+@click.option(
+    "--admin-email", default=None, help="Email of the first admin (default admin@example.com)."
+)
+@click.option(
+    "--admin-password", default=None, help="Password of the first admin (generated if omitted)."
+)
 @with_appcontext
 def setup_command(admin_email: str | None, admin_password: str | None) -> None:
     """Create or upgrade the schema and the built-in data; create the first admin if none exists."""

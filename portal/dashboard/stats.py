@@ -9,13 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.clock import utc_now
+from portal.events.lease import processor_status
 from portal.extensions import db
-from portal.models import Client, Delivery, Event, MaintenanceState, ProcessorLease, User, Workflow
+from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
 from portal.permissions import EVENTS_VIEW
 from portal.settings.scope import visible_clients
 
-LEASE_ID = 1
 RECENT_WINDOW = timedelta(minutes=5)
 LATEST_ROWS = 10
 PROCESSOR_LABELS = {
@@ -23,17 +23,6 @@ PROCESSOR_LABELS = {
     "paused": "Paused by maintenance",
     "stopped": "No active processor",
 }
-
-
-def processor_state(state: MaintenanceState, now: datetime | None = None) -> str:
-    """Return ``paused`` while the restriction is on, else ``running`` with a live lease,
-    else ``stopped``."""
-    if state.processing_paused:
-        return "paused"
-    expires_at = db.session.scalar(
-        sa.select(ProcessorLease.expires_at).where(ProcessorLease.id == LEASE_ID)
-    )
-    return "running" if expires_at is not None and expires_at > (now or utc_now()) else "stopped"
 
 
 def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[int, dict[str, int]]:
@@ -120,7 +109,7 @@ def latest_deliveries(client_ids: list[int], names: dict[int, str]) -> list[dict
 def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     """Return everything the dashboard shows about event processing, for HTML and JSON."""
     now = utc_now()
-    processor = processor_state(state, now)
+    processor = processor_status(state)
     data: dict[str, Any] = {
         "generated_at": _stamp(now),
         "maintenance": {"enabled": state.enabled, "processing_paused": state.processing_paused},

@@ -2,21 +2,16 @@
 
 import threading
 
-import sqlalchemy as sa
-
 from portal.events import lease
-from portal.events.tables import maintenance
 from portal.extensions import db
-from portal.models.maintenance import STATE_ID
+from portal.maintenance import FLAGS
 
 stopping = threading.Event()  # set on shutdown: finish the current step, start no other
 
 
 def restriction_on(*, lock: bool = False) -> bool:
     """Read the restriction fresh from the database (never from a cached ORM object)."""
-    query = sa.select(maintenance.c.enabled, maintenance.c.restrict_event_processor).where(
-        maintenance.c.id == STATE_ID
-    )
+    query = FLAGS
     if lock:  # PostgreSQL: a save that turns it on waits for our transaction, and vice versa
         query = query.with_for_update(read=True)
     row = db.session.execute(query).first()

@@ -12,6 +12,7 @@ from portal.clock import utc_now
 from portal.events.tables import lease
 from portal.extensions import db
 from portal.maintenance import load_state
+from portal.models import MaintenanceState
 
 LEASE_ID = 1
 
@@ -84,9 +85,9 @@ def live_holder() -> str | None:
     return row.holder if row else None
 
 
-def processor_status() -> str:
+def processor_status(state: MaintenanceState | None = None) -> str:
     """Return ``paused`` while the restriction is on, else ``running`` when a processor holds a
-    live lease, else ``stopped``."""
-    if load_state().processing_paused:
+    live lease, else ``stopped`` (``state`` saves loading the maintenance state again)."""
+    if (state or load_state()).processing_paused:
         return "paused"
     return "running" if live_holder() else "stopped"

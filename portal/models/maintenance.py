@@ -13,16 +13,18 @@ STATE_ID = 1
 bypass_roles = sa.Table(
     "maintenance_bypass_roles",
     db.metadata,
-    sa.Column("state_id", sa.ForeignKey("maintenance_state.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "state_id", sa.ForeignKey("maintenance_state.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("role_id", sa.ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
 )
 bypass_groups = sa.Table(
     "maintenance_bypass_groups",
     db.metadata,
-    sa.Column("state_id", sa.ForeignKey("maintenance_state.id", ondelete="CASCADE"), primary_key=True),
     sa.Column(
-        "group_id", sa.ForeignKey("access_groups.id", ondelete="CASCADE"), primary_key=True
+        "state_id", sa.ForeignKey("maintenance_state.id", ondelete="CASCADE"), primary_key=True
     ),
+    sa.Column("group_id", sa.ForeignKey("access_groups.id", ondelete="CASCADE"), primary_key=True),
 )
 
 

@@ -2,15 +2,14 @@
 
 import sqlalchemy as sa
 from flask import flash, make_response, redirect, render_template, url_for
-from flask_login import current_user
 
-from portal import accounts, audit
-from portal.accounts import POLICY_FIELDS, AccountError
+from portal.accounts import AccountError
+from portal.clients import POLICY_FIELDS, create_client, rotate_api_key, set_policy, update_client
 from portal.extensions import db
 from portal.models import Client
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.settings import bp
-from portal.settings.common import show_error
+from portal.settings.common import commit_change, refuse
 from portal.settings.forms.clients import ClientForm
 from portal.settings.forms.common import ConfirmForm
 from portal.snapshots import client_values
@@ -31,21 +30,18 @@ def client_new():
     form = ClientForm()
     if form.validate_on_submit():
         try:
-            client, key = accounts.create_client(form.name.data, form.contact_email.data)
-            accounts.set_policy(client, **_policy(form))
+            client, key = create_client(form.name.data, form.contact_email.data)
+            set_policy(client, **_policy(form))
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
-            audit.record(
-                current_user,
+            commit_change(
                 "clients",
                 "create",
                 f"Created client {client.name}",
                 after=client_values(client),
                 client_id=client.id,
             )
-            db.session.commit()
             return _show_key(client, key, created=True)
     return render_template("settings/client_form.html", form=form, client=None)
 
@@ -59,13 +55,11 @@ def client_edit(client_id: int):
     if form.validate_on_submit():
         before = client_values(client)
         try:
-            accounts.update_client(client, form.name.data, form.contact_email.data, **_policy(form))
+            update_client(client, form.name.data, form.contact_email.data, **_policy(form))
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
-            audit.record(
-                current_user,
+            commit_change(
                 "clients",
                 "update",
                 f"Edited client {client.name}",
@@ -73,7 +67,6 @@ def client_edit(client_id: int):
                 after=client_values(client),
                 client_id=client.id,
             )
-            db.session.commit()
             flash(f"Client {client.name} saved.", "success")
             return redirect(url_for("settings.clients"))
     return render_template("settings/client_form.html", form=form, client=client)
@@ -86,15 +79,10 @@ def client_rotate_key(client_id: int):
     client = db.get_or_404(Client, client_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.client_edit", client_id=client.id))
-    key = accounts.rotate_api_key(client)
-    audit.record(
-        current_user,
-        "clients",
-        "rotate_key",
-        f"Rotated the API key of {client.name}",
-        client_id=client.id,
+    key = rotate_api_key(client)
+    commit_change(
+        "clients", "rotate_key", f"Rotated the API key of {client.name}", client_id=client.id
     )
-    db.session.commit()
     return _show_key(client, key, created=False)
 
 

@@ -1,9 +1,13 @@
 """Helpers shared by the admin pages' views."""
 
+from typing import Any
+
 from flask import flash, redirect, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
+from portal import audit
 from portal.accounts import AccountError
 from portal.extensions import db
 from portal.settings import bp
@@ -21,6 +25,28 @@ def show_error(form: FlaskForm, exc: AccountError) -> None:
         field.errors = [*field.errors, str(exc)]
     else:
         form.form_errors = [*form.form_errors, str(exc)]
+
+
+def refuse(form: FlaskForm, exc: AccountError) -> None:
+    """Undo a refused change and show its message on the form."""
+    db.session.rollback()
+    show_error(form, exc)
+
+
+def commit_change(
+    module: str,
+    action: str,
+    description: str,
+    *,
+    before: Any = None,
+    after: Any = None,
+    client_id: int | None = None,
+) -> None:
+    """Audit the signed-in admin's change and commit it as one unit of work."""
+    audit.record(
+        current_user, module, action, description, before=before, after=after, client_id=client_id
+    )
+    db.session.commit()
 
 
 @bp.errorhandler(IntegrityError)

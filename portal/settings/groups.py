@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from portal import accounts, audit
+from portal import accounts
 from portal.accounts import AccountError
 from portal.extensions import db
 from portal.guardrails import guarded
@@ -12,7 +12,7 @@ from portal.maintenance import load_state
 from portal.models import AccessGroup
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp
-from portal.settings.common import show_error
+from portal.settings.common import commit_change, refuse
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.groups import GroupForm
 from portal.snapshots import group_values
@@ -36,17 +36,11 @@ def group_new():
         try:
             group = accounts.create_group(form.name.data, form.description.data)
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
-            audit.record(
-                current_user,
-                "groups",
-                "create",
-                f"Created access group {group.name}",
-                after=group_values(group),
+            commit_change(
+                "groups", "create", f"Created access group {group.name}", after=group_values(group)
             )
-            db.session.commit()
             flash(f"Access group {group.name} created.", "success")
             return redirect(url_for("settings.groups"))
     return render_template("settings/group_form.html", form=form, group=None)
@@ -64,18 +58,15 @@ def group_edit(group_id: int):
             with guarded(current_user):
                 accounts.update_group(group, form.name.data, form.description.data)
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
-            audit.record(
-                current_user,
+            commit_change(
                 "groups",
                 "update",
                 f"Edited access group {group.name}",
                 before=before,
                 after=group_values(group),
             )
-            db.session.commit()
             flash(f"Access group {group.name} saved.", "success")
             return redirect(url_for("settings.groups"))
     return _render_edit(group, form)
@@ -97,10 +88,7 @@ def group_delete(group_id: int):
         form = GroupForm(formdata=None, data=group_values(group))
         form.form_errors = [str(exc)]
         return _render_edit(group, form)
-    audit.record(
-        current_user, "groups", "delete", f"Deleted access group {before['name']}", before=before
-    )
-    db.session.commit()
+    commit_change("groups", "delete", f"Deleted access group {before['name']}", before=before)
     flash(f"Access group {before['name']} deleted.", "success")
     return redirect(url_for("settings.groups"))
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from portal import accounts, audit
+from portal import accounts
 from portal.accounts import AccountError
 from portal.extensions import db
 from portal.guardrails import guarded
@@ -12,7 +12,7 @@ from portal.maintenance import load_state
 from portal.models import Role
 from portal.permissions import CATALOGUE, USERS_MANAGE, permission_required
 from portal.settings import bp
-from portal.settings.common import show_error
+from portal.settings.common import commit_change, refuse
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.roles import RoleForm
 from portal.snapshots import role_values
@@ -36,17 +36,9 @@ def role_new():
         try:
             role = accounts.create_role(form.name.data, form.permissions.data)
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
-            audit.record(
-                current_user,
-                "roles",
-                "create",
-                f"Created role {role.name}",
-                after=role_values(role),
-            )
-            db.session.commit()
+            commit_change("roles", "create", f"Created role {role.name}", after=role_values(role))
             flash(f"Role {role.name} created.", "success")
             return redirect(url_for("settings.roles"))
     return render_template("settings/role_form.html", form=form, role=None)
@@ -64,18 +56,15 @@ def role_edit(role_id: int):
             with guarded(current_user):
                 accounts.update_role(role, form.name.data, form.permissions.data)
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
-            audit.record(
-                current_user,
+            commit_change(
                 "roles",
                 "update",
                 f"Edited role {role.name}",
                 before=before,
                 after=role_values(role),
             )
-            db.session.commit()
             flash(f"Role {role.name} saved.", "success")
             return redirect(url_for("settings.roles"))
     return _render_edit(role, form)
@@ -97,8 +86,7 @@ def role_delete(role_id: int):
         form = RoleForm(formdata=None, data={"name": role.name, "permissions": role.permissions})
         form.form_errors = [str(exc)]
         return _render_edit(role, form)
-    audit.record(current_user, "roles", "delete", f"Deleted role {before['name']}", before=before)
-    db.session.commit()
+    commit_change("roles", "delete", f"Deleted role {before['name']}", before=before)
     flash(f"Role {before['name']} deleted.", "success")
     return redirect(url_for("settings.roles"))
 

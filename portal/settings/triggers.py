@@ -1,26 +1,17 @@
 """Settings → Triggers: events each client emits on a schedule."""
 
-import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import automation
 from portal.extensions import db
 from portal.models import ScheduledTrigger
 from portal.permissions import WORKFLOWS_MANAGE, permission_required
+from portal.schedule import describe
 from portal.settings import bp
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.triggers import TriggerForm
-from portal.settings.schedule import describe
-from portal.settings.scope import visible_clients
-
-
-def _trigger_or_404(trigger_id: int) -> ScheduledTrigger:
-    """Return the trigger if it belongs to a client the user may manage."""
-    trigger = db.get_or_404(ScheduledTrigger, trigger_id)
-    if trigger.client_id not in {client.id for client in visible_clients(current_user)}:
-        abort(404)
-    return trigger
+from portal.settings.scope import owned_or_404, rows_by_client, visible_clients
 
 
 @bp.route("/triggers")
@@ -28,14 +19,7 @@ def _trigger_or_404(trigger_id: int) -> ScheduledTrigger:
 def triggers():
     """List the scheduled triggers of every client the user may manage."""
     clients = visible_clients(current_user)
-    rows = db.session.scalars(
-        sa.select(ScheduledTrigger)
-        .where(ScheduledTrigger.client_id.in_([client.id for client in clients]))
-        .order_by(ScheduledTrigger.name)
-    )
-    by_client: dict[int, list[ScheduledTrigger]] = {client.id: [] for client in clients}
-    for trigger in rows:
-        by_client[trigger.client_id].append(trigger)
+    by_client = rows_by_client(ScheduledTrigger, clients)
     return render_template(
         "settings/triggers.html",
         clients=clients,
@@ -64,7 +48,7 @@ def trigger_new():
 @permission_required(WORKFLOWS_MANAGE)
 def trigger_edit(trigger_id: int):
     """Edit a scheduled trigger."""
-    trigger = _trigger_or_404(trigger_id)
+    trigger = owned_or_404(ScheduledTrigger, trigger_id, current_user)
     form = TriggerForm(visible_clients(current_user), editing_id=trigger.id)
     if request.method == "GET":
         form.load(trigger)
@@ -80,7 +64,7 @@ def trigger_edit(trigger_id: int):
 @permission_required(WORKFLOWS_MANAGE)
 def trigger_toggle(trigger_id: int):
     """Enable a disabled trigger, or disable an enabled one."""
-    trigger = _trigger_or_404(trigger_id)
+    trigger = owned_or_404(ScheduledTrigger, trigger_id, current_user)
     if ConfirmForm().validate_on_submit():
         automation.set_trigger_enabled(current_user, trigger, not trigger.enabled)
         db.session.commit()
@@ -93,7 +77,7 @@ def trigger_toggle(trigger_id: int):
 @permission_required(WORKFLOWS_MANAGE)
 def trigger_delete(trigger_id: int):
     """Ask for confirmation, then delete a scheduled trigger."""
-    trigger = _trigger_or_404(trigger_id)
+    trigger = owned_or_404(ScheduledTrigger, trigger_id, current_user)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = trigger.name

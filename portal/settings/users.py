@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal import accounts, audit
+from portal import accounts, passwords
 from portal.accounts import AccountError
 from portal.clock import utc_now
 from portal.extensions import db
@@ -13,7 +13,7 @@ from portal.guardrails import check_not_self, guarded
 from portal.models import AccessGroup, Client, Role, User
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp
-from portal.settings.common import language, page_number, show_error
+from portal.settings.common import commit_change, language, page_number, refuse
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.users import NewUserForm, PasswordResetForm, UserForm, UserSearchForm
 from portal.snapshots import user_values
@@ -55,23 +55,20 @@ def user_new():
                 lang=language(),
             )
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
-            audit.record(
-                current_user,
+            commit_change(
                 "users",
                 "create",
                 f"Created user {user.email}",
                 after=user_values(user),
                 client_id=user.client_id,
             )
-            db.session.commit()
             flash(f"User {user.email} created.", "success")
             return redirect(url_for("settings.users"))
     _describe_password(form, form.client.data)
     rules = [
-        (client.name, accounts.rule_message(client, language()))
+        (client.name, passwords.rule_message(client, language()))
         for client in db.session.scalars(sa.select(Client).order_by(Client.name))
     ]
     return render_template("settings/user_form.html", form=form, user=None, rules=rules)
@@ -99,8 +96,7 @@ def user_edit(user_id: int):
                     active=form.active.data,
                 )
         except AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+            refuse(form, exc)
         else:
             _record(user, "update", f"Edited user {user.email}", before, user_values(user))
             flash(f"User {user.email} saved.", "success")
@@ -118,8 +114,7 @@ def user_password(user_id: int):
         try:
             accounts.set_password(user, reset.password.data, language())
         except AccountError as exc:
-            db.session.rollback()
-            show_error(reset, exc)
+            refuse(reset, exc)
         else:
             _record(user, "password", f"Reset the password of {user.email}", None, None)
             flash(f"New password set for {user.email}.", "success")
@@ -134,7 +129,7 @@ def user_unlock(user_id: int):
     user = db.get_or_404(User, user_id)
     if ConfirmForm().validate_on_submit():
         before = {"locked_until": _iso(user.locked_until), "failed_logins": user.failed_logins}
-        accounts.unlock(user)
+        passwords.unlock(user)
         after = {"locked_until": None, "failed_logins": 0}
         _record(user, "unlock", f"Unlocked {user.email}", before, after)
         flash(f"{user.email} is unlocked.", "success")
@@ -156,10 +151,7 @@ def user_delete(user_id: int):
     except AccountError as exc:
         db.session.rollback()
         return _render_edit(user, error=str(exc))
-    audit.record(
-        current_user, "users", "delete", f"Deleted user {email}", before=before, client_id=client_id
-    )
-    db.session.commit()
+    commit_change("users", "delete", f"Deleted user {email}", before=before, client_id=client_id)
     flash(f"User {email} deleted.", "success")
     return redirect(url_for("settings.users"))
 
@@ -189,14 +181,11 @@ def _describe_password(form, client_id: int | None) -> None:
     """Show the chosen client's password rule next to the password fields."""
     client = db.session.get(Client, client_id) if client_id else None
     if client is not None:
-        form.password.description = accounts.rule_message(client, language())
+        form.password.description = passwords.rule_message(client, language())
 
 
 def _record(user: User, action: str, text: str, before, after) -> None:
-    audit.record(
-        current_user, "users", action, text, before=before, after=after, client_id=user.client_id
-    )
-    db.session.commit()
+    commit_change("users", action, text, before=before, after=after, client_id=user.client_id)
 
 
 def _iso(value) -> str | None:
@@ -210,7 +199,7 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
     if error:
         form.form_errors = [*form.form_errors, error]
     reset = reset or PasswordResetForm(formdata=None)
-    reset.password.description = accounts.rule_message(user.client, language())
+    reset.password.description = passwords.rule_message(user.client, language())
     return render_template(
         "settings/user_form.html",
         form=form,

@@ -1,7 +1,6 @@
 """Settings → Workflows: what each client's events trigger."""
 
-import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import automation
@@ -11,15 +10,7 @@ from portal.permissions import WORKFLOWS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.workflows import WorkflowForm
-from portal.settings.scope import visible_clients
-
-
-def _workflow_or_404(workflow_id: int) -> Workflow:
-    """Return the workflow if it belongs to a client the user may manage."""
-    workflow = db.get_or_404(Workflow, workflow_id)
-    if workflow.client_id not in {client.id for client in visible_clients(current_user)}:
-        abort(404)
-    return workflow
+from portal.settings.scope import owned_or_404, rows_by_client, visible_clients
 
 
 @bp.route("/workflows")
@@ -27,14 +18,7 @@ def _workflow_or_404(workflow_id: int) -> Workflow:
 def workflows():
     """List the workflows of every client the user may manage."""
     clients = visible_clients(current_user)
-    rows = db.session.scalars(
-        sa.select(Workflow)
-        .where(Workflow.client_id.in_([client.id for client in clients]))
-        .order_by(Workflow.name)
-    )
-    by_client: dict[int, list[Workflow]] = {client.id: [] for client in clients}
-    for workflow in rows:
-        by_client[workflow.client_id].append(workflow)
+    by_client = rows_by_client(Workflow, clients)
     return render_template(
         "settings/workflows.html", clients=clients, by_client=by_client, confirm=ConfirmForm()
     )
@@ -62,7 +46,7 @@ def workflow_new():
 @permission_required(WORKFLOWS_MANAGE)
 def workflow_edit(workflow_id: int):
     """Edit a workflow."""
-    workflow = _workflow_or_404(workflow_id)
+    workflow = owned_or_404(Workflow, workflow_id, current_user)
     form = WorkflowForm(visible_clients(current_user), editing_id=workflow.id)
     if request.method == "GET":
         form.load(workflow)
@@ -81,7 +65,7 @@ def workflow_edit(workflow_id: int):
 @permission_required(WORKFLOWS_MANAGE)
 def workflow_toggle(workflow_id: int):
     """Enable a disabled workflow, or disable an enabled one."""
-    workflow = _workflow_or_404(workflow_id)
+    workflow = owned_or_404(Workflow, workflow_id, current_user)
     if ConfirmForm().validate_on_submit():
         automation.set_workflow_enabled(current_user, workflow, not workflow.enabled)
         db.session.commit()
@@ -94,7 +78,7 @@ def workflow_toggle(workflow_id: int):
 @permission_required(WORKFLOWS_MANAGE)
 def workflow_delete(workflow_id: int):
     """Ask for confirmation, then delete a workflow."""
-    workflow = _workflow_or_404(workflow_id)
+    workflow = owned_or_404(Workflow, workflow_id, current_user)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = workflow.name

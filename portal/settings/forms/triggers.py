@@ -7,8 +7,8 @@ from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.models import ScheduledTrigger
+from portal.schedule import cron_problem
 from portal.settings.forms.common import ClientScopedForm, strip
-from portal.settings.schedule import cron_problem
 
 MAX_INTERVAL = 366 * 24 * 3600
 
