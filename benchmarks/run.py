@@ -36,9 +36,8 @@ def main() -> None:
     gunicorn, base = start_gunicorn(db_file, args.workers)
     try:
         # Neighbours on a shared machine make single runs noisy: interleave a few rounds of
-        # the three ingestion measurements and compare their medians. A round posts enough
-        # batches (about half a second) that starting and draining the clients weighs little.
-        rounds, batches = (3, 30) if quick else (5, 60)
+        # the three ingestion measurements and compare their medians.
+        rounds, batches = (3, 12) if quick else (5, 40)
         samples: dict[str, list[float]] = {"ingest": [], "persist_queue": [], "raw": []}
         for index in range(rounds):
             offset = index * batches * BATCH
