@@ -82,3 +82,10 @@ def client_for_api_key(key: str | None) -> Client | None:
     if not key:
         return None
     return db.session.scalar(sa.select(Client).where(Client.api_key_hash == api_key_digest(key)))
+
+
+def client_id_for_api_key(key: str | None) -> int | None:
+    """Return the id of the client whose API key is ``key``, without loading the client."""
+    if not key:
+        return None
+    return db.session.scalar(sa.select(Client.id).where(Client.api_key_hash == api_key_digest(key)))

@@ -34,7 +34,8 @@ scheduler = BackgroundScheduler(daemon=True)
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers run while the processor writes; the busy timeout makes concurrent
-    # writers wait instead of failing with "database is locked".
+    # writers wait instead of failing with "database is locked". WAL + synchronous=NORMAL is the
+    # project's durability level: a commit survives a killed process, not always a power loss.
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -17,6 +17,9 @@ from portal.models.maintenance import STATE_ID
 DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
 # Endpoints that work whatever the state: signing in/out, the health check, key-authenticated API.
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
+# Endpoints that never read the session (static files, the API-key-authenticated API): the hook
+# has no user to check there, so it loads neither user nor state on the ingestion hot path.
+SESSIONLESS_ENDPOINTS = {"static", "api.ingest", "api.event_detail"}
 
 
 _table = MaintenanceState.__table__
@@ -89,7 +92,7 @@ def display_message(state: MaintenanceState) -> str:
 
 def enforce_maintenance():
     """End the session of any signed-in user the rule blocks, on every request."""
-    if request.endpoint == "static":
+    if request.endpoint in SESSIONLESS_ENDPOINTS:
         return None
     flags = db.session.execute(FLAGS).first()
     if flags is None or not flags.enabled:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import login, make_app
 from tests.events_support import api_key, events_by_id, post_events, set_restriction
+from tests.maintenance_helpers import set_maintenance
 
 
 def test_single_event_is_stored_and_queued(app, client):
@@ -218,3 +219,101 @@ def test_full_batch_ids_follow_request_order(app, client):
         f"s-{i}" for i in range(1000)
     ]
     assert stored[body["event_ids"][500]].payload == {"n": 500}
+
+
+@pytest.mark.parametrize("size", [1, 3, 255, 257, 513, 999])
+def test_batches_of_any_size_keep_request_order(app, client, size):
+    """Batches are stored in several statements of fixed sizes; ids and rows stay in order."""
+    key = api_key(app)
+    stored_first = post_events(client, key, {"type": "x", "source_id": "k-2"}).get_json()
+    batch = [
+        {"type": f"t{i % 7}", "payload": {"n": i}, **({"source_id": f"k-{i}"} if i % 3 else {})}
+        for i in range(size)
+    ]
+    batch.append({"type": "again", "source_id": batch[-1].get("source_id", "k-1")})
+    body = post_events(client, key, {"events": batch}).get_json()
+    ids = body["event_ids"]
+    assert len(ids) == size + 1
+    stored = events_by_id(app)
+    for i, event_id in enumerate(ids[:size]):
+        if i == 2:  # stored by the first request: its id, not a new row
+            assert event_id == stored_first["event_ids"][0]
+            continue
+        assert (stored[event_id].type, stored[event_id].payload) == (f"t{i % 7}", {"n": i})
+        assert stored[event_id].source_id == batch[i].get("source_id")
+    if "source_id" in batch[-2]:
+        assert ids[-1] == ids[-2]  # repeated within the batch: answered with the same id
+    assert len(stored) == 1 + body["accepted"]
+    assert body["accepted"] + body["duplicates"] == size + 1
+    again = post_events(client, key, {"events": batch}).get_json()  # a client's retry
+    with_source = [i for i, event in enumerate(batch) if "source_id" in event]
+    assert [again["event_ids"][i] for i in with_source] == [ids[i] for i in with_source]
+    assert again["accepted"] == size + 1 - len(with_source)
+
+
+def test_whitespace_type_and_errors_name_every_bad_event(app, client):
+    batch = {"events": [{"type": "ok"}, {"type": "   "}, {"type": "ok", "source_id": ""}, "x"]}
+    response = post_events(client, key := api_key(app), batch)
+    assert response.status_code == 400
+    details = response.get_json()["details"]
+    assert [(d["index"], d["field"]) for d in details] == [(1, "type"), (2, "source_id"), (3, "")]
+    assert post_events(client, key, {"type": "ok"}).status_code == 202
+    assert len(events_by_id(app)) == 1
+
+
+def test_ingestion_with_a_blocked_session_cookie_is_still_accepted(app, client, make_user):
+    """The API authenticates by key alone: a browser session blocked by maintenance is no
+    reason to refuse (or to answer 503 to) a key-authenticated ingestion."""
+    make_user("viewer@example.com", roles=("Viewer",))
+    login(client, "viewer@example.com")
+    key = api_key(app)
+    set_maintenance(app, roles=("Administrator",), groups=("Administrators",))
+    response = post_events(client, key, {"type": "a"})
+    assert response.status_code == 202
+    assert response.get_json()["processing"] == "running"
+    assert client.get("/").status_code == 302  # the page still ends the blocked session
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (b'{"type": "\\ud800"}', "type"),
+        (b'{"type": "a\\u0000b"}', "type"),
+        (b'{"type": "a", "source_id": "\\udfff"}', "source_id"),
+        (b'{"type": "a", "payload": {"x": 1e400}}', "payload"),  # overflows to infinity
+        (b'{"type": "a", "payload": {"x": [null, -2.5E+0309]}}', "payload"),
+    ],
+)
+def test_unstorable_values_are_a_400(app, client, data, field):
+    """Values no database column can hold are refused up front, never a 5xx."""
+    key = api_key(app)
+    response = client.post(
+        "/api/v1/events", data=data, content_type="application/json", headers={"X-API-Key": key}
+    )
+    assert response.status_code == 400
+    details = response.get_json()["details"]
+    assert [(d["index"], d["field"]) for d in details] == [(0, field)]
+    assert events_by_id(app) == {}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"big": 123456789012345678901234567890, "neg": -(2**70)},  # beyond 64 bits: exact
+        {"text": "\ud800 lone", "nul": "a\u0000b", "é": "ü €"},
+        {"float": 1.5e308, "tiny": 5e-324, "nested": [[[[{"a": None}]]]]},
+        {"deep": json.loads("[" * 400 + "]" * 400)},
+    ],
+)
+def test_payloads_are_stored_exactly(app, client, payload):
+    key = api_key(app)
+    response = client.post(
+        "/api/v1/events",
+        data=json.dumps({"type": "a", "payload": payload}),
+        content_type="application/json",
+        headers={"X-API-Key": key},
+    )
+    assert response.status_code == 202
+    event_id = response.get_json()["event_ids"][0]
+    shown = client.get(f"/api/v1/events/{event_id}", headers={"X-API-Key": key}).get_json()
+    assert shown["payload"] == payload

@@ -71,3 +71,24 @@ def test_concurrent_duplicates_on_postgres(pg_app):  # noqa: F811
     assert [r.status_code for r in responses] == [202] * 12
     assert sum(r.get_json()["accepted"] for r in responses) == 50
     assert len({tuple(r.get_json()["event_ids"]) for r in responses}) == 1
+
+
+def test_edge_values_on_postgres(pg_app):  # noqa: F811
+    """NUL, unpaired surrogates and overflowing numbers are a 400 where PostgreSQL could not
+    store them, and stored exactly where it can."""
+    key = api_key(pg_app)
+    http = pg_app.test_client()
+    for raw in (
+        b'{"type": "a\\u0000"}',
+        b'{"type": "\\ud800"}',
+        b'{"type": "a", "payload": 1}',
+        b'{"type": "a", "payload": {"x": 1e999}}',
+    ):
+        response = http.post(
+            "/api/v1/events", data=raw, content_type="application/json", headers={"X-API-Key": key}
+        )
+        assert response.status_code == 400, raw
+    payload = {"big": 2**80, "text": "\ud800 \u0000 é", "f": 1.5e308}
+    body = post_events(http, key, {"events": [{"type": "a", "payload": payload}] * 300}).get_json()
+    shown = http.get(f"/api/v1/events/{body['event_ids'][299]}", headers={"X-API-Key": key})
+    assert shown.get_json()["payload"] == payload

@@ -4,18 +4,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from portal.clock import utc_now
-from portal.events.tables import events
+from portal.events import bulk
 from portal.extensions import db
-from portal.models.events import EVENT_QUEUED
 
 MAX_TYPE_LENGTH = 200
 MAX_SOURCE_ID_LENGTH = 200
 EVENT_FIELDS = {"type", "payload", "source_id"}
-LOOKUP_CHUNK = 1000
-RACE_RETRIES = 5
+RACE_RETRIES = 6  # the first attempt does not look source ids up
+UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 
 
 class IngestError(Exception):
@@ -26,6 +26,9 @@ class IngestError(Exception):
         self.message = message
         self.details = details or []
         self.status = status
+
+
+Item = tuple[str, str, str | None]  # a valid event: type, payload as JSON text, source_id
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ def parse_body(raw: bytes) -> Any:
         raise IngestError("The request body is not valid JSON.", [{"message": str(exc)[:200]}])
 
 
-def parse_events(body: Any, max_events: int) -> list[dict]:
+def parse_events(body: Any, max_events: int) -> list[Item]:
     """Return the events of a single-event or ``{"events": [...]}`` body, or raise IngestError."""
     if not isinstance(body, dict):
         raise IngestError('The body must be a JSON object: one event or {"events": [...]}.')
@@ -77,33 +80,76 @@ def parse_events(body: Any, max_events: int) -> list[dict]:
             )
     else:
         items = [body]
-    details: list[dict] = []
-    cleaned = []
-    for index, item in enumerate(items):
-        event, problems = _clean_event(item)
-        details.extend({"index": index, **problem} for problem in problems)
-        cleaned.append(event)
-    if details:
-        raise IngestError("Invalid event(s); nothing was stored.", details)
-    return cleaned
+    events: list[Item] = []
+    for item in items:
+        # The common, valid case in one test per event; anything else is diagnosed below.
+        if isinstance(item, dict) and item.keys() <= EVENT_FIELDS:
+            kind = item.get("type")
+            payload = item.get("payload")
+            source_id = item.get("source_id")
+            if (
+                isinstance(kind, str)
+                and 0 < len(kind) <= MAX_TYPE_LENGTH
+                and (payload is None or isinstance(payload, dict))
+                and (
+                    source_id is None
+                    or (isinstance(source_id, str) and 0 < len(source_id) <= MAX_SOURCE_ID_LENGTH)
+                )
+                and not kind.isspace()
+                and _storable(kind)
+                and (source_id is None or _storable(source_id))
+                and (text := payload_json(payload or {})) is not None
+            ):
+                events.append((kind, text, source_id))
+                continue
+        raise IngestError("Invalid event(s); nothing was stored.", _problems(items))
+    return events
 
 
-def _clean_event(item: Any) -> tuple[dict, list[dict]]:
-    """Return the normalised event and its problems (each with ``field`` and ``message``)."""
+def _storable(text: str) -> bool:
+    """Return whether every database can store the string: no NUL, no lone surrogate."""
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def payload_json(payload: dict) -> str | None:
+    """Serialise a payload compactly, or return None if it is not storable JSON."""
+    try:
+        text = orjson.dumps(payload)
+        # orjson writes an infinite float (1e400 decodes to one) as null: only payloads with a
+        # null need the strict encoder's judgement.
+        if b"null" not in text:
+            return text.decode()
+    except orjson.JSONEncodeError:
+        pass  # integers beyond 64 bits, lone surrogates: the standard encoder writes them
+    try:
+        return _to_json(payload)
+    except (ValueError, TypeError, RecursionError):
+        return None  # infinite or NaN numbers, absurd nesting
+
+
+_to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _problems(items: list) -> list[dict]:
+    """Return every problem of the batch, each with the event's ``index`` and the ``field``."""
+    return [
+        {"index": index, **problem} for index, item in enumerate(items) for problem in _check(item)
+    ]
+
+
+def _check(item: Any) -> list[dict]:
+    """Return the problems of one event (each with ``field`` and ``message``)."""
     if not isinstance(item, dict):
-        return {}, [{"field": "", "message": "An event must be a JSON object."}]
+        return [{"field": "", "message": "An event must be a JSON object."}]
     kind = item.get("type")
     payload = item.get("payload")
     source_id = item.get("source_id")
-    if (
-        isinstance(kind, str)
-        and 0 < len(kind) <= MAX_TYPE_LENGTH
-        and isinstance(payload, dict | None)
-        and (source_id is None or (isinstance(source_id, str) and 0 < len(source_id) <= 200))
-        and item.keys() <= EVENT_FIELDS
-        and kind.strip()
-    ):  # the common, valid case in one test
-        return {"type": kind, "payload": payload or {}, "source_id": source_id}, []
     problems = [
         {"field": key, "message": "Unknown field (allowed: type, payload, source_id)."}
         for key in item
@@ -113,93 +159,57 @@ def _clean_event(item: Any) -> tuple[dict, list[dict]]:
         problems.append({"field": "type", "message": "Required: a non-empty string."})
     elif len(kind) > MAX_TYPE_LENGTH:
         problems.append({"field": "type", "message": f"At most {MAX_TYPE_LENGTH} characters."})
+    elif not _storable(kind):
+        problems.append({"field": "type", "message": UNSTORABLE})
     if payload is not None and not isinstance(payload, dict):
         problems.append({"field": "payload", "message": "Must be a JSON object."})
+    elif payload_json(payload or {}) is None:
+        problems.append({"field": "payload", "message": "Not storable as JSON."})
     if source_id is not None and (not isinstance(source_id, str) or not source_id):
         problems.append({"field": "source_id", "message": "Must be a non-empty string."})
     elif source_id is not None and len(source_id) > MAX_SOURCE_ID_LENGTH:
         problems.append(
             {"field": "source_id", "message": f"At most {MAX_SOURCE_ID_LENGTH} characters."}
         )
-    return {"type": kind, "payload": payload or {}, "source_id": source_id}, problems
+    elif source_id is not None and not _storable(source_id):
+        problems.append({"field": "source_id", "message": UNSTORABLE})
+    return problems
 
 
-def store_events(client_id: int, items: list[dict]) -> IngestResult:
+def store_events(client_id: int, items: list[Item]) -> IngestResult:
     """Store the events in one transaction; duplicates of a stored or earlier ``source_id`` are
     not stored again but answered with the existing id, in request order."""
+    # Most batches carry fresh source ids, so the first attempt inserts without looking them
+    # up and lets the unique constraint report a stored one; only then are they looked up.
+    look_up = False
     for _attempt in range(RACE_RETRIES):
         try:
-            result = _store_once(client_id, items)
+            result = _store_once(client_id, items, look_up)
             db.session.commit()
             return result
         except sa.exc.IntegrityError:
-            # A concurrent request stored one of our source ids first: look again.
+            # A source id is stored already, or a concurrent request stored it first: look again.
             db.session.rollback()
+            look_up = True
     raise IngestError("Too many concurrent writes of the same source_id; retry.", status=409)
 
 
-def _store_once(client_id: int, items: list[dict]) -> IngestResult:
-    wanted = list(dict.fromkeys(item["source_id"] for item in items if item["source_id"]))
-    known = existing_ids(client_id, wanted)
-    rows: list[dict] = []
+def _store_once(client_id: int, items: list[Item], look_up: bool) -> IngestResult:
+    connection = db.session.connection()
+    known: dict[str, int] = {}
+    if look_up:
+        wanted = list(dict.fromkeys(source for _, _, source in items if source is not None))
+        known = bulk.existing_ids(connection, client_id, wanted)
+    rows: list[bulk.Row] = []
     slots: list[int] = []  # per request position: a stored id, or -(1 + index into rows)
-    in_batch: dict[str, int] = {}
-    for item in items:
-        source_id = item["source_id"]
+    for kind, payload_text, source_id in items:
         if source_id is not None:
             if source_id in known:
                 slots.append(known[source_id])
                 continue
-            if source_id in in_batch:
-                slots.append(in_batch[source_id])
-                continue
-            in_batch[source_id] = -1 - len(rows)
+            known[source_id] = -1 - len(rows)  # a repeat later in the batch gets this row
         slots.append(-1 - len(rows))
-        rows.append(
-            {"type": item["type"], "payload": _to_json(item["payload"]), "source_id": source_id}
-        )
-    new_ids: list[int] = []
-    if rows:
-        # Batched multi-row INSERT ... RETURNING. Ids of one request grow in parameter order
-        # (SQLite holds the write lock; PostgreSQL evaluates the sequence row by row), so the
-        # sorted ids map onto the rows; asking SQLAlchemy to sort would insert row by row.
-        new_ids = sorted(db.session.execute(_insert_statement(client_id), rows).scalars())
+        rows.append((kind, payload_text, source_id))
+    new_ids = bulk.insert_events(connection, client_id, utc_now(), rows) if rows else []
     event_ids = [slot if slot >= 0 else new_ids[-1 - slot] for slot in slots]
     return IngestResult(len(rows), len(items) - len(rows), event_ids)
-
-
-# The per-row columns only, untyped: payloads arrive serialised and the constants of a request
-# are bound once, which keeps SQLAlchemy's per-row parameter processing to three plain values.
-_bulk_events = sa.table(
-    "events", sa.column("id", sa.Integer), *(sa.column(name) for name in events.c.keys()[1:])
-)
-_to_json = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _insert_statement(client_id: int) -> sa.Insert:
-    dialect = db.session.get_bind().dialect
-    to_db = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
-    now = utc_now()
-    return (
-        sa.insert(_bulk_events)
-        .values(
-            client_id=sa.bindparam("client_id", client_id, type_=sa.Integer),
-            received_at=sa.bindparam("received_at", to_db(now) if to_db else now),
-            status=sa.bindparam("status", EVENT_QUEUED),
-            attempts=sa.bindparam("attempts", 0),
-        )
-        .returning(_bulk_events.c.id)
-    )
-
-
-def existing_ids(client_id: int, source_ids: list[str]) -> dict[str, int]:
-    """Return {source_id: event id} of the client's stored events among ``source_ids``."""
-    found: dict[str, int] = {}
-    query = sa.select(events.c.source_id, events.c.id).where(
-        events.c.client_id == sa.bindparam("client_id"),
-        events.c.source_id.in_(sa.bindparam("source_ids", expanding=True)),
-    )
-    for start in range(0, len(source_ids), LOOKUP_CHUNK):
-        chunk = source_ids[start : start + LOOKUP_CHUNK]
-        found.update(db.session.execute(query, {"client_id": client_id, "source_ids": chunk}).all())
-    return found
