@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from portal import accounts, create_app  # noqa: E402
+from portal import accounts, clients, create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 
 PASSWORD = "benchmark-password"
@@ -48,7 +48,7 @@ def prepare(db_file: Path) -> tuple[object, str, int]:
     assert result.exit_code == 0, result.output
     with app.app_context():
         client = accounts.find_client(accounts.DEFAULT_CLIENT)
-        key = accounts.rotate_api_key(client)
+        key = clients.rotate_api_key(client)
         db.session.commit()
         return app, key, client.id
 

@@ -6,7 +6,6 @@ Clients, their policy and API keys live in ``portal.clients``; passwords and the
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -221,12 +220,3 @@ def update_group(group: AccessGroup, name: str, description: str) -> None:
     """Rename an access group and change its description."""
     group.name = clean_name(name, "An access group", AccessGroup, exclude_id=group.id)
     group.description = (description or "").strip()
-
-
-def __getattr__(name: str) -> Any:
-    # api/routes.py and benchmarks/ still reach these as accounts.*; they moved to portal.clients.
-    if name in ("client_for_api_key", "rotate_api_key"):
-        from portal import clients
-
-        return getattr(clients, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -92,4 +92,5 @@ def healthz():
         return jsonify(status="error", error="database unreachable"), 503
     return jsonify(status="ok", maintenance=state.enabled, event_processor=processor)
 
+
 from portal.api import openapi  # noqa: E402,F401  (registers /api/v1/openapi.json)

@@ -13,7 +13,7 @@ from portal.events.lease import processor_status
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
-from portal.permissions import EVENTS_VIEW
+from portal.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW
 from portal.settings.scope import visible_clients
 
 RECENT_WINDOW = timedelta(minutes=5)
@@ -52,13 +52,17 @@ def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[in
     return counts
 
 
-def latest_events(client_ids: list[int], names: dict[int, str]) -> list[dict[str, Any]]:
-    """Return the newest events of these clients, newest first."""
+def _of_clients(query: sa.Select, client_ids: list[int] | None) -> sa.Select:
+    # No filter when every client is visible: the newest rows then come straight off the
+    # primary key instead of a sort over every event of every client.
+    return query if client_ids is None else query.where(Event.client_id.in_(client_ids))
+
+
+def latest_events(client_ids: list[int] | None, names: dict[int, str]) -> list[dict[str, Any]]:
+    """Return the newest events of these clients (None: of all clients), newest first."""
+    query = sa.select(Event.id, Event.client_id, Event.type, Event.status, Event.received_at)
     rows = db.session.execute(
-        sa.select(Event.id, Event.client_id, Event.type, Event.status, Event.received_at)
-        .where(Event.client_id.in_(client_ids))
-        .order_by(Event.id.desc())
-        .limit(LATEST_ROWS)
+        _of_clients(query, client_ids).order_by(Event.id.desc()).limit(LATEST_ROWS)
     )
     return [
         {
@@ -72,9 +76,9 @@ def latest_events(client_ids: list[int], names: dict[int, str]) -> list[dict[str
     ]
 
 
-def latest_deliveries(client_ids: list[int], names: dict[int, str]) -> list[dict[str, Any]]:
-    """Return the newest deliveries for these clients' events, newest first."""
-    rows = db.session.execute(
+def latest_deliveries(client_ids: list[int] | None, names: dict[int, str]) -> list[dict[str, Any]]:
+    """Return the newest deliveries for these clients' events (None: all), newest first."""
+    query = (
         sa.select(
             Delivery.id,
             Delivery.status,
@@ -87,9 +91,9 @@ def latest_deliveries(client_ids: list[int], names: dict[int, str]) -> list[dict
         )
         .join(Event, Delivery.event_id == Event.id)
         .outerjoin(Workflow, Delivery.workflow_id == Workflow.id)
-        .where(Event.client_id.in_(client_ids))
-        .order_by(Delivery.id.desc())
-        .limit(LATEST_ROWS)
+    )
+    rows = db.session.execute(
+        _of_clients(query, client_ids).order_by(Delivery.id.desc()).limit(LATEST_ROWS)
     )
     return [
         {
@@ -126,8 +130,9 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     names = {client.id: client.name for client in clients}
     counts = client_counts(ids, state.processing_paused, now)
     data["clients"] = [{"id": c.id, "name": c.name, **counts[c.id]} for c in clients]
-    data["events"] = latest_events(ids, names)
-    data["deliveries"] = latest_deliveries(ids, names)
+    shown = None if user.can(CLIENT_SETTINGS_MANAGE) else ids  # visible_clients: all of them
+    data["events"] = latest_events(shown, names)
+    data["deliveries"] = latest_deliveries(shown, names)
     return data
 
 
