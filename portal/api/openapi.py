@@ -38,7 +38,13 @@ SCHEMAS: dict[str, Any] = {
         "required": ["type"],
         "additionalProperties": False,
         "properties": {
-            "type": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+            "type": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "pattern": "^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$",
+                "description": "Not blank; no NUL characters or unpaired surrogates",
+            },
             "payload": {
                 "type": ["object", "null"],
                 "description": "Any JSON object (null or omitted: {})",
@@ -47,7 +53,9 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 200,
-                "description": "Idempotency key, unique per client: a repeat is stored once",
+                "pattern": "^[^\\u0000]+$",
+                "description": "Idempotency key, unique per client: a repeat is stored once "
+                "(no NUL characters or unpaired surrogates)",
             },
         },
     },
