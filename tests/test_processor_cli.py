@@ -1,7 +1,6 @@
 """``flask processor run`` as a real process: kill -9 mid-batch, clean shutdown, and where the
 in-process processor starts."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,21 +25,15 @@ from tests.events_support import (
     run_tick,
     webhook_server,
 )
+from tests.live import portal_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(db_path: Path, tmp_path: Path, **extra) -> dict:
-    env = dict(os.environ)
-    env.update(
-        FLASK_APP="wsgi",
-        PORTAL_SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}",
-        PORTAL_SECRET_KEY="test-secret",
-        PORTAL_PROCESSOR_INTERVAL_SECONDS="0.1",
-        PORTAL_PROCESSOR_LEASE_TTL_SECONDS="2",
+def _env(db_path: Path, **extra) -> dict:
+    return portal_env(
+        db_path, PROCESSOR_INTERVAL_SECONDS=0.1, PROCESSOR_LEASE_TTL_SECONDS=2, **extra
     )
-    env.update({f"PORTAL_{key}": str(value) for key, value in extra.items()})
-    return env
 
 
 def _flask(env: dict, *args: str) -> subprocess.Popen:
@@ -98,7 +91,7 @@ def test_repeated_kill_9_loses_nothing_and_marks_nothing_done_early(app, client,
             api_key(app),
             {"events": [{"type": "t", "payload": {"n": i}} for i in range(300)]},
         ).get_json()["event_ids"]
-        env = _env(db_path, tmp_path, PROCESSOR_BATCH_SIZE=25)
+        env = _env(db_path, PROCESSOR_BATCH_SIZE=25)
         for calls in (40, 100):
             _expire_lease(app)
             process = _flask(env, "processor", "run")
@@ -133,7 +126,7 @@ def test_repeated_kill_9_loses_nothing_and_marks_nothing_done_early(app, client,
 
 @pytest.mark.slow
 def test_sigterm_releases_the_lease(app, tmp_path, db_path):
-    process = _flask(_env(db_path, tmp_path), "processor", "run")
+    process = _flask(_env(db_path), "processor", "run")
     try:
         _wait_for(lambda: _lease_holder(app) is not None)
         process.send_signal(signal.SIGTERM)
@@ -162,7 +155,7 @@ def test_one_shot_commands_do_not_start_the_processor(tmp_path, db_path, command
     result = subprocess.run(
         [sys.executable, "-c", START_PROBE, *command],
         cwd=ROOT,
-        env=_env(db_path, tmp_path, PROCESSOR_ENABLED="true"),
+        env=_env(db_path, PROCESSOR_ENABLED="true"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -202,7 +195,7 @@ def test_a_wsgi_server_importing_wsgi_starts_the_processor(tmp_path, db_path):
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=ROOT,
-        env=_env(db_path, tmp_path, PROCESSOR_ENABLED="true"),
+        env=_env(db_path, PROCESSOR_ENABLED="true"),
         capture_output=True,
         text=True,
         timeout=60,
