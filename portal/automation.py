@@ -5,11 +5,11 @@ the event pipeline's job (``portal.events``), never this module's.
 """
 
 import hashlib
-import secrets
 from typing import Any
 
 from portal import audit
 from portal.clock import utc_now
+from portal.events.webhooks import signing
 from portal.extensions import db
 from portal.models import Client, ScheduledTrigger, User, Workflow
 from portal.schedule import next_fire_time
@@ -28,8 +28,8 @@ SCHEDULE_FIELDS = ("interval_seconds", "cron")
 
 
 def new_secret() -> str:
-    """Return a fresh random signing secret for a webhook."""
-    return secrets.token_urlsafe(32)
+    """Return a fresh random Standard Webhooks signing secret (``whsec_...``)."""
+    return signing.new_secret()
 
 
 def secret_fingerprint(secret: str) -> str:

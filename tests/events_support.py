@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -10,6 +11,7 @@ from flask import Flask
 
 from portal import accounts, clients
 from portal.events import processor
+from portal.events.webhooks.pump import Pump
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import Event, Workflow
@@ -54,9 +56,18 @@ def set_restriction(app: Flask, on: bool, *, enabled: bool | None = None) -> Non
 
 
 def run_tick(app: Flask, holder: str = HOLDER) -> processor.TickReport:
-    """Run one processor round the way the scheduler job does."""
+    """Run one processor round the way the scheduler job does, then make the due webhook
+    calls the way the pump does (until none is due)."""
     with app.app_context():
-        return processor.tick(holder)
+        report = processor.tick(holder)
+    if report.holder:
+        drain(app, holder)
+    return report
+
+
+def drain(app: Flask, holder: str = HOLDER) -> None:
+    """Run the webhook pump until no call is due or in flight."""
+    Pump(app, holder).drain()
 
 
 def post_events(http, key: str, body, **kw):
@@ -76,6 +87,10 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.statuses: list[int] = []  # answers to give in order; then 200
+        self.delay = 0.0  # seconds to wait before answering
+        self.headers: dict[str, str] = {}  # extra response headers
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.lock = threading.Lock()
 
     @property
@@ -91,13 +106,22 @@ def webhook_server(recorder: Recorder | None = None):
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            arrived = time.monotonic()
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with recorder.lock:
                 recorder.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "at": arrived}
                 )
                 status = recorder.statuses.pop(0) if recorder.statuses else 200
+                recorder.in_flight += 1
+                recorder.most_in_flight = max(recorder.most_in_flight, recorder.in_flight)
+            if recorder.delay:
+                time.sleep(recorder.delay)
+            with recorder.lock:
+                recorder.in_flight -= 1
             self.send_response(status)
+            for name, value in recorder.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
@@ -105,7 +129,12 @@ def webhook_server(recorder: Recorder | None = None):
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 512
+
+    Handler.protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -8,8 +8,9 @@ import orjson
 import sqlalchemy as sa
 
 from portal.clock import utc_now
-from portal.events import bulk
+from portal.events import bulk, counters
 from portal.extensions import db
+from portal.models.events import EVENT_QUEUED
 
 MAX_TYPE_LENGTH = 200
 MAX_SOURCE_ID_LENGTH = 200
@@ -211,5 +212,6 @@ def _store_once(client_id: int, items: list[Item], look_up: bool) -> IngestResul
         slots.append(-1 - len(rows))
         rows.append((kind, payload_text, source_id))
     new_ids = bulk.insert_events(connection, client_id, utc_now(), rows) if rows else []
+    counters.add(connection, {(client_id, EVENT_QUEUED): len(rows)})
     event_ids = [slot if slot >= 0 else new_ids[-1 - slot] for slot in slots]
     return IngestResult(len(rows), len(items) - len(rows), event_ids)

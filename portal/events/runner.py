@@ -17,13 +17,14 @@ from flask import Flask
 from portal.events import lease
 from portal.events.guard import stopping
 from portal.events.processor import tick
+from portal.events.webhooks.pump import Pump
 from portal.extensions import scheduler
 
 log = logging.getLogger(__name__)
 TICK_JOB = "event-processor"
 HEARTBEAT_JOB = "event-processor-heartbeat"
 _lock = threading.Lock()
-_running: dict[str, str] = {}  # "holder" -> our holder id while the scheduler runs here
+_running: dict = {}  # "holder" and "pump" while the processor runs in this process
 
 
 def serving_process() -> bool:
@@ -61,7 +62,8 @@ def _exit_cleanly_on_sigterm() -> None:
 
 
 def start(app: Flask) -> bool:
-    """Schedule the processor tick and the lease heartbeat on the shared BackgroundScheduler."""
+    """Schedule the processor tick and the lease heartbeat on the shared BackgroundScheduler,
+    and start the webhook pump on its own thread (calls never hold up a tick)."""
     with _lock:
         if _running:
             return False
@@ -85,6 +87,8 @@ def start(app: Flask) -> bool:
         if not scheduler.running:
             scheduler.start()
         _running["holder"] = holder
+        _running["pump"] = pump = Pump(app, holder)
+        pump.start()
         atexit.register(stop, app)
     log.info("Event processor started as %s (every %.2fs).", holder, interval)
     return True
@@ -94,9 +98,12 @@ def stop(app: Flask) -> None:
     """Stop the jobs, wait for a running tick, and release the lease (clean shutdown)."""
     with _lock:
         holder = _running.pop("holder", None)
+        pump = _running.pop("pump", None)
         if holder is None:
             return
         stopping.set()
+        if pump is not None:
+            pump.stop()  # calls in flight finish and are recorded while we still hold the lease
         if scheduler.running:
             scheduler.shutdown(wait=True)
     with app.app_context():

@@ -2,7 +2,15 @@
 
 from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
-from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
+from portal.models.events import (
+    Delivery,
+    DeliveryAttempt,
+    Event,
+    EventCounter,
+    ProcessorLease,
+    ScheduledTrigger,
+    Workflow,
+)
 from portal.models.maintenance import MaintenanceState
 
 __all__ = [
@@ -10,6 +18,8 @@ __all__ = [
     "AuditEntry",
     "Client",
     "Delivery",
+    "DeliveryAttempt",
+    "EventCounter",
     "Event",
     "MaintenanceState",
     "ProcessorLease",

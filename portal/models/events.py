@@ -55,15 +55,27 @@ class Workflow(db.Model):
     condition: Mapped[Any | None] = mapped_column(sa.JSON)
     action: Mapped[str] = mapped_column(sa.String(16), default="record")  # webhook | record
     url: Mapped[str] = mapped_column(sa.String(2000), default="")
-    secret: Mapped[str] = mapped_column(sa.String(200), default="")
+    secret: Mapped[str] = mapped_column(sa.String(200), default="")  # whsec_<base64 key>
+    # Delivery limits: calls in flight (None: only the global WEBHOOK_CONCURRENCY) and calls
+    # per second (None: no rate limit).
+    max_in_flight: Mapped[int | None]
+    rate_limit: Mapped[float | None]
+    # Circuit breaker: after WEBHOOK_CIRCUIT_FAILURES consecutive failed attempts the endpoint is
+    # paused (its deliveries are held, not failed) until an admin resumes it.
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    paused_at: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class Delivery(db.Model):
     __tablename__ = "deliveries"
     __table_args__ = (
-        sa.UniqueConstraint("event_id", "workflow_id", name="uq_deliveries_event_workflow"),
+        # A replayed event gets new deliveries: several per (event, workflow) over time.
+        sa.Index("ix_deliveries_event_id", "event_id"),
         sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        # "due deliveries of this workflow", so every endpoint is fed separately (fair slots)
+        sa.Index("ix_deliveries_workflow_due", "workflow_id", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,6 +91,38 @@ class Delivery(db.Model):
     result: Mapped[Any | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     finished_at: Mapped[datetime | None]
+
+
+class DeliveryAttempt(db.Model):
+    """One webhook call of a delivery: when, the answer (or error) and how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    duration_ms: Mapped[int] = mapped_column(default=0)
+
+
+class EventCounter(db.Model):
+    """Events per client and status, kept exact by every path that changes them.
+
+    A client has several rows per status (``shard``) so concurrent ingestion on PostgreSQL does
+    not queue on one hot row; a figure is the sum of its shards.
+    """
+
+    __tablename__ = "event_counters"
+
+    client_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
 class ScheduledTrigger(db.Model):

@@ -1,0 +1,268 @@
+"""Recording call outcomes in batches: attempts, retries with backoff, event status, circuit.
+
+One transaction per batch of outcomes, set-based where the rows allow it, instead of a commit
+around every call.
+"""
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.clock import utc_now
+from portal.events import counters
+from portal.events.tables import attempts, deliveries, events, workflows
+from portal.events.webhooks.slots import Item
+from portal.events.webhooks.transport import CallOutcome
+from portal.extensions import db
+from portal.models.events import (
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SUCCEEDED,
+    EVENT_FAILED,
+    EVENT_PROCESSED,
+    EVENT_QUEUED,
+)
+
+JITTER = 0.25  # a retry waits its backoff plus up to a quarter more
+
+
+@dataclass(frozen=True)
+class Result:
+    workflow_id: int | None
+    item: Item
+    outcome: CallOutcome
+
+
+def retry_delay(attempts: int, outcome: CallOutcome) -> float:
+    """Return seconds until the next try after ``attempts`` failed ones.
+
+    Exponential backoff with jitter; a receiver's ``Retry-After`` wins, capped by config.
+    """
+    config = current_app.config
+    if outcome.retry_after is not None:
+        return min(outcome.retry_after, float(config["WEBHOOK_RETRY_AFTER_MAX_SECONDS"]))
+    base = float(config["WEBHOOK_BACKOFF_SECONDS"]) * 2 ** (attempts - 1)
+    return base * (1 + random.uniform(0, JITTER))  # noqa: S311 (jitter, not a secret)
+
+
+def release(items: list[Item]) -> None:
+    """Make claimed but unsent deliveries due now again (restriction, pause, shutdown)."""
+    if not items:
+        return
+    statement = (
+        sa.update(deliveries)
+        .where(
+            deliveries.c.id.in_(sa.bindparam("ids", expanding=True)),
+            deliveries.c.status == DELIVERY_PENDING,
+        )
+        .values(next_attempt_at=utc_now())
+    )
+    db.session.execute(statement, {"ids": [item.delivery_id for item in items]})
+    db.session.commit()
+
+
+def record(results: list[Result]) -> None:
+    """Store a batch of outcomes in one transaction (commits)."""
+    now = utc_now()
+    held = [r.item for r in results if r.outcome.held]
+    sent = [r for r in results if not r.outcome.held]
+    if held:
+        db.session.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_([item.delivery_id for item in held]))
+            .where(deliveries.c.status == DELIVERY_PENDING)
+            .values(next_attempt_at=now)
+        )
+    if sent:
+        _store_attempts(sent, now)
+        _update_deliveries(sent, now)
+        _update_events(sent)
+        _finish_events({r.item.event_id: r.item.client_id for r in sent}, now)
+        _circuit(sent, now)
+    db.session.commit()
+
+
+def _store_attempts(sent: list[Result], now: datetime) -> None:
+    db.session.execute(
+        sa.insert(attempts),
+        [
+            {
+                "delivery_id": r.item.delivery_id,
+                "attempted_at": now - timedelta(milliseconds=r.outcome.duration_ms),
+                "status_code": r.outcome.status_code,
+                "error": r.outcome.error,
+                "duration_ms": r.outcome.duration_ms,
+            }
+            for r in sent
+        ],
+    )
+
+
+def _update_deliveries(sent: list[Result], now: datetime) -> None:
+    most = int(current_app.config["WEBHOOK_MAX_ATTEMPTS"])
+    rows = []
+    for r in sent:
+        tries = r.item.attempts + 1
+        row = {
+            "b_id": r.item.delivery_id,
+            "attempts": tries,
+            "response_code": r.outcome.status_code,
+            "last_error": r.outcome.error,
+            "status": DELIVERY_PENDING,
+            "next_attempt_at": None,
+            "finished_at": None,
+        }
+        if r.outcome.ok:
+            row.update(status=DELIVERY_SUCCEEDED, finished_at=now)
+        elif tries >= most:
+            row.update(status=DELIVERY_FAILED, finished_at=now)
+        else:
+            row["next_attempt_at"] = now + timedelta(seconds=retry_delay(tries, r.outcome))
+        rows.append(row)
+    statement = (
+        sa.update(deliveries)
+        .where(deliveries.c.id == sa.bindparam("b_id"), deliveries.c.status == DELIVERY_PENDING)
+        .values(
+            {
+                name: sa.bindparam(name)
+                for name in (
+                    "attempts",
+                    "response_code",
+                    "last_error",
+                    "status",
+                    "next_attempt_at",
+                    "finished_at",
+                )
+            }
+        )
+    )
+    db.session.execute(statement, rows)
+
+
+def _update_events(sent: list[Result]) -> None:
+    tries: Counter = Counter(r.item.event_id for r in sent)
+    errors = {r.item.event_id: r.outcome.error for r in sent}
+    statement = (
+        sa.update(events)
+        .where(events.c.id == sa.bindparam("b_id"))
+        .values(
+            attempts=events.c.attempts + sa.bindparam("b_tries"),
+            last_error=sa.bindparam("b_error"),
+        )
+    )
+    rows = [{"b_id": eid, "b_tries": n, "b_error": errors[eid]} for eid, n in tries.items()]
+    db.session.execute(statement, rows)
+
+
+def _finish_events(clients: dict[int, int], now: datetime) -> None:
+    """Mark events processed (or failed) once none of their deliveries is pending."""
+    if not clients:
+        return
+    states: dict[int, list] = defaultdict(list)
+    query = sa.select(deliveries.c.event_id, deliveries.c.status, deliveries.c.last_error).where(
+        deliveries.c.event_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    ids = sorted(clients)
+    for start in range(0, len(ids), 500):
+        for row in db.session.execute(query, {"ids": ids[start : start + 500]}):
+            states[row.event_id].append(row)
+    finished = []
+    rows = []
+    for event_id, rows_of_event in states.items():
+        if any(row.status == DELIVERY_PENDING for row in rows_of_event):
+            continue
+        failed = [row.last_error for row in rows_of_event if row.status == DELIVERY_FAILED]
+        status = EVENT_FAILED if failed else EVENT_PROCESSED
+        rows.append(
+            {"b_id": event_id, "b_status": status, "b_error": failed[0] if failed else None}
+        )
+        finished.append((event_id, status))
+    if not rows:
+        return
+    statement = (
+        sa.update(events)
+        .where(events.c.id == sa.bindparam("b_id"), events.c.status == EVENT_QUEUED)
+        .values(
+            status=sa.bindparam("b_status"), processed_at=now, last_error=sa.bindparam("b_error")
+        )
+    )
+    # executemany gives no per-row count: read back which of them this batch moved.
+    moved = _queued_among([event_id for event_id, _ in finished])
+    db.session.execute(statement, [row for row in rows if row["b_id"] in moved])
+    counters.add(
+        db.session.connection(),
+        counters.moves(
+            (clients[eid], EVENT_QUEUED, status) for eid, status in finished if eid in moved
+        ),
+        shard=0,
+    )
+
+
+def _queued_among(event_ids: list[int]) -> set[int]:
+    query = sa.select(events.c.id).where(
+        events.c.id.in_(sa.bindparam("ids", expanding=True)), events.c.status == EVENT_QUEUED
+    )
+    found: set[int] = set()
+    for start in range(0, len(event_ids), 500):
+        found.update(db.session.scalars(query, {"ids": event_ids[start : start + 500]}))
+    return found
+
+
+def _circuit(sent: list[Result], now: datetime) -> None:
+    """Count consecutive failures per workflow; pause (circuit open) at the configured number."""
+    threshold = int(current_app.config["WEBHOOK_CIRCUIT_FAILURES"])
+    by_flow: dict[int, list[CallOutcome]] = defaultdict(list)
+    for r in sent:
+        if r.workflow_id is not None:
+            by_flow[r.workflow_id].append(r.outcome)
+    for flow_id, outcomes in by_flow.items():
+        successes = [i for i, outcome in enumerate(outcomes) if outcome.ok]
+        if successes:
+            streak = len(outcomes) - 1 - successes[-1]
+            count = sa.literal(streak)
+        else:
+            count = workflows.c.consecutive_failures + len(outcomes)
+        db.session.execute(
+            sa.update(workflows).where(workflows.c.id == flow_id).values(consecutive_failures=count)
+        )
+        if threshold <= 0:
+            continue
+        last = outcomes[-1].error or "failed"
+        reason = f"{threshold} consecutive failed calls; the last: {last}"
+        db.session.execute(
+            sa.update(workflows)
+            .where(
+                workflows.c.id == flow_id,
+                workflows.c.paused_at.is_(None),
+                workflows.c.consecutive_failures >= threshold,
+            )
+            .values(paused_at=now, pause_reason=reason[:1000])
+        )
+
+
+def fail_orphans(rows: list, now: datetime) -> None:
+    """Fail pending deliveries whose workflow was deleted or no longer calls a webhook."""
+    results = [
+        Result(
+            None,
+            Item(row.id, row.event_id, row.client_id, row.attempts, b""),
+            CallOutcome(False, None, "The workflow was deleted or no longer calls a webhook."),
+        )
+        for row in rows
+    ]
+    db.session.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_([r.item.delivery_id for r in results]))
+        .values(
+            status=DELIVERY_FAILED,
+            next_attempt_at=None,
+            finished_at=now,
+            last_error=results[0].outcome.error if results else None,
+        )
+    )
+    _finish_events({r.item.event_id: r.item.client_id for r in results}, now)
+    db.session.commit()

@@ -1,0 +1,354 @@
+"""The webhook pump: claims due deliveries per endpoint, keeps calls in flight, records outcomes.
+
+It owns the concurrency: one asyncio loop on its own thread (:meth:`Pump.start`), one HTTP
+session with at most ``WEBHOOK_CONCURRENCY`` calls in flight, the lanes that share them fairly
+(:mod:`.slots`), and one database thread that claims and records in batches, so neither the
+calls nor the event batches and triggers ever wait for each other.
+
+The restriction is read fresh from the database on the loop, by the connector, once each
+connection is ready and right before its request is written: after a save that turns it on
+has committed, no call starts; calls already sent finish and are recorded.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+
+from portal.clock import utc_now
+from portal.events import lease
+from portal.events.actions import ACTION_WEBHOOK, webhook_body
+from portal.events.guard import restriction_on
+from portal.events.tables import deliveries, events, workflows
+from portal.events.webhooks import outcomes, signing, transport
+from portal.events.webhooks.slots import Item, Lane, Slots
+from portal.extensions import db
+from portal.maintenance import FLAGS
+from portal.models.events import DELIVERY_PENDING
+
+log = logging.getLogger(__name__)
+FLUSH_ROWS = 200
+FLUSH_SECONDS = 0.1
+POLL_SECONDS = 0.25
+DRY_SECONDS = 0.2  # a lane whose refill found nothing asks again after this
+ORPHAN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class LaneConfig:
+    workflow_id: int
+    url: str
+    key: bytes
+    cap: int | None
+    rate: float | None
+
+
+@dataclass
+class Refill:
+    allowed: bool  # False: restricted or not the lease holder
+    lanes: list[LaneConfig]
+    items: dict[int, list[Item]]
+    dry: set[int]
+
+
+class Pump:
+    """Webhook calls of one processor (``holder``) against one app's database."""
+
+    def __init__(self, app: Flask, holder: str) -> None:
+        config = app.config
+        self.app = app
+        self.holder = holder
+        self.timeout = float(config["WEBHOOK_TIMEOUT_SECONDS"])
+        self.claim = timedelta(
+            seconds=self.timeout + float(config["PROCESSOR_LEASE_TTL_SECONDS"]) + 5
+        )
+        self.slots = Slots(int(config["WEBHOOK_CONCURRENCY"]))
+        self.stopping = threading.Event()
+        self.owned: set[int] = set()
+        self.results: list[outcomes.Result] = []
+        self._thread: threading.Thread | None = None
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="webhook-db")
+        self._gate_connection: sa.Connection | None = None
+        self._orphans_at = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the pump on its own thread until :meth:`stop`."""
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self.run()), name="webhook-pump", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Start no call, let the calls in flight finish and record them, release the rest."""
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout + 10)
+
+    def drain(self) -> None:
+        """Make every due call (retries that come due meanwhile included), then return."""
+        asyncio.run(self.run(until_idle=True))
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run(self, *, until_idle: bool = False) -> None:
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        with self.app.app_context():
+            engine = db.engine
+        self._gate_connection = engine.connect()
+        session = transport.new_session(self.slots.concurrency, self._gate)
+        tasks: set[asyncio.Task] = set()
+        flushed = loop.time()
+        refreshed = 0.0
+        try:
+            while not self.stopping.is_set():
+                now = loop.time()
+                if self.results and (
+                    len(self.results) >= FLUSH_ROWS or now - flushed >= FLUSH_SECONDS or not tasks
+                ):
+                    batch, self.results = self.results, []
+                    await self._in_db(outcomes.record, batch)
+                    flushed = loop.time()
+                found = 0
+                wants = self._wants(now)
+                if wants or now - refreshed >= 1.0:
+                    found = await self._refill(wants)
+                    refreshed = loop.time()
+                while (picked := self.slots.take()) is not None:
+                    task = asyncio.create_task(self._call(session, *picked, wake))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                idle = not tasks and not self.results and not self.slots.queued()
+                if until_idle and idle and found <= 0:
+                    break
+                wake.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self._pause(loop.time(), bool(tasks)))
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            unsent = [item for lane in self.slots.lanes.values() for item in lane.queue]
+            await self._in_db(self._finish, self.results, unsent)
+            self.results = []
+            await session.close()
+            self._gate_connection.close()
+
+    def _pause(self, now: float, busy: bool) -> float:
+        waits = [POLL_SECONDS]
+        if self.results:
+            waits.append(FLUSH_SECONDS)
+        ready = self.slots.next_ready(now)
+        if ready is not None:
+            waits.append(ready - now)
+        dry = [ln.dry_until - now for ln in self.slots.lanes.values() if ln.dry_until > now]
+        if dry and not busy:
+            waits.append(min(dry))
+        return max(0.001, min(waits))
+
+    async def _call(self, session, lane: Lane, item: Item, wake: asyncio.Event) -> None:
+        message_id = str(item.delivery_id)
+        headers = signing.headers(lane.key, message_id, int(time.time()), item.body)
+        outcome = await transport.post(session, lane.url, item.body, headers, self.timeout)
+        self.slots.done(lane, sent=not outcome.held, ok=outcome.ok, slow=outcome.slow)
+        self.owned.discard(item.delivery_id)
+        self.results.append(outcomes.Result(lane.workflow_id, item, outcome))
+        wake.set()
+
+    def _gate(self, _peer: tuple | None) -> None:
+        """Refuse to send while the restriction is on (a fresh read, on the loop thread)."""
+        connection = self._gate_connection
+        row = connection.execute(FLAGS).first()
+        connection.rollback()  # the next read starts a new transaction and sees new commits
+        if row and row.enabled and row.restrict_event_processor:
+            raise transport.Held("the processor restriction is on")
+
+    # -- lanes and refills -------------------------------------------------------------------
+    def _wants(self, now: float) -> dict[int, int]:
+        """Return {workflow id: how many to claim} for lanes below their low-water mark."""
+        wants = {}
+        for lane in self.slots.lanes.values():
+            room = self.slots.room(lane)
+            if lane.dry_until <= now and len(lane.queue) < self.slots.limit(lane) and room:
+                wants[lane.workflow_id] = room
+        return wants
+
+    async def _refill(self, wants: dict[int, int]) -> int:
+        known = set(self.slots.lanes)
+        refill: Refill = await self._in_db(self._claim, wants, known, frozenset(self.owned))
+        now = time.monotonic()
+        if not refill.allowed:
+            unsent = []
+            for lane in self.slots.lanes.values():
+                unsent.extend(lane.queue)
+                lane.queue.clear()
+                lane.dry_until = now + DRY_SECONDS
+            self.owned.difference_update(item.delivery_id for item in unsent)
+            await self._in_db(outcomes.release, unsent)
+            return -1
+        configured = {config.workflow_id for config in refill.lanes}
+        unsent = [item for wid in known - configured for item in self.slots.drop(wid)]
+        if unsent:
+            self.owned.difference_update(item.delivery_id for item in unsent)
+            await self._in_db(outcomes.release, unsent)
+        for config in refill.lanes:
+            lane = self.slots.lane(config.workflow_id)
+            lane.url, lane.key, lane.cap, lane.rate = (
+                config.url,
+                config.key,
+                config.cap,
+                config.rate,
+            )
+        found = 0
+        for wid, items in refill.items.items():
+            lane = self.slots.lanes[wid]
+            lane.queue.extend(items)
+            self.owned.update(item.delivery_id for item in items)
+            found += len(items)
+        for wid in refill.dry:
+            self.slots.lanes[wid].dry_until = now + DRY_SECONDS
+        return found
+
+    def _claim(self, wants: dict[int, int], known: set[int], owned: frozenset[int]) -> Refill:
+        """Claim due deliveries lane by lane (database thread); commits."""
+        if restriction_on() or lease.live_holder() != self.holder:
+            db.session.rollback()
+            return Refill(False, [], {}, set())
+        lanes = _lane_configs()
+        now = utc_now()
+        claimed: dict[int, list[Item]] = {}
+        dry: set[int] = set()
+        for config in lanes:
+            wid = config.workflow_id
+            room = wants.get(wid, 0) if wid in known else 2 * int(self.slots.limit(Lane(wid)))
+            if room <= 0:
+                continue
+            items = [item for item in _due(wid, now, room) if item.delivery_id not in owned]
+            if items:
+                db.session.execute(
+                    sa.update(deliveries)
+                    .where(deliveries.c.id.in_([item.delivery_id for item in items]))
+                    .values(next_attempt_at=now + self.claim)
+                )
+                claimed[wid] = items
+            else:
+                dry.add(wid)
+        if time.monotonic() >= self._orphans_at:
+            self._orphans_at = time.monotonic() + ORPHAN_SECONDS
+            _fail_orphans(now)
+        db.session.commit()
+        return Refill(True, lanes, claimed, dry)
+
+    def _finish(self, results: list, unsent: list[Item]) -> None:
+        if results:
+            outcomes.record(results)
+        outcomes.release(unsent)
+
+    async def _in_db(self, function, *args):
+        def run():
+            with self.app.app_context():
+                try:
+                    return function(*args)
+                except Exception:
+                    db.session.rollback()
+                    raise
+
+        return await asyncio.get_running_loop().run_in_executor(self._db, run)
+
+
+def _lane_configs() -> list[LaneConfig]:
+    rows = db.session.execute(
+        sa.select(
+            workflows.c.id,
+            workflows.c.url,
+            workflows.c.secret,
+            workflows.c.max_in_flight,
+            workflows.c.rate_limit,
+        )
+        .where(
+            workflows.c.action == ACTION_WEBHOOK,
+            workflows.c.url != "",
+            workflows.c.paused_at.is_(None),
+        )
+        .order_by(workflows.c.id)
+    )
+    return [
+        LaneConfig(
+            row.id,
+            row.url,
+            signing.secret_key(row.secret or "") or (row.secret or "").encode(),
+            row.max_in_flight,
+            row.rate_limit,
+        )
+        for row in rows
+    ]
+
+
+def _due(workflow_id: int, now, limit: int) -> list[Item]:
+    rows = db.session.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.event_id,
+            deliveries.c.attempts,
+            events.c.client_id,
+            events.c.type,
+            events.c.payload,
+            events.c.source_id,
+            events.c.received_at,
+        )
+        .select_from(deliveries.join(events, deliveries.c.event_id == events.c.id))
+        .where(
+            deliveries.c.workflow_id == workflow_id,
+            deliveries.c.status == DELIVERY_PENDING,
+            deliveries.c.next_attempt_at <= now,
+        )
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+        .limit(limit)
+    )
+    return [
+        Item(
+            row.id,
+            row.event_id,
+            row.client_id,
+            row.attempts,
+            webhook_body(
+                {
+                    "id": row.event_id,
+                    "type": row.type,
+                    "payload": row.payload,
+                    "source_id": row.source_id,
+                    "received_at": row.received_at,
+                },
+                row.id,
+            ),
+        )
+        for row in rows
+    ]
+
+
+def _fail_orphans(now) -> None:
+    """Fail pending deliveries whose workflow was deleted or no longer calls a webhook."""
+    gone = db.session.scalars(
+        sa.select(workflows.c.id).where(
+            sa.or_(workflows.c.action != ACTION_WEBHOOK, workflows.c.url == "")
+        )
+    ).all()
+    rows = db.session.execute(
+        sa.select(
+            deliveries.c.id, deliveries.c.event_id, deliveries.c.attempts, events.c.client_id
+        )
+        .select_from(deliveries.join(events, deliveries.c.event_id == events.c.id))
+        .where(
+            deliveries.c.status == DELIVERY_PENDING,
+            sa.or_(deliveries.c.workflow_id.is_(None), deliveries.c.workflow_id.in_(gone)),
+        )
+        .limit(FLUSH_ROWS)
+    ).all()
+    if rows:
+        outcomes.fail_orphans(rows, now)

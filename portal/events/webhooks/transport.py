@@ -1,0 +1,146 @@
+"""The HTTP side of webhook calls: one pooled aiohttp session and the check before each send.
+
+aiohttp was measured against httpx and requests on threads (README, "Webhook delivery"): it
+keeps 100 connections busy at the lowest CPU cost. The connector calls :func:`before_send`
+hooks once the connection is ready (after DNS, connect and TLS) and right before the request
+is written, so a restriction committed during a slow connect still stops the call.
+"""
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+USER_AGENT = "GatewayPortal-Webhook/2"
+MAX_RESPONSE_BYTES = 64 * 1024
+ERROR_LENGTH = 500
+
+
+class Held(Exception):  # noqa: N818 (a decision, not an error)
+    """The call was not sent because the processor restriction is on: try again later."""
+
+
+class Refused(Exception):  # noqa: N818
+    """The call was not sent because its target is not allowed: a failed attempt."""
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int = 0
+    retry_after: float | None = None  # seconds the receiver asked us to wait (429/503)
+    held: bool = False  # not sent (restriction): no attempt is counted
+    slow: bool = False  # timed out or could not connect: the endpoint gets fewer slots
+
+
+def check_connected_address(address: tuple | None) -> None:
+    """Refuse a call by the address actually connected to (raise :class:`Refused`).
+
+    The single place for target rules such as ``WEBHOOK_ALLOWED_NETWORKS``; it sees the peer
+    of the open connection, so DNS answers cannot change between the check and the call.
+    Today every address is allowed.
+    """
+
+
+class GuardedConnector(aiohttp.TCPConnector):
+    """A TCP connector that runs ``gate(peer address)`` on every connection it hands out."""
+
+    def __init__(self, gate: Callable[[tuple | None], None], **options) -> None:
+        super().__init__(**options)
+        self._gate = gate
+
+    async def connect(self, req, traces, timeout):  # type: ignore[override]
+        connection = await super().connect(req, traces, timeout)
+        try:
+            transport = connection.transport
+            peer = transport.get_extra_info("peername") if transport else None
+            check_connected_address(peer)
+            self._gate(peer)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+
+def new_session(concurrency: int, gate: Callable[[tuple | None], None]) -> aiohttp.ClientSession:
+    """Return the session every call of one pump shares (at most ``concurrency`` sockets)."""
+    connector = GuardedConnector(gate, limit=concurrency, limit_per_host=0, ttl_dns_cache=60)
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None),  # the whole call is bounded in :func:`post`
+        headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+        auto_decompress=False,
+    )
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict, timeout: float
+) -> CallOutcome:
+    """POST ``body``; a 2xx answer within ``timeout`` (for the whole call) is a success."""
+    started = time.monotonic()
+
+    def outcome(ok: bool, code: int | None, error: str | None, **extra) -> CallOutcome:
+        elapsed = int((time.monotonic() - started) * 1000)
+        return CallOutcome(ok, code, error and error[:ERROR_LENGTH], elapsed, **extra)
+
+    try:
+        async with asyncio.timeout(timeout):
+            async with session.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                code = response.status
+                too_big = await _body_too_big(response)
+                retry_after = _retry_after(response) if code in (429, 503) else None
+    except Held:
+        return outcome(False, None, None, held=True)
+    except Refused as exc:
+        return outcome(False, None, f"Refused: {exc}")
+    except TimeoutError:
+        return outcome(False, None, f"Timed out after {timeout:g}s", slow=True)
+    except aiohttp.ClientConnectorError as exc:
+        return outcome(False, None, f"{type(exc).__name__}: {exc}", slow=True)
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        return outcome(False, None, f"{type(exc).__name__}: {exc}")
+    if too_big:
+        return outcome(False, code, f"HTTP {code} with a body over {MAX_RESPONSE_BYTES} bytes")
+    if 200 <= code < 300:
+        return outcome(True, code, None)
+    if 300 <= code < 400:
+        return outcome(False, code, f"HTTP {code} (redirects are not followed)")
+    return outcome(False, code, f"HTTP {code}", retry_after=retry_after)
+
+
+async def _body_too_big(response: aiohttp.ClientResponse) -> bool:
+    """Read the answer up to the limit (so the connection can be reused); never beyond it."""
+    read = 0
+    while True:
+        chunk = await response.content.read(MAX_RESPONSE_BYTES + 1 - read)
+        if not chunk:
+            return False
+        read += len(chunk)
+        if read > MAX_RESPONSE_BYTES:
+            response.close()  # drop the connection instead of reading the rest
+            return True
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    """Return the ``Retry-After`` delay in seconds (a number or an HTTP date), if valid."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
