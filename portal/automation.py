@@ -14,7 +14,17 @@ from portal.extensions import db
 from portal.models import Client, ScheduledTrigger, User, Workflow
 from portal.schedule import next_fire_time
 
-WORKFLOW_FIELDS = ("client_id", "name", "enabled", "event_type", "condition", "action", "url")
+WORKFLOW_FIELDS = (
+    "client_id",
+    "name",
+    "enabled",
+    "event_type",
+    "condition",
+    "action",
+    "url",
+    "max_in_flight",
+    "rate_limit",
+)
 TRIGGER_FIELDS = (
     "client_id",
     "name",

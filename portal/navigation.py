@@ -7,12 +7,14 @@ from portal.permissions import (
     AUDIT_VIEW,
     CLIENT_SETTINGS_MANAGE,
     DASHBOARD_VIEW,
+    EVENTS_VIEW,
     USERS_MANAGE,
     WORKFLOWS_MANAGE,
 )
 
 ENTRIES: list[tuple[str, str, str]] = [
     (DASHBOARD_VIEW, "dashboard.index", "Dashboard"),
+    (EVENTS_VIEW, "event_log.index", "Events"),
     (USERS_MANAGE, "settings.users", "Users"),
     (USERS_MANAGE, "settings.roles", "Roles"),
     (USERS_MANAGE, "settings.groups", "Access groups"),

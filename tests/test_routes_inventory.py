@@ -13,6 +13,7 @@ from portal.permissions import (
     CATALOGUE,
     CLIENT_SETTINGS_MANAGE,
     DASHBOARD_VIEW,
+    EVENTS_VIEW,
     USERS_MANAGE,
     WORKFLOWS_MANAGE,
 )
@@ -66,6 +67,11 @@ PROTECTED: dict[str, str | None] = {
     "settings.trigger_toggle": WORKFLOWS_MANAGE,
     "settings.trigger_delete": WORKFLOWS_MANAGE,
     "dashboard.stats": DASHBOARD_VIEW,
+    "event_log.index": EVENTS_VIEW,
+    "event_log.detail": EVENTS_VIEW,
+    "event_log.replay": WORKFLOWS_MANAGE,
+    "event_log.retry": WORKFLOWS_MANAGE,
+    "event_log.resume_workflow": WORKFLOWS_MANAGE,
 }
 
 

@@ -7,6 +7,8 @@ from portal.models import Client, Workflow
 from tests.admin_helpers import audit_entries
 from tests.conftest import login, post_form
 
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
 NEW = "/settings/workflows/new"
 
 
@@ -60,14 +62,14 @@ def test_record_workflow_without_condition(app, admin_client):
 
 
 def test_edit_keeps_secret_when_blank_and_audits_before_after(app, admin_client):
-    post_form(admin_client, NEW, webhook_form(secret="s3cret-value"))
+    post_form(admin_client, NEW, webhook_form(secret=SECRET))
     (workflow,) = workflows(app)
     url = f"/settings/workflows/{workflow.id}/edit"
     data = webhook_form(name="Notify on-call", condition_op="eq", condition_value="open")
     response = post_form(admin_client, url, data)
     assert response.status_code == 302
     (workflow,) = workflows(app)
-    assert workflow.name == "Notify on-call" and workflow.secret == "s3cret-value"
+    assert workflow.name == "Notify on-call" and workflow.secret == SECRET
     assert workflow.condition == {"field": "sensor.temp", "op": "eq", "value": "open"}
     entry = audit_entries(app, "workflows")[-1]
     assert entry.action == "update"

@@ -29,6 +29,7 @@ def upgrade():
         batch_op.add_column(sa.Column('pause_reason', sa.Text(), nullable=True))
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claimed_until', sa.DateTime(), nullable=True))
         batch_op.drop_constraint('uq_deliveries_event_workflow', type_='unique')
         batch_op.create_index('ix_deliveries_event_id', ['event_id'], unique=False)
         batch_op.create_index('ix_deliveries_workflow_due', ['workflow_id', 'status', 'next_attempt_at'], unique=False)
@@ -93,6 +94,7 @@ def downgrade():
         batch_op.drop_index('ix_deliveries_workflow_due')
         batch_op.drop_index('ix_deliveries_event_id')
         batch_op.create_unique_constraint('uq_deliveries_event_workflow', ['event_id', 'workflow_id'])
+        batch_op.drop_column('claimed_until')
     with op.batch_alter_table('workflows', schema=None) as batch_op:
         batch_op.drop_column('pause_reason')
         batch_op.drop_column('paused_at')

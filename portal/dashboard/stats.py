@@ -1,6 +1,8 @@
-"""Figures of the live dashboard: grouped counts, the processor state and the latest rows.
+"""Figures of the live dashboard: per-client counts, the processor state and the latest rows.
 
-Counting uses one grouped COUNT per figure over indexed columns, never a loop over rows.
+Queued, held and failed come from the event counters (:mod:`portal.events.counters`), so they
+cost the same with a million held events as with none. :func:`client_counts` is the interface
+other readers (metrics) use.
 """
 
 from datetime import datetime, timedelta
@@ -9,10 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.clock import utc_now
+from portal.events import counters
 from portal.events.lease import processor_status
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
-from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
+from portal.models.events import EVENT_PROCESSED
 from portal.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW
 from portal.settings.scope import visible_clients
 
@@ -28,13 +31,8 @@ PROCESSOR_LABELS = {
 def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[int, dict[str, int]]:
     """Return queued, held, processed (last 5 minutes) and failed counts per client id."""
     counts = {cid: {"queued": 0, "held": 0, "processed_5m": 0, "failed": 0} for cid in client_ids}
-    waiting = db.session.execute(
-        sa.select(Event.client_id, Event.status, sa.func.count())
-        .where(Event.status.in_([EVENT_QUEUED, EVENT_FAILED]), Event.client_id.in_(client_ids))
-        .group_by(Event.client_id, Event.status)
-    )
-    for client_id, status, number in waiting:
-        counts[client_id][status] = number
+    for client_id, figures in counters.figures(client_ids).items():
+        counts[client_id].update(figures)
     recent = db.session.execute(
         sa.select(Event.client_id, sa.func.count())
         .where(

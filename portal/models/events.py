@@ -86,6 +86,9 @@ class Delivery(db.Model):
     status: Mapped[str] = mapped_column(sa.String(16), default=DELIVERY_PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
+    # Set while the processor holding the lease has the delivery in hand (queued or in flight);
+    # a processor taking the lease over makes such deliveries due again at once.
+    claimed_until: Mapped[datetime | None]
     response_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     result: Mapped[Any | None] = mapped_column(sa.JSON)

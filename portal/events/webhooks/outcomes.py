@@ -59,10 +59,20 @@ def release(items: list[Item]) -> None:
             deliveries.c.id.in_(sa.bindparam("ids", expanding=True)),
             deliveries.c.status == DELIVERY_PENDING,
         )
-        .values(next_attempt_at=utc_now())
+        .values(next_attempt_at=utc_now(), claimed_until=None)
     )
     db.session.execute(statement, {"ids": [item.delivery_id for item in items]})
     db.session.commit()
+
+
+def release_stale_claims(now: datetime) -> None:
+    """Make the deliveries a previous lease holder had in hand due now (it died mid-call:
+    they are sent again, with the same ``webhook-id``)."""
+    db.session.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.claimed_until.is_not(None), deliveries.c.status == DELIVERY_PENDING)
+        .values(next_attempt_at=now, claimed_until=None)
+    )
 
 
 def record(results: list[Result]) -> None:
@@ -75,7 +85,7 @@ def record(results: list[Result]) -> None:
             sa.update(deliveries)
             .where(deliveries.c.id.in_([item.delivery_id for item in held]))
             .where(deliveries.c.status == DELIVERY_PENDING)
-            .values(next_attempt_at=now)
+            .values(next_attempt_at=now, claimed_until=None)
         )
     if sent:
         _store_attempts(sent, now)
@@ -115,6 +125,7 @@ def _update_deliveries(sent: list[Result], now: datetime) -> None:
             "status": DELIVERY_PENDING,
             "next_attempt_at": None,
             "finished_at": None,
+            "claimed_until": None,
         }
         if r.outcome.ok:
             row.update(status=DELIVERY_SUCCEEDED, finished_at=now)
@@ -136,6 +147,7 @@ def _update_deliveries(sent: list[Result], now: datetime) -> None:
                     "status",
                     "next_attempt_at",
                     "finished_at",
+                    "claimed_until",
                 )
             }
         )

@@ -77,6 +77,7 @@ class Pump:
         self._db = ThreadPoolExecutor(1, thread_name_prefix="webhook-db")
         self._gate_connection: sa.Connection | None = None
         self._orphans_at = 0.0
+        self._holding = False  # database thread: whether we held the lease at the last refill
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -217,11 +218,18 @@ class Pump:
 
     def _claim(self, wants: dict[int, int], known: set[int], owned: frozenset[int]) -> Refill:
         """Claim due deliveries lane by lane (database thread); commits."""
-        if restriction_on() or lease.live_holder() != self.holder:
+        if lease.live_holder() != self.holder:
+            self._holding = False
+            db.session.rollback()
+            return Refill(False, [], {}, set())
+        now = utc_now()
+        if not self._holding:  # we just took the lease: every claim left is a dead processor's
+            outcomes.release_stale_claims(now)
+            self._holding = True
+        if restriction_on():
             db.session.rollback()
             return Refill(False, [], {}, set())
         lanes = _lane_configs()
-        now = utc_now()
         claimed: dict[int, list[Item]] = {}
         dry: set[int] = set()
         for config in lanes:
@@ -234,7 +242,7 @@ class Pump:
                 db.session.execute(
                     sa.update(deliveries)
                     .where(deliveries.c.id.in_([item.delivery_id for item in items]))
-                    .values(next_attempt_at=now + self.claim)
+                    .values(next_attempt_at=now + self.claim, claimed_until=now + self.claim)
                 )
                 claimed[wid] = items
             else:
@@ -340,9 +348,7 @@ def _fail_orphans(now) -> None:
         )
     ).all()
     rows = db.session.execute(
-        sa.select(
-            deliveries.c.id, deliveries.c.event_id, deliveries.c.attempts, events.c.client_id
-        )
+        sa.select(deliveries.c.id, deliveries.c.event_id, deliveries.c.attempts, events.c.client_id)
         .select_from(deliveries.join(events, deliveries.c.event_id == events.c.id))
         .where(
             deliveries.c.status == DELIVERY_PENDING,

@@ -1,13 +1,15 @@
 """The workflow form: what a workflow matches and which action it runs."""
 
 import json
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from wtforms import SelectField, StringField
+from wtforms import FloatField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.events.webhooks.signing import secret_key
 from portal.models import Workflow
 from portal.settings.forms.common import ClientScopedForm, strip
 
@@ -68,8 +70,19 @@ class WorkflowForm(ClientScopedForm):
         "Signing secret",
         filters=[strip],
         validators=[Length(max=200)],
-        description="Signs each webhook body (HMAC-SHA256). Leave empty to generate one "
-        "(or, when editing, to keep the current one).",
+        description="Standard Webhooks secret (whsec_ followed by base64) that signs each "
+        "call. Leave empty to generate one (or, when editing, to keep the current one).",
+    )
+    max_in_flight = IntegerField(
+        "Calls in flight at most",
+        validators=[Optional(), NumberRange(min=1, max=10_000)],
+        description="Empty: no cap of its own (the gateway's WEBHOOK_CONCURRENCY applies); "
+        "1: one call at a time, oldest first.",
+    )
+    rate_limit = FloatField(
+        "Calls per second at most",
+        validators=[Optional(), NumberRange(min=0.01, max=100_000)],
+        description="Empty: no rate limit.",
     )
 
     def validate(self, extra_validators=None) -> bool:
@@ -85,7 +98,23 @@ class WorkflowForm(ClientScopedForm):
             ok = False
         if self.action.data == "webhook":
             ok = self._check_url() and ok
+            ok = self._check_secret() and ok
+        if self.rate_limit.data is not None and not math.isfinite(self.rate_limit.data):
+            self.rate_limit.errors.append("Give a number of calls per second.")
+            ok = False
         return ok
+
+    def _check_secret(self) -> bool:
+        if not self.secret.data:
+            return True  # generate one, or keep the current one
+        key = secret_key(self.secret.data)
+        if key is None or len(key) < 16:
+            self.secret.errors.append(
+                "Give a Standard Webhooks secret: whsec_ followed by the base64 of at least "
+                "16 bytes, or leave it empty to generate one."
+            )
+            return False
+        return True
 
     def _check_condition(self) -> bool:
         op, text = self.condition_op.data, self.condition_value.data
@@ -128,6 +157,8 @@ class WorkflowForm(ClientScopedForm):
             "condition": self.condition(),
             "action": self.action.data,
             "url": self.url.data if webhook else "",
+            "max_in_flight": self.max_in_flight.data if webhook else None,
+            "rate_limit": self.rate_limit.data if webhook else None,
         }
 
     def load(self, workflow: Workflow) -> None:
@@ -138,6 +169,8 @@ class WorkflowForm(ClientScopedForm):
         self.event_type.data = workflow.event_type
         self.action.data = workflow.action
         self.url.data = workflow.url
+        self.max_in_flight.data = workflow.max_in_flight
+        self.rate_limit.data = workflow.rate_limit
         condition = workflow.condition or {}
         self.condition_field.data = condition.get("field", "")
         self.condition_op.data = condition.get("op", "eq")

@@ -1,0 +1,122 @@
+"""Events page views: thin wrappers around :mod:`portal.events.browse` and ``operations``."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.event_log.forms import EventFilterForm
+from portal.events import browse, operations
+from portal.events.lookup import MAX_ID
+from portal.extensions import db
+from portal.maintenance import load_state
+from portal.models import Delivery, Event, Workflow
+from portal.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_required
+from portal.settings.forms.common import ConfirmForm
+from portal.settings.scope import visible_client_ids, visible_clients
+
+bp = Blueprint("event_log", __name__, url_prefix="/events")
+
+
+def _visible_or_404(model, row_id: int, client_of=lambda row: row.client_id):
+    if not 0 < row_id <= MAX_ID:
+        abort(404)
+    row = db.session.get(model, row_id)
+    if row is None or client_of(row) not in visible_client_ids(current_user):
+        abort(404)  # another client's row does not show that it exists
+    return row
+
+
+@bp.get("")
+@permission_required(EVENTS_VIEW)
+def index():
+    """List the events of the clients the user may see, newest first, filtered."""
+    clients = visible_clients(current_user)
+    form = EventFilterForm(clients, formdata=request.args)
+    valid = form.validate()
+    filters = browse.Filters(
+        client_ids=form.client_ids([client.id for client in clients]),
+        type=form.type.data or None if valid else None,
+        status=form.status.data or None if valid else None,
+        since=form.since.data if valid else None,
+        until=form.until.data if valid else None,
+    )
+    before = request.args.get("before", type=int)
+    if before is not None and not 0 < before <= MAX_ID:
+        before = None
+    page = browse.events_page(filters, before)
+    kept = {key: value for key, value in request.args.items() if key != "before" and value}
+    return render_template(
+        "event_log/index.html",
+        form=form,
+        page=page,
+        kept=kept,
+        names={client.id: client.name for client in clients},
+        held=load_state().processing_paused,
+        paused=operations.paused_workflows([client.id for client in clients]),
+        confirm=ConfirmForm(),
+        can_manage=current_user.can(WORKFLOWS_MANAGE),
+    )
+
+
+@bp.get("/<int:event_id>")
+@permission_required(EVENTS_VIEW)
+def detail(event_id: int):
+    """Show an event: payload, status and every delivery with each attempt."""
+    event = _visible_or_404(Event, event_id)
+    return render_template(
+        "event_log/detail.html",
+        event=event,
+        deliveries=browse.deliveries_of(event.id),
+        held=load_state().processing_paused,
+        confirm=ConfirmForm(),
+        can_manage=current_user.can(WORKFLOWS_MANAGE),
+    )
+
+
+def _act(action, row, done: str, back: str):
+    if ConfirmForm().validate_on_submit():
+        try:
+            action(current_user, row)
+        except operations.NotAllowed as refusal:
+            db.session.rollback()
+            flash(str(refusal), "error")
+        else:
+            db.session.commit()
+            flash(done, "success")
+    else:
+        flash("The form expired; try again.", "error")
+    return redirect(back)
+
+
+@bp.post("/<int:event_id>/replay")
+@permission_required(WORKFLOWS_MANAGE)
+def replay(event_id: int):
+    """Queue the event again so its workflows run anew (new deliveries)."""
+    event = _visible_or_404(Event, event_id)
+    back = url_for("event_log.detail", event_id=event.id)
+    return _act(operations.replay_event, event, f"Event {event.id} queued for replay.", back)
+
+
+@bp.post("/deliveries/<int:delivery_id>/retry")
+@permission_required(WORKFLOWS_MANAGE)
+def retry(delivery_id: int):
+    """Retry a failed delivery now."""
+    delivery = _visible_or_404(
+        Delivery, delivery_id, lambda row: db.session.get(Event, row.event_id).client_id
+    )
+    back = url_for("event_log.detail", event_id=delivery.event_id)
+    done = f"Delivery {delivery.id} will be retried now."
+    return _act(operations.retry_delivery, delivery, done, back)
+
+
+@bp.post("/endpoints/<int:workflow_id>/resume")
+@permission_required(WORKFLOWS_MANAGE)
+def resume_workflow(workflow_id: int):
+    """Resume a paused webhook endpoint (close its circuit)."""
+    workflow = _visible_or_404(Workflow, workflow_id)
+    back = request.referrer if _same_site(request.referrer) else url_for("settings.workflows")
+    done = f"Workflow {workflow.name} resumed; its held deliveries go out again."
+    return _act(operations.resume_workflow, workflow, done, back)
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
