@@ -4,7 +4,7 @@ failing receivers, the circuit breaker and the per-workflow limits."""
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 import pytest
@@ -20,7 +20,6 @@ from tests.events_support import (
     Recorder,
     add_workflow,
     api_key,
-    body_json,
     drain,
     events_by_id,
     post_events,
@@ -229,10 +228,8 @@ def raw_receiver(answer):
     def _answer(connection, answer):
         with connection:
             connection.recv(65536)
-            try:
+            with suppress(OSError):
                 answer(connection)
-            except OSError:
-                pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from portal.clock import utc_now
 from portal.events import counters
 from portal.events.lease import processor_status
+from portal.events.operations import paused_workflows
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_PROCESSED
@@ -120,6 +121,7 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
         "clients": [],
         "events": [],
         "deliveries": [],
+        "paused_endpoints": [],
     }
     if not data["figures"]:
         return data
@@ -131,6 +133,15 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     shown = None if user.can(CLIENT_SETTINGS_MANAGE) else ids  # visible_clients: all of them
     data["events"] = latest_events(shown, names)
     data["deliveries"] = latest_deliveries(shown, names)
+    data["paused_endpoints"] = [
+        {
+            "id": flow.id,
+            "name": flow.name,
+            "client": names[flow.client_id],
+            "reason": flow.pause_reason,
+        }
+        for flow in paused_workflows(ids)
+    ]
     return data
 
 
