@@ -18,6 +18,7 @@ from portal.events.tables import lease as lease_table
 from portal.extensions import db
 from portal.models import Delivery, Event
 from tests.events_support import (
+    Recorder,
     add_workflow,
     api_key,
     body_json,
@@ -28,6 +29,7 @@ from tests.events_support import (
 from tests.live import portal_env
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _env(db_path: Path, **extra) -> dict:
@@ -201,3 +203,49 @@ def test_a_wsgi_server_importing_wsgi_starts_the_processor(tmp_path, db_path):
         timeout=60,
     )
     assert result.stdout.strip() == "True", result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_kill_9_with_500_calls_in_flight_loses_nothing_and_keeps_webhook_ids(app, client, db_path):
+    recorder = Recorder()
+    recorder.delay = 1.0
+    with webhook_server(recorder) as (url, server):
+        add_workflow(app, action="webhook", url=url, secret=SECRET, name="hook")
+        key = api_key(app)
+        ids: list[int] = []
+        for start in range(0, 3000, 1000):  # enough work to widen the window to 500 calls
+            batch = [{"type": "t", "payload": {"n": start + i}} for i in range(1000)]
+            ids += post_events(client, key, {"events": batch}).get_json()["event_ids"]
+        process = _flask(
+            _env(db_path, WEBHOOK_CONCURRENCY=500, PROCESSOR_BATCH_SIZE=1000), "processor", "run"
+        )
+        try:
+            _wait_for(lambda: recorder.in_flight >= 500, timeout=60)
+            killed_in_flight = recorder.in_flight
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        assert killed_in_flight >= 500
+        assert server.count < len(ids)  # killed mid-drain
+        recorder.delay = 0.05
+        app.config["WEBHOOK_CONCURRENCY"] = 500
+        _expire_lease(app)
+        for _ in range(20):
+            run_tick(app, "successor")
+            with app.app_context():
+                queued = db.session.scalar(
+                    sa.select(sa.func.count()).select_from(Event).where(Event.status == "queued")
+                )
+            if not queued:
+                break
+    with app.app_context():
+        statuses = set(db.session.scalars(sa.select(Event.status)))
+        deliveries = dict(db.session.execute(sa.select(Delivery.event_id, Delivery.id)).all())
+    assert statuses == {"processed"}
+    assert sorted(deliveries) == ids  # one delivery per event, nothing lost
+    keys: dict[int, set] = {}
+    for request in server.requests:
+        keys.setdefault(body_json(request)["id"], set()).add(request["headers"]["webhook-id"])
+    assert sorted(keys) == ids
+    assert all(keys[event_id] == {str(deliveries[event_id])} for event_id in ids)
+    assert server.count > len(ids)  # the calls in flight at the kill were sent again

@@ -1,0 +1,74 @@
+"""The pump under concurrency: the restriction holds with 100 calls in flight."""
+
+import threading
+import time
+
+import sqlalchemy as sa
+
+from portal.events import lease, processor
+from portal.events.webhooks.pump import Pump
+from portal.extensions import db
+from portal.models import Delivery
+from tests.events_support import (
+    Recorder,
+    add_workflow,
+    api_key,
+    post_events,
+    set_restriction,
+    webhook_server,
+)
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def _wait(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def test_restriction_commit_stops_new_calls_with_100_in_flight(app, client):
+    recorder = Recorder()
+    recorder.delay = 1.0
+    with webhook_server(recorder) as (url, server):
+        add_workflow(app, action="webhook", url=url, secret=SECRET)
+        post_events(client, api_key(app), {"events": [{"type": "t"} for _ in range(800)]})
+        with app.app_context():
+            lease.acquire("t")
+            processor.process_batch("t", 1000)
+        pump = Pump(app, "t")
+        passed: list[float] = []  # when each check that let a call out began its read
+        lock = threading.Lock()
+        original = pump._gate
+
+        def recording_gate(peer):
+            began = time.monotonic()
+            original(peer)
+            with lock:
+                passed.append(began)
+
+        pump._gate = recording_gate
+        pump.start()
+        try:
+            _wait(lambda: recorder.in_flight >= 100)
+            set_restriction(app, True)
+            committed = time.monotonic()
+            in_flight_at_commit = recorder.in_flight
+            time.sleep(1.5)  # the calls in flight finish
+        finally:
+            pump.stop()
+        assert in_flight_at_commit >= 100
+        assert passed and max(passed) < committed  # no check passed after the commit
+        late = [r["at"] - committed for r in server.requests if r["at"] > committed]
+        assert max(late, default=0.0) < 0.1  # what was let through was already on its way
+        sent = server.count
+        time.sleep(0.5)
+        assert server.count == sent
+    with app.app_context():
+        statuses = db.session.execute(
+            sa.select(Delivery.status, sa.func.count()).group_by(Delivery.status)
+        ).all()
+    counts = dict(statuses)
+    assert counts["succeeded"] == sent  # every call that went out was recorded
+    assert counts["pending"] == 800 - sent  # the rest is held, nothing failed
