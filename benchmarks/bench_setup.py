@@ -41,9 +41,12 @@ def make_app(db_file: Path, **config):
     return create_app(settings, instance_path=str(db_file.parent / "instance"))
 
 
-def prepare(db_file: Path) -> tuple[object, str, int]:
-    """Create the schema and admin; return the app, the Default client's API key and its id."""
-    app = make_app(db_file)
+def prepare(db_file: Path, uri: str | None = None) -> tuple[object, str, int]:
+    """Create the schema and admin; return the app, the Default client's API key and its id.
+
+    ``uri`` puts the database elsewhere (PostgreSQL) instead of the SQLite file ``db_file``.
+    """
+    app = make_app(db_file, **({"SQLALCHEMY_DATABASE_URI": uri} if uri else {}))
     result = app.test_cli_runner().invoke(args=["setup", "--admin-password", PASSWORD])
     assert result.exit_code == 0, result.output
     with app.app_context():

@@ -78,6 +78,7 @@ class Pump:
         self._gate_connection: sa.Connection | None = None
         self._orphans_at = 0.0
         self._holding = False  # database thread: whether we held the lease at the last refill
+        self._unsent: list[Item] = []  # claimed but not sent: made due again by the next round
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -99,47 +100,92 @@ class Pump:
 
     # -- the loop ----------------------------------------------------------------------------
     async def run(self, *, until_idle: bool = False) -> None:
+        """Dispatch calls while the database thread records and claims in the background."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         with self.app.app_context():
             engine = db.engine
         self._gate_connection = engine.connect()
+        compiled = FLAGS.compile(dialect=engine.dialect)
+        self._gate_sql = compiled.string
+        params = compiled.construct_params()
+        self._gate_params = (
+            tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+        )
         session = transport.new_session(self.slots.concurrency, self._gate)
         tasks: set[asyncio.Task] = set()
-        flushed = loop.time()
-        refreshed = 0.0
+        db_round: asyncio.Task | None = None
+        flushed = refreshed = -1.0
+        found = 1  # what the last claim found (0: nothing due; 1: unknown, ask again)
         try:
             while not self.stopping.is_set():
                 now = loop.time()
-                if self.results and (
-                    len(self.results) >= FLUSH_ROWS or now - flushed >= FLUSH_SECONDS or not tasks
-                ):
-                    batch, self.results = self.results, []
-                    await self._in_db(outcomes.record, batch)
-                    flushed = loop.time()
-                found = 0
-                wants = self._wants(now)
-                if wants or now - refreshed >= 1.0:
-                    found = await self._refill(wants)
-                    refreshed = loop.time()
+                if db_round is not None and db_round.done():
+                    found = self._round_result(db_round)
+                    db_round = None
+                if db_round is None:
+                    flush = bool(self.results) and (
+                        len(self.results) >= FLUSH_ROWS
+                        or now - flushed >= FLUSH_SECONDS
+                        or not tasks
+                    )
+                    wants = self._wants(now)
+                    refill = bool(wants) or now - refreshed >= (
+                        1.0 if self.slots.lanes else POLL_SECONDS
+                    )
+                    if flush or refill or self._unsent:
+                        batch: list = []
+                        if flush:
+                            batch, self.results, flushed = self.results, [], now
+                        if refill:
+                            refreshed = now
+                        db_round = asyncio.create_task(
+                            self._db_round(batch, wants if refill else None)
+                        )
+                        db_round.add_done_callback(lambda _task: wake.set())
                 while (picked := self.slots.take()) is not None:
                     task = asyncio.create_task(self._call(session, *picked, wake))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                idle = not tasks and not self.results and not self.slots.queued()
+                idle = not (tasks or self.results or self.slots.queued() or db_round)
                 if until_idle and idle and found <= 0:
                     break
                 wake.clear()
                 with suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self._pause(loop.time(), bool(tasks)))
         finally:
+            if db_round is not None:
+                await asyncio.gather(db_round, return_exceptions=True)
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-            unsent = [item for lane in self.slots.lanes.values() for item in lane.queue]
-            await self._in_db(self._finish, self.results, unsent)
-            self.results = []
+            self._unsent += [item for lane in self.slots.lanes.values() for item in lane.queue]
+            await self._in_db(self._finish, self.results, self._unsent)
+            self.results, self._unsent = [], []
             await session.close()
             self._gate_connection.close()
+
+    def _round_result(self, task: asyncio.Task) -> int:
+        try:
+            return task.result()
+        except Exception:  # keep pumping; the claimed rows come due again after their claim
+            log.exception("Webhook pump: a database round failed")
+            return 1
+
+    async def _db_round(self, batch: list, wants: dict[int, int] | None) -> int:
+        """Record ``batch``, release unsent items and (with ``wants``) claim more, in one hop
+        to the database thread; return how many were claimed (1 when not asked)."""
+        unsent, self._unsent = self._unsent, []
+        known, owned = set(self.slots.lanes), frozenset(self.owned)
+
+        def work() -> Refill | None:
+            if batch:
+                outcomes.record(batch)
+            if unsent:
+                outcomes.release(unsent)
+            return None if wants is None else self._claim(wants, known, owned)
+
+        refill = await self._in_db(work)
+        return 1 if refill is None else self._apply(refill)
 
     def _pause(self, now: float, busy: bool) -> float:
         waits = [POLL_SECONDS]
@@ -164,10 +210,16 @@ class Pump:
 
     def _gate(self, _peer: tuple | None) -> None:
         """Refuse to send while the restriction is on (a fresh read, on the loop thread)."""
-        connection = self._gate_connection
-        row = connection.execute(FLAGS).first()
-        connection.rollback()  # the next read starts a new transaction and sees new commits
-        if row and row.enabled and row.restrict_event_processor:
+        # The driver's own cursor with the statement compiled once: this runs before every call.
+        raw = self._gate_connection.connection.driver_connection
+        cursor = raw.cursor()
+        try:
+            cursor.execute(self._gate_sql, self._gate_params)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+            raw.rollback()  # the next read starts a new transaction and sees new commits
+        if row and row[0] and row[1]:
             raise transport.Held("the processor restriction is on")
 
     # -- lanes and refills -------------------------------------------------------------------
@@ -180,41 +232,34 @@ class Pump:
                 wants[lane.workflow_id] = room
         return wants
 
-    async def _refill(self, wants: dict[int, int]) -> int:
-        known = set(self.slots.lanes)
-        refill: Refill = await self._in_db(self._claim, wants, known, frozenset(self.owned))
+    def _apply(self, refill: Refill) -> int:
+        """Take a claim's result into the lanes (loop thread); return how many items came."""
         now = time.monotonic()
-        if not refill.allowed:
-            unsent = []
+        if not refill.allowed:  # restricted or not the holder: give back what is queued
             for lane in self.slots.lanes.values():
-                unsent.extend(lane.queue)
+                self._give_back(list(lane.queue))
                 lane.queue.clear()
                 lane.dry_until = now + DRY_SECONDS
-            self.owned.difference_update(item.delivery_id for item in unsent)
-            await self._in_db(outcomes.release, unsent)
             return -1
         configured = {config.workflow_id for config in refill.lanes}
-        unsent = [item for wid in known - configured for item in self.slots.drop(wid)]
-        if unsent:
-            self.owned.difference_update(item.delivery_id for item in unsent)
-            await self._in_db(outcomes.release, unsent)
+        for wid in set(self.slots.lanes) - configured:  # paused, deleted or changed action
+            self._give_back(self.slots.drop(wid))
         for config in refill.lanes:
             lane = self.slots.lane(config.workflow_id)
-            lane.url, lane.key, lane.cap, lane.rate = (
-                config.url,
-                config.key,
-                config.cap,
-                config.rate,
-            )
+            lane.url, lane.key = config.url, config.key
+            lane.cap, lane.rate = config.cap, config.rate
         found = 0
         for wid, items in refill.items.items():
-            lane = self.slots.lanes[wid]
-            lane.queue.extend(items)
+            self.slots.lanes[wid].queue.extend(items)
             self.owned.update(item.delivery_id for item in items)
             found += len(items)
         for wid in refill.dry:
             self.slots.lanes[wid].dry_until = now + DRY_SECONDS
         return found
+
+    def _give_back(self, items: list[Item]) -> None:
+        self.owned.difference_update(item.delivery_id for item in items)
+        self._unsent.extend(items)
 
     def _claim(self, wants: dict[int, int], known: set[int], owned: frozenset[int]) -> Refill:
         """Claim due deliveries lane by lane (database thread); commits."""
