@@ -1,4 +1,5 @@
-"""Performance harness: ingestion, processing, enforcement overhead, resume latency, restriction.
+"""Performance harness: ingestion, processing, enforcement overhead, resume latency, restriction,
+webhook drain (rate, fairness, memory) and the dashboard with a large held backlog.
 
 Everything is measured in one run on one machine; the last line printed is one JSON object.
 Run from the repository root: ``python benchmarks/run.py --quick`` (under two minutes).
@@ -17,7 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from bench_ingest import bench_ingest, bench_persist_queue, bench_raw_sqlite
 from bench_pipeline import bench_enforcement, bench_processing, bench_restriction, bench_resume
-from bench_setup import BATCH, ROOT, env_for, log, prepare, start_gunicorn
+from bench_setup import BATCH, ROOT, env_for, event_rows, log, prepare, start_gunicorn
+from bench_webhooks import bench_dashboard, bench_fairness, bench_rss, bench_webhook_rate
 
 
 def main() -> None:
@@ -105,8 +107,80 @@ def main() -> None:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
         engine.dispose()
+    results.update(webhook_figures(folder, quick))
+    if os.environ.get("PORTAL_TEST_POSTGRES_URI"):
+        results.update(postgres_figures(folder, quick))
     results["quick"] = quick
     print(json.dumps(results))
+
+
+def webhook_figures(folder: Path, quick: bool) -> dict:
+    """Webhook drain against a 50 ms receiver in its own process, and the dashboard's growth."""
+    held = 5_000 if quick else 20_000
+    drained = bench_webhook_rate(folder, held)
+    log(
+        f"webhook drain: {drained['per_s']:,.0f} deliveries/s ({held:,} held events released at "
+        "once to one workflow, default settings, receiver answering after 50 ms)"
+    )
+    alone, shared = bench_fairness(folder, 2_000 if quick else 5_000)
+    log(
+        f"fair slots: the 50 ms endpoint alone {alone:,.0f}/s, next to one that never answers "
+        f"{shared:,.0f}/s ({shared / alone:.0%})"
+    )
+    small, large = (1_000, 20_000) if quick else (1_000, 100_000)
+    low, high = bench_rss(folder, small, large)
+    log(
+        f"processor RSS: {low / 1024:.0f} MiB draining {small:,}, "
+        f"{high / 1024:.0f} MiB draining {large:,}"
+    )
+    backlog = 200_000 if quick else 1_000_000
+    fast, slow = bench_dashboard(folder, backlog)
+    log(f"dashboard: {fast:.1f} ms with 1,000 events, {slow:.1f} ms with {backlog:,} held")
+    return {
+        "webhook_deliveries_per_s": round(drained["per_s"]),
+        "webhook_share_of_limit": round(drained["per_s"] / 2000, 3),
+        "webhook_held_events": held,
+        "webhook_fast_endpoint_share_next_to_hanging": round(shared / alone, 3),
+        "processor_rss_growth": round(high / low, 3),
+        "processor_rss_events": [small, large],
+        "dashboard_ms_small": round(fast, 2),
+        "dashboard_ms_large": round(slow, 2),
+        "dashboard_growth": round(slow / fast, 3),
+        "dashboard_large_held_events": backlog,
+    }
+
+
+def postgres_figures(folder: Path, quick: bool) -> dict:
+    """Ingestion (in-process, one transaction per 1,000), processing and webhook drain on
+    PostgreSQL, each on a fresh database of the server in PORTAL_TEST_POSTGRES_URI."""
+    from bench_postgres import postgres_database
+
+    from portal.events.ingest import parse_events, store_events
+
+    figures = {}
+    with postgres_database() as uri:
+        app, _key, client_id = prepare(folder / "pg-unused.db", uri=uri)
+        batches = 10 if quick else 50
+        with app.app_context():
+            items = [
+                parse_events({"events": event_rows(n * BATCH, BATCH)}, BATCH)
+                for n in range(batches)
+            ]
+            started = time.perf_counter()
+            for batch in items:
+                store_events(client_id, batch)
+            rate = batches * BATCH / (time.perf_counter() - started)
+        log(f"PostgreSQL ingest (in-process, batches of {BATCH}): {rate:,.0f} events/s")
+        process_rate, processed = bench_processing(app, client_id)
+        log(f"PostgreSQL processing (record workflow): {process_rate:,.0f} events/s ({processed})")
+        figures.update(
+            pg_ingest_events_per_s=round(rate), pg_process_events_per_s=round(process_rate)
+        )
+    with postgres_database() as uri:
+        drained = bench_webhook_rate(folder, 3_000 if quick else 10_000, uri=uri)
+        log(f"PostgreSQL webhook drain: {drained['per_s']:,.0f} deliveries/s")
+        figures["pg_webhook_deliveries_per_s"] = round(drained["per_s"])
+    return figures
 
 
 if __name__ == "__main__":
