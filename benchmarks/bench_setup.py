@@ -8,12 +8,14 @@ import time
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from portal import accounts, clients, create_app  # noqa: E402
+from portal.events.tables import lease  # noqa: E402
 from portal.extensions import db  # noqa: E402
 
 PASSWORD = "benchmark-password"
@@ -106,3 +108,14 @@ def start_gunicorn(db_file: Path, workers: int) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("gunicorn did not start")
+
+
+def wait_for_lease(engine: sa.Engine, seconds: float = 30.0) -> None:
+    """Wait until the processor has started and holds the lease (start-up is slow under load)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.execute(sa.select(lease.c.holder)).scalar():
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the processor did not take the lease")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from bench_pipeline import set_restriction, signed_in_client
-from bench_setup import ROOT, env_for, free_port, make_app, prepare
+from bench_setup import ROOT, env_for, free_port, make_app, prepare, wait_for_lease
 
 from portal.clock import utc_now
 from portal.events import counters
@@ -101,7 +101,7 @@ def drain(
     )
     peak = 0
     try:
-        time.sleep(2.0)  # the processor starts and takes the lease
+        wait_for_lease(engine)
         set_restriction(engine, False)
         lifted = time.perf_counter()
         deadline = lifted + 600

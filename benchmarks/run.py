@@ -18,7 +18,16 @@ from pathlib import Path
 import sqlalchemy as sa
 from bench_ingest import bench_ingest, bench_persist_queue, bench_raw_sqlite
 from bench_pipeline import bench_enforcement, bench_processing, bench_restriction, bench_resume
-from bench_setup import BATCH, ROOT, env_for, event_rows, log, prepare, start_gunicorn
+from bench_setup import (
+    BATCH,
+    ROOT,
+    env_for,
+    event_rows,
+    log,
+    prepare,
+    start_gunicorn,
+    wait_for_lease,
+)
 from bench_webhooks import bench_dashboard, bench_fairness, bench_rss, bench_webhook_rate
 
 
@@ -80,7 +89,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         try:
-            time.sleep(1.0)
+            wait_for_lease(engine)
             latencies = bench_resume(app, engine, client_id, interval, 4 if quick else 10)
             log(
                 "resume latency: "

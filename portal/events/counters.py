@@ -13,10 +13,12 @@ anyway.
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.events.bulk import _Compiled
 from portal.events.tables import counters
 from portal.extensions import db
 from portal.models.events import EVENT_FAILED, EVENT_QUEUED
@@ -37,14 +39,22 @@ def add(connection: sa.Connection, deltas: Deltas, *, shard: int | None = None) 
     if not rows:
         return
     picked = random.randrange(SHARDS) if shard is None else shard
+    statement = _upsert(connection.dialect)
+    # Compiled once per dialect: ingestion runs this in every request.
     for row in rows:
-        row["shard"] = picked
-    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(counters)
-    statement = insert.values(rows).on_conflict_do_update(
+        values = [row["client_id"], row["status"], picked, row["count"]]
+        connection.exec_driver_sql(statement.sql, statement.params(values))
+
+
+@lru_cache(maxsize=8)
+def _upsert(dialect: sa.Dialect) -> _Compiled:
+    names = ["client_id", "status", "shard", "count"]
+    insert = (postgresql if dialect.name == "postgresql" else sqlite).insert(counters)
+    statement = insert.values({name: sa.bindparam(name) for name in names}).on_conflict_do_update(
         index_elements=[counters.c.client_id, counters.c.status, counters.c.shard],
-        set_={"count": counters.c.count + insert.excluded.count},
+        set_={"count": counters.c.count + insert.excluded["count"]},
     )
-    connection.execute(statement)
+    return _Compiled(statement, dialect, names)
 
 
 def moves(transitions: Iterable[tuple[int, str, str]]) -> Counter:
