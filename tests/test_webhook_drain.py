@@ -42,9 +42,9 @@ def test_restriction_commit_stops_new_calls_with_100_in_flight(app, client):
         lock = threading.Lock()
         original = pump._gate
 
-        def recording_gate(peer):
-            began = time.monotonic()
-            original(peer)
+        async def recording_gate(peer):
+            began = time.monotonic()  # the read it waits for starts after this
+            await original(peer)
             with lock:
                 passed.append(began)
 

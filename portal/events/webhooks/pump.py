@@ -78,6 +78,7 @@ class Pump:
         self._gate_connection: sa.Connection | None = None
         self._orphans_at = 0.0
         self._holding = False  # database thread: whether we held the lease at the last refill
+        self._gate_waiters: list[asyncio.Future] = []
         self._unsent: list[Item] = []  # claimed but not sent: made due again by the next round
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -208,9 +209,33 @@ class Pump:
         self.results.append(outcomes.Result(lane.workflow_id, item, outcome))
         wake.set()
 
-    def _gate(self, _peer: tuple | None) -> None:
-        """Refuse to send while the restriction is on (a fresh read, on the loop thread)."""
-        # The driver's own cursor with the statement compiled once: this runs before every call.
+    async def _gate(self, _peer: tuple | None) -> None:
+        """Refuse to send while the restriction is on.
+
+        Every call waits for a read of the restriction that starts after it asked (a fresh
+        read, on the loop thread); the calls that ask in the same loop turn share one read.
+        """
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._gate_waiters.append(waiter)
+        if len(self._gate_waiters) == 1:
+            loop.call_soon(self._read_restriction)
+        if await waiter:
+            raise transport.Held("the processor restriction is on")
+
+    def _read_restriction(self) -> None:
+        waiters, self._gate_waiters = self._gate_waiters, []
+        try:
+            restricted = self._restricted_now()
+        except Exception:  # cannot tell: send nothing, the calls are held and retried
+            log.exception("Webhook pump: reading the restriction failed")
+            restricted = True
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(restricted)
+
+    def _restricted_now(self) -> bool:
+        # The driver's own cursor with the statement compiled once (hot path).
         raw = self._gate_connection.connection.driver_connection
         cursor = raw.cursor()
         try:
@@ -219,8 +244,7 @@ class Pump:
         finally:
             cursor.close()
             raw.rollback()  # the next read starts a new transaction and sees new commits
-        if row and row[0] and row[1]:
-            raise transport.Held("the processor restriction is on")
+        return bool(row and row[0] and row[1])
 
     # -- lanes and refills -------------------------------------------------------------------
     def _wants(self, now: float) -> dict[int, int]:

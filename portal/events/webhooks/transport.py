@@ -8,12 +8,15 @@ is written, so a restriction committed during a slow connect still stops the cal
 
 import asyncio
 import email.utils
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "GatewayPortal-Webhook/2"
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -49,9 +52,9 @@ def check_connected_address(address: tuple | None) -> None:
 
 
 class GuardedConnector(aiohttp.TCPConnector):
-    """A TCP connector that runs ``gate(peer address)`` on every connection it hands out."""
+    """A TCP connector that awaits ``gate(peer address)`` on every connection it hands out."""
 
-    def __init__(self, gate: Callable[[tuple | None], None], **options) -> None:
+    def __init__(self, gate: Callable[[tuple | None], Awaitable[None]], **options) -> None:
         super().__init__(**options)
         self._gate = gate
 
@@ -61,14 +64,16 @@ class GuardedConnector(aiohttp.TCPConnector):
             transport = connection.transport
             peer = transport.get_extra_info("peername") if transport else None
             check_connected_address(peer)
-            self._gate(peer)
+            await self._gate(peer)
         except BaseException:
             connection.close()
             raise
         return connection
 
 
-def new_session(concurrency: int, gate: Callable[[tuple | None], None]) -> aiohttp.ClientSession:
+def new_session(
+    concurrency: int, gate: Callable[[tuple | None], Awaitable[None]]
+) -> aiohttp.ClientSession:
     """Return the session every call of one pump shares (at most ``concurrency`` sockets)."""
     connector = GuardedConnector(gate, limit=concurrency, limit_per_host=0, ttl_dns_cache=60)
     return aiohttp.ClientSession(
@@ -107,6 +112,9 @@ async def post(
     except aiohttp.ClientConnectorError as exc:
         return outcome(False, None, f"{type(exc).__name__}: {exc}", slow=True)
     except (aiohttp.ClientError, OSError, ValueError) as exc:
+        return outcome(False, None, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # never lose a slot to a surprise: a failed attempt, logged
+        log.exception("Webhook call to %s failed unexpectedly", url)
         return outcome(False, None, f"{type(exc).__name__}: {exc}")
     if too_big:
         return outcome(False, code, f"HTTP {code} with a body over {MAX_RESPONSE_BYTES} bytes")
