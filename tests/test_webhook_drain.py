@@ -72,3 +72,46 @@ def test_restriction_commit_stops_new_calls_with_100_in_flight(app, client):
     counts = dict(statuses)
     assert counts["succeeded"] == sent  # every call that went out was recorded
     assert counts["pending"] == 800 - sent  # the rest is held, nothing failed
+
+
+def test_event_batches_do_not_wait_for_a_hanging_webhook(app, client):
+    """The pump runs beside the processor tick: a receiver that hangs holds up no batch."""
+    from portal import clients
+    from portal.events import runner
+    from tests.test_webhooks import raw_receiver
+
+    app.config.update(
+        PROCESSOR_INTERVAL_SECONDS=0.1, WEBHOOK_TIMEOUT_SECONDS=30.0, PROCESSOR_ENABLED=True
+    )
+    with app.app_context():
+        _, acme_key = clients.create_client("Acme")
+        db.session.commit()
+    with raw_receiver(lambda connection: time.sleep(5)) as url:
+        add_workflow(app, action="webhook", url=url, secret=SECRET)
+        add_workflow(app, "Acme", name="log")
+        post_events(client, api_key(app), {"type": "slow"})
+        assert runner.start(app)
+        try:
+            _wait(lambda: _hanging_calls(app) == 1, 10)
+            ids = post_events(client, acme_key, {"events": [{"type": "t"}] * 3}).get_json()[
+                "event_ids"
+            ]
+            _wait(lambda: _statuses(app, ids) == {"processed"}, 10)
+        finally:
+            runner.stop(app)
+
+
+def _hanging_calls(app) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(Delivery.claimed_until.is_not(None))
+        )
+
+
+def _statuses(app, ids: list[int]) -> set[str]:
+    from portal.models import Event
+
+    with app.app_context():
+        return set(db.session.scalars(sa.select(Event.status).where(Event.id.in_(ids))))

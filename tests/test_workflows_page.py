@@ -1,5 +1,6 @@
 """Settings → Workflows through the real forms, with CSRF on."""
 
+import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
@@ -183,3 +184,38 @@ def test_user_text_is_escaped(app, admin_client):
     page = admin_client.get("/settings/workflows").get_data(as_text=True)
     assert name not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_delivery_limits_are_saved_shown_and_audited(app, admin_client):
+    response = post_form(
+        admin_client, NEW, webhook_form(max_in_flight="1", rate_limit="2.5", secret=SECRET)
+    )
+    assert response.status_code == 302
+    (workflow,) = workflows(app)
+    assert (workflow.max_in_flight, workflow.rate_limit) == (1, 2.5)
+    page = admin_client.get(f"/settings/workflows/{workflow.id}/edit").get_data(as_text=True)
+    assert 'name="max_in_flight"' in page and 'value="1"' in page and 'value="2.5"' in page
+    (entry,) = audit_entries(app, "workflows")
+    assert entry.after["max_in_flight"] == 1 and entry.after["rate_limit"] == 2.5
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_in_flight", "0"),
+        ("max_in_flight", "many"),
+        ("max_in_flight", "99999999999999999999"),
+        ("rate_limit", "nan"),
+        ("rate_limit", "inf"),
+        ("rate_limit", "-1"),
+        ("rate_limit", "0"),
+        ("secret", "plain-text-secret"),
+        ("secret", "whsec_not base64!"),
+        ("secret", "whsec_c2hvcnQ="),  # a key of 5 bytes
+    ],
+)
+def test_bad_delivery_settings_re_render_with_an_error(app, admin_client, field, value):
+    response = post_form(admin_client, NEW, webhook_form(**{field: value}))
+    assert response.status_code == 200
+    assert 'class="error"' in response.get_data(as_text=True)
+    assert workflows(app) == []
