@@ -108,6 +108,7 @@ def stop(app: Flask) -> None:
             scheduler.shutdown(wait=True)
     with app.app_context():
         lease.release(holder)
+    stopping.clear()  # stopped: a later start (or a one-off tick) runs normally
     log.info("Event processor %s stopped; lease released.", holder)
 
 
