@@ -90,8 +90,7 @@ def record(results: list[Result]) -> None:
     if sent:
         _store_attempts(sent, now)
         _update_deliveries(sent, now)
-        _update_events(sent)
-        _finish_events({r.item.event_id: r.item.client_id for r in sent}, now)
+        _update_events(sent, now)
         _circuit(sent, now)
     db.session.commit()
 
@@ -155,73 +154,64 @@ def _update_deliveries(sent: list[Result], now: datetime) -> None:
     db.session.execute(statement, rows)
 
 
-def _update_events(sent: list[Result]) -> None:
+def _update_events(sent: list[Result], now: datetime) -> None:
+    """Count the attempts on the events, and finish those with no delivery left pending."""
     tries: Counter = Counter(r.item.event_id for r in sent)
     errors = {r.item.event_id: r.outcome.error for r in sent}
-    statement = (
-        sa.update(events)
-        .where(events.c.id == sa.bindparam("b_id"))
-        .values(
-            attempts=events.c.attempts + sa.bindparam("b_tries"),
+    clients = {r.item.event_id: r.item.client_id for r in sent}
+    finish = _finishing(list(tries))
+    counted = sa.update(events).where(events.c.id == sa.bindparam("b_id"))
+    attempts = events.c.attempts + sa.bindparam("b_tries")
+    ongoing = [
+        {"b_id": eid, "b_tries": n, "b_error": errors[eid]}
+        for eid, n in tries.items()
+        if eid not in finish
+    ]
+    if ongoing:
+        statement = counted.values(attempts=attempts, last_error=sa.bindparam("b_error"))
+        db.session.execute(statement, ongoing)
+    if finish:
+        statement = counted.values(
+            attempts=attempts,
+            status=sa.bindparam("b_status"),
+            processed_at=now,
             last_error=sa.bindparam("b_error"),
         )
+        rows = [
+            {"b_id": eid, "b_tries": tries[eid], "b_status": status, "b_error": error}
+            for eid, (status, error) in finish.items()
+        ]
+        db.session.execute(statement, rows)
+        moves = ((clients[eid], EVENT_QUEUED, status) for eid, (status, _) in finish.items())
+        counters.add(db.session.connection(), counters.moves(moves), shard=0)
+
+
+def _finishing(event_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    """Return {event id: (final status, error)} for the queued events among ``event_ids``
+    whose deliveries are all done (read in the transaction that updated them)."""
+    query = (
+        sa.select(
+            deliveries.c.event_id,
+            deliveries.c.status,
+            deliveries.c.last_error,
+            events.c.status.label("event_status"),
+        )
+        .select_from(deliveries.join(events, deliveries.c.event_id == events.c.id))
+        .where(deliveries.c.event_id.in_(sa.bindparam("ids", expanding=True)))
     )
-    rows = [{"b_id": eid, "b_tries": n, "b_error": errors[eid]} for eid, n in tries.items()]
-    db.session.execute(statement, rows)
-
-
-def _finish_events(clients: dict[int, int], now: datetime) -> None:
-    """Mark events processed (or failed) once none of their deliveries is pending."""
-    if not clients:
-        return
     states: dict[int, list] = defaultdict(list)
-    query = sa.select(deliveries.c.event_id, deliveries.c.status, deliveries.c.last_error).where(
-        deliveries.c.event_id.in_(sa.bindparam("ids", expanding=True))
-    )
-    ids = sorted(clients)
-    for start in range(0, len(ids), 500):
-        for row in db.session.execute(query, {"ids": ids[start : start + 500]}):
-            states[row.event_id].append(row)
-    finished = []
-    rows = []
-    for event_id, rows_of_event in states.items():
-        if any(row.status == DELIVERY_PENDING for row in rows_of_event):
-            continue
-        failed = [row.last_error for row in rows_of_event if row.status == DELIVERY_FAILED]
-        status = EVENT_FAILED if failed else EVENT_PROCESSED
-        rows.append(
-            {"b_id": event_id, "b_status": status, "b_error": failed[0] if failed else None}
-        )
-        finished.append((event_id, status))
-    if not rows:
-        return
-    statement = (
-        sa.update(events)
-        .where(events.c.id == sa.bindparam("b_id"), events.c.status == EVENT_QUEUED)
-        .values(
-            status=sa.bindparam("b_status"), processed_at=now, last_error=sa.bindparam("b_error")
-        )
-    )
-    # executemany gives no per-row count: read back which of them this batch moved.
-    moved = _queued_among([event_id for event_id, _ in finished])
-    db.session.execute(statement, [row for row in rows if row["b_id"] in moved])
-    counters.add(
-        db.session.connection(),
-        counters.moves(
-            (clients[eid], EVENT_QUEUED, status) for eid, status in finished if eid in moved
-        ),
-        shard=0,
-    )
-
-
-def _queued_among(event_ids: list[int]) -> set[int]:
-    query = sa.select(events.c.id).where(
-        events.c.id.in_(sa.bindparam("ids", expanding=True)), events.c.status == EVENT_QUEUED
-    )
-    found: set[int] = set()
     for start in range(0, len(event_ids), 500):
-        found.update(db.session.scalars(query, {"ids": event_ids[start : start + 500]}))
-    return found
+        for row in db.session.execute(query, {"ids": event_ids[start : start + 500]}).all():
+            states[row.event_id].append(row)
+    finish = {}
+    for event_id, rows in states.items():
+        if rows[0].event_status != EVENT_QUEUED:
+            continue
+        if any(row.status == DELIVERY_PENDING for row in rows):
+            continue
+        failed = [row.last_error for row in rows if row.status == DELIVERY_FAILED]
+        finish[event_id] = (EVENT_FAILED, failed[0]) if failed else (EVENT_PROCESSED, None)
+    return finish
 
 
 def _circuit(sent: list[Result], now: datetime) -> None:
@@ -276,5 +266,23 @@ def fail_orphans(rows: list, now: datetime) -> None:
             last_error=results[0].outcome.error if results else None,
         )
     )
-    _finish_events({r.item.event_id: r.item.client_id for r in results}, now)
+    _finish_only({r.item.event_id: r.item.client_id for r in results}, now)
     db.session.commit()
+
+
+def _finish_only(clients: dict[int, int], now: datetime) -> None:
+    """Finish the events whose last pending deliveries were just failed without a call."""
+    finish = _finishing(list(clients))
+    if not finish:
+        return
+    statement = (
+        sa.update(events)
+        .where(events.c.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"), processed_at=now, last_error=sa.bindparam("b_error")
+        )
+    )
+    rows = [{"b_id": eid, "b_status": st, "b_error": err} for eid, (st, err) in finish.items()]
+    db.session.execute(statement, rows)
+    moves = ((clients[eid], EVENT_QUEUED, status) for eid, (status, _) in finish.items())
+    counters.add(db.session.connection(), counters.moves(moves), shard=0)

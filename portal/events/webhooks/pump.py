@@ -27,8 +27,8 @@ from portal.events.webhooks.slots import Item, Lane, Slots
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
-FLUSH_ROWS = 200
-FLUSH_SECONDS = 0.1
+FLUSH_ROWS = 500
+FLUSH_SECONDS = 0.25
 POLL_SECONDS = 0.25
 
 

@@ -70,8 +70,9 @@ class Slots:
         return max(1, min(lane.cap or self.concurrency, int(lane.window), self.concurrency))
 
     def room(self, lane: Lane) -> int:
-        """Return how many more items the lane could use queued (refill target)."""
-        return max(0, 2 * self.limit(lane) - len(lane.queue) - lane.in_flight)
+        """Return how many more items the lane could use queued (refill target: enough for
+        three windows, so claims come in few, large batches)."""
+        return max(0, 3 * self.limit(lane) - len(lane.queue) - lane.in_flight)
 
     def take(self, now: float | None = None) -> tuple[Lane, Item] | None:
         """Return the next (lane, item) to send, round-robin over ready lanes, or None."""
