@@ -2,6 +2,7 @@
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -35,9 +36,10 @@ class TickReport:
     started: int = 0
 
 
-def tick(holder: str) -> TickReport:
+def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
     """Run one round as ``holder``: take the lease, fire due triggers and start queued events
-    batch by batch (oldest first). Webhook calls are the pump's (:mod:`.webhooks.pump`)."""
+    batch by batch (oldest first), calling ``on_batch`` after each committed batch. Webhook
+    calls are the pump's (:mod:`.webhooks.pump`)."""
     report = TickReport()
     if not lease.acquire(holder):
         return report
@@ -48,6 +50,8 @@ def tick(holder: str) -> TickReport:
     while time.monotonic() < deadline and not stopping.is_set():
         started = process_batch(holder, size)
         report.started += started
+        if started and on_batch is not None:
+            on_batch()
         if started < size:
             break
     return report

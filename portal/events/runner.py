@@ -71,8 +71,15 @@ def start(app: Flask) -> bool:
         interval = float(app.config["PROCESSOR_INTERVAL_SECONDS"])
         ttl = float(app.config["PROCESSOR_LEASE_TTL_SECONDS"])
         options = {"max_instances": 1, "coalesce": True, "replace_existing": True}
+        pump = Pump(app, holder)
+
+        def tick_and_nudge(holder: str) -> None:
+            # each batch's new deliveries go out at once, not at the pump's next look
+            tick(holder, on_batch=pump.nudge)
+
+        tick_and_nudge.__name__ = "tick"
         scheduler.add_job(
-            _job(app, holder, tick), "interval", seconds=interval, id=TICK_JOB, **options
+            _job(app, holder, tick_and_nudge), "interval", seconds=interval, id=TICK_JOB, **options
         )
         scheduler.add_job(
             _job(app, holder, lease.heartbeat),
@@ -87,7 +94,7 @@ def start(app: Flask) -> bool:
         if not scheduler.running:
             scheduler.start()
         _running["holder"] = holder
-        _running["pump"] = pump = Pump(app, holder)
+        _running["pump"] = pump
         pump.start()
         atexit.register(stop, app)
     log.info("Event processor started as %s (every %.2fs).", holder, interval)

@@ -12,6 +12,7 @@ from portal.events.actions import ACTION_WEBHOOK, webhook_body
 from portal.events.guard import restriction_on
 from portal.events.tables import deliveries, events, workflows
 from portal.events.webhooks import outcomes, signing
+from portal.events.webhooks.outcomes import CHUNK
 from portal.events.webhooks.slots import Item
 from portal.extensions import db
 from portal.models.events import DELIVERY_PENDING
@@ -71,11 +72,7 @@ class Claimer:
                 continue
             items = [item for item in due(wid, now, room) if item.delivery_id not in owned]
             if items:
-                db.session.execute(
-                    sa.update(deliveries)
-                    .where(deliveries.c.id.in_([item.delivery_id for item in items]))
-                    .values(next_attempt_at=now + self.window, claimed_until=now + self.window)
-                )
+                self._mark([item.delivery_id for item in items], now + self.window)
                 claimed[wid] = items
             else:
                 dry.add(wid)
@@ -84,6 +81,16 @@ class Claimer:
             fail_orphans(now)
         db.session.commit()
         return Refill(True, lanes, claimed, dry)
+
+    @staticmethod
+    def _mark(ids: list[int], until: datetime) -> None:
+        statement = (
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(sa.bindparam("ids", expanding=True)))
+            .values(next_attempt_at=until, claimed_until=until)
+        )
+        for start in range(0, len(ids), CHUNK):
+            db.session.execute(statement, {"ids": ids[start : start + CHUNK]})
 
 
 def lane_configs() -> list[LaneConfig]:

@@ -28,6 +28,7 @@ from portal.models.events import (
 )
 
 JITTER = 0.25  # a retry waits its backoff plus up to a quarter more
+CHUNK = 500  # ids per IN (...) list, under every database's parameter limit
 
 
 @dataclass(frozen=True)
@@ -51,18 +52,22 @@ def retry_delay(attempts: int, outcome: CallOutcome) -> float:
 
 def release(items: list[Item]) -> None:
     """Make claimed but unsent deliveries due now again (restriction, pause, shutdown)."""
-    if not items:
-        return
+    if items:
+        _make_due([item.delivery_id for item in items], utc_now())
+        db.session.commit()
+
+
+def _make_due(ids: list[int], now: datetime) -> None:
     statement = (
         sa.update(deliveries)
         .where(
             deliveries.c.id.in_(sa.bindparam("ids", expanding=True)),
             deliveries.c.status == DELIVERY_PENDING,
         )
-        .values(next_attempt_at=utc_now(), claimed_until=None)
+        .values(next_attempt_at=now, claimed_until=None)
     )
-    db.session.execute(statement, {"ids": [item.delivery_id for item in items]})
-    db.session.commit()
+    for start in range(0, len(ids), CHUNK):
+        db.session.execute(statement, {"ids": ids[start : start + CHUNK]})
 
 
 def release_stale_claims(now: datetime) -> None:
@@ -81,12 +86,7 @@ def record(results: list[Result]) -> None:
     held = [r.item for r in results if r.outcome.held]
     sent = [r for r in results if not r.outcome.held]
     if held:
-        db.session.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.id.in_([item.delivery_id for item in held]))
-            .where(deliveries.c.status == DELIVERY_PENDING)
-            .values(next_attempt_at=now, claimed_until=None)
-        )
+        _make_due([item.delivery_id for item in held], now)
     if sent:
         _store_attempts(sent, now)
         _update_deliveries(sent, now)
@@ -200,8 +200,8 @@ def _finishing(event_ids: list[int]) -> dict[int, tuple[str, str | None]]:
         .where(deliveries.c.event_id.in_(sa.bindparam("ids", expanding=True)))
     )
     states: dict[int, list] = defaultdict(list)
-    for start in range(0, len(event_ids), 500):
-        for row in db.session.execute(query, {"ids": event_ids[start : start + 500]}).all():
+    for start in range(0, len(event_ids), CHUNK):
+        for row in db.session.execute(query, {"ids": event_ids[start : start + CHUNK]}).all():
             states[row.event_id].append(row)
     finish = {}
     for event_id, rows in states.items():

@@ -50,6 +50,9 @@ class Pump:
         self._db = ThreadPoolExecutor(1, thread_name_prefix="webhook-db")
         self._claimer = Claimer(holder, claim, 2 * self.slots.limit(Lane(0)))
         self._unsent: list[Item] = []  # claimed but not sent: made due again by the next round
+        self._refreshed = -1.0  # loop time of the last claim
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -65,6 +68,21 @@ class Pump:
         if self._thread is not None:
             self._thread.join(self.timeout + 10)
 
+    def nudge(self) -> None:
+        """Claim again now (from any thread): the processor just started events or the
+        restriction was lifted, so new deliveries may be due."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(self._nudged)
+
+    def _nudged(self) -> None:
+        self._refreshed = -1.0
+        for lane in self.slots.lanes.values():
+            lane.dry_until = 0.0
+        if self._wake is not None:
+            self._wake.set()
+
     def drain(self) -> None:
         """Make every due call (retries that come due meanwhile included), then return."""
         asyncio.run(self.run(until_idle=True))
@@ -74,12 +92,13 @@ class Pump:
         """Dispatch calls while the database thread records and claims in the background."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
+        self._loop, self._wake = loop, wake
         with self.app.app_context():
             self._restriction = RestrictionGate(db.engine)
         session = transport.new_session(self.slots.concurrency, self._gate)
         tasks: set[asyncio.Task] = set()
         db_round: asyncio.Task | None = None
-        flushed = refreshed = -1.0
+        flushed = -1.0
         found = 1  # what the last claim found (0: nothing due; 1: unknown, ask again)
         try:
             while not self.stopping.is_set():
@@ -94,7 +113,7 @@ class Pump:
                         or not tasks
                     )
                     wants = self._wants(now)
-                    refill = bool(wants) or now - refreshed >= (
+                    refill = bool(wants) or now - self._refreshed >= (
                         1.0 if self.slots.lanes else POLL_SECONDS
                     )
                     if flush or refill or self._unsent:
@@ -102,7 +121,7 @@ class Pump:
                         if flush:
                             batch, self.results, flushed = self.results, [], now
                         if refill:
-                            refreshed = now
+                            self._refreshed = now
                         db_round = asyncio.create_task(
                             self._db_round(batch, wants if refill else None)
                         )
