@@ -8,6 +8,7 @@ from flask import Flask, render_template
 from portal import maintenance, navigation
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
+from portal.models.types import URL_CONVERTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     )
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, config)
+    app.url_map.converters.update(URL_CONVERTERS)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

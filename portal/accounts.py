@@ -39,6 +39,11 @@ def find_client(name: str) -> Client | None:
     return db.session.scalar(sa.select(Client).where(Client.name == name))
 
 
+def default_client() -> Client | None:
+    """Return the client ``flask setup`` made first (found by its marker, whatever its name)."""
+    return db.session.scalar(sa.select(Client).where(Client.is_default.is_(True)))
+
+
 def find_user(email: str) -> User | None:
     """Return the user with this email address (any case), or None."""
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))

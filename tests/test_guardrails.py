@@ -75,23 +75,20 @@ def admin_state(app) -> tuple[bool, list[str]]:
         return admin.active, sorted(role.name for role in admin.roles)
 
 
-def test_last_settings_manager_cannot_be_deactivated(app, user_admin):
+def test_a_user_admin_cannot_deactivate_or_delete_the_settings_manager(app, user_admin):
+    """No escalation: the admin holds permissions the user admin lacks (issue 8)."""
     data = user_form(app, "admin@example.com", ["Administrator"], ["Administrators"], active=False)
     response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
-    assert response.status_code == 200 and LAST_MANAGER in text(response)
+    assert response.status_code == 200 and "client_settings:manage" in text(response)
+    url = f"/settings/users/{ADMIN_ID}/delete"
+    response = post_form(user_admin, url, {}, token_from=f"/settings/users/{ADMIN_ID}")
+    assert response.status_code == 200 and "You cannot delete admin@example.com" in text(response)
     assert admin_state(app) == (True, ["Administrator"])
 
 
-def test_last_settings_manager_cannot_be_deleted(app, user_admin):
-    url = f"/settings/users/{ADMIN_ID}/delete"
-    response = post_form(user_admin, url, {}, token_from=f"/settings/users/{ADMIN_ID}")
-    assert response.status_code == 200 and LAST_MANAGER in text(response)
-    assert user_id(app, "admin@example.com") == ADMIN_ID
-
-
-def test_last_settings_manager_cannot_lose_the_role(app, user_admin):
+def test_last_settings_manager_cannot_drop_the_role(app, admin_client):
     data = user_form(app, "admin@example.com", ["Viewer"], ["Administrators"])
-    response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
+    response = post_form(admin_client, f"/settings/users/{ADMIN_ID}", data)
     assert response.status_code == 200 and LAST_MANAGER in text(response)
     assert admin_state(app) == (True, ["Administrator"])
 
@@ -114,21 +111,23 @@ def test_role_delete_cannot_remove_the_last_settings_permission(app, admin_clien
     assert role_id(app, "Administrator") == rid
 
 
-def test_a_settings_manager_can_go_while_another_remains(app, user_admin, make_user):
+def test_a_settings_manager_can_go_while_another_remains(app, make_user):
     make_user("second@example.com", roles=("Administrator",), groups=("Administrators",))
+    second = app.test_client()
+    assert login(second, "second@example.com").status_code == 302
     data = user_form(app, "admin@example.com", ["Viewer"], ["Administrators"], active=False)
-    response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
+    response = post_form(second, f"/settings/users/{ADMIN_ID}", data)
     assert response.status_code == 302
     assert admin_state(app) == (False, ["Viewer"])
 
 
-def test_inactive_holders_do_not_count(app, user_admin, make_user):
+def test_inactive_holders_do_not_count(app, admin_client, make_user):
     uid = make_user("idle@example.com", roles=("Administrator",), groups=("Administrators",))
     with app.app_context():
         db.session.get(User, uid).active = False
         db.session.commit()
     data = user_form(app, "admin@example.com", ["Viewer"], ["Administrators"])
-    response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
+    response = post_form(admin_client, f"/settings/users/{ADMIN_ID}", data)
     assert response.status_code == 200 and LAST_MANAGER in text(response)
 
 

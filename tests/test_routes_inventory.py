@@ -5,6 +5,8 @@ At merge, add the other branches' endpoints here (the /api/v1 endpoints → KEY_
 settings.maintenance → client_settings:manage, dashboard.* → dashboard:view).
 """
 
+import re
+
 import pytest
 from flask import Flask
 
@@ -73,10 +75,7 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
     """Return (endpoint, method, url) for every rule, with 1 for every URL argument."""
     found = []
     for rule in app.url_map.iter_rules():
-        url = rule.rule
-        for argument in rule.arguments:
-            url = url.replace(f"<int:{argument}>", "1").replace(f"<{argument}>", "1")
-            url = url.replace(f"<path:{argument}>", "1")
+        url = re.sub(r"<[^>]+>", "1", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found

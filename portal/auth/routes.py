@@ -30,6 +30,7 @@ def safe_next(target: str | None) -> str:
             and target.startswith("/")
             and not target.startswith("//")
             and "\\" not in target
+            and target.isprintable()  # no CR/LF (header injection) or other control characters
         ):
             return target
     return url_for("dashboard.index")

@@ -8,13 +8,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.authorization import is_instance_admin, visible_clients
 from portal.clock import utc_now
 from portal.events.lease import processor_status
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
-from portal.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW
-from portal.settings.scope import visible_clients
+from portal.permissions import EVENTS_VIEW
 
 RECENT_WINDOW = timedelta(minutes=5)
 LATEST_ROWS = 10
@@ -130,7 +130,7 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     names = {client.id: client.name for client in clients}
     counts = client_counts(ids, state.processing_paused, now)
     data["clients"] = [{"id": c.id, "name": c.name, **counts[c.id]} for c in clients]
-    shown = None if user.can(CLIENT_SETTINGS_MANAGE) else ids  # visible_clients: all of them
+    shown = None if is_instance_admin(user) else ids  # visible_clients: all of them
     data["events"] = latest_events(shown, names)
     data["deliveries"] = latest_deliveries(shown, names)
     return data

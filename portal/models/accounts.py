@@ -32,6 +32,8 @@ class Client(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    # The client ``flask setup`` made first: found by this marker, so renaming it is safe.
+    is_default: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     contact_email: Mapped[str] = mapped_column(sa.String(255), default="")
     # sha256 of the key: keys are long random tokens, so an indexed digest is safe to look up.
     api_key_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)

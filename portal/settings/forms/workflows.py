@@ -8,6 +8,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal import jsonvalues
 from portal.models import Workflow
 from portal.settings.forms.common import ClientScopedForm, strip
 
@@ -25,17 +26,24 @@ ACTIONS = [
 
 
 def parse_value(text: str) -> Any:
-    """Read a condition value: JSON if it parses (42, true, "x"), otherwise the plain text."""
+    """Read a condition value: JSON if it parses (42, true, "x"), otherwise the plain text.
+
+    Raise NonFiniteNumber for a number JSON cannot carry (NaN, Infinity, 1e400)."""
     try:
-        return json.loads(text)
+        return jsonvalues.loads(text)
+    except jsonvalues.NonFiniteNumber:
+        raise
     except ValueError:
         return text
 
 
 def value_text(value: Any) -> str:
     """Show a stored condition value so that :func:`parse_value` reads it back unchanged."""
-    if isinstance(value, str) and parse_value(value) == value:
-        return value
+    try:
+        if isinstance(value, str) and parse_value(value) == value:
+            return value
+    except jsonvalues.NonFiniteNumber:
+        pass  # the text "NaN": shown quoted, so it reads back as text
     return json.dumps(value)
 
 
@@ -94,7 +102,11 @@ class WorkflowForm(ClientScopedForm):
         if not text:
             self.condition_value.errors.append("Give the value to compare the field with.")
             return False
-        value = parse_value(text)
+        try:
+            value = parse_value(text)
+        except jsonvalues.NonFiniteNumber as exc:
+            self.condition_value.errors.append(str(exc))
+            return False
         if op in ("gt", "lt") and (isinstance(value, bool) or not isinstance(value, int | float)):
             self.condition_value.errors.append("Greater/less than compares numbers: give a number.")
             return False
