@@ -4,7 +4,8 @@
   Everyone else acts only inside their own client (users, workflows, triggers, events, the
   dashboard, the audit log); another client's row answers 404, so it does not show it exists.
 - **Instance-wide objects.** Roles and access groups are shared by every client (the bypass
-  rule picks from them): creating, renaming or deleting one needs ``client_settings:manage``.
+  rule picks from them): creating, renaming or deleting one, or changing a role's permissions
+  (which changes what users of every client may do), needs ``client_settings:manage``.
 - **No escalation.** Nobody gives a user or a role a permission they do not hold themselves,
   or edits, resets, unlocks or deletes a user who holds a permission they lack.
 

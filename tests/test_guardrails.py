@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.guardrails import LAST_MANAGER, NOT_YOURSELF, SELF_LOCKOUT
 from portal.maintenance import get_or_create_state, may_bypass
 from portal.models import Role, User
-from tests.admin_helpers import client_id, group_id, role_id, user_id
+from tests.admin_helpers import client_id, group_id, role_id
 from tests.conftest import login, post_form
 
 ADMIN_ID = 1

@@ -63,3 +63,30 @@ def test_admin_signs_in_on_postgres(pg_app):
     client = pg_app.test_client()
     assert login(client).status_code == 302
     assert ADMIN_EMAIL in client.get("/").get_data(as_text=True)
+
+
+def test_event_ids_are_64_bit_on_postgres(pg_app):
+    """Issue 8: ``Integer`` ids made GET /api/v1/events/3000000000 a 500 on PostgreSQL."""
+    from tests.events_support import api_key
+
+    with pg_app.app_context():
+        inspector = sa.inspect(db.engine)
+        types = {
+            (table, column["name"]): str(column["type"])
+            for table in ("events", "deliveries", "audit_entries")
+            for column in inspector.get_columns(table)
+        }
+        db.session.execute(sa.text("SELECT setval('events_id_seq', 3000000000)"))
+        db.session.commit()
+    assert types[("events", "id")] == "BIGINT" and types[("deliveries", "event_id")] == "BIGINT"
+    assert types[("audit_entries", "id")] == "BIGINT"
+    client = pg_app.test_client()
+    key = api_key(pg_app)
+    headers = {"X-API-Key": key}
+    assert client.get("/api/v1/events/3000000000", headers=headers).status_code == 404
+    answer = client.post("/api/v1/events", json={"type": "big", "source_id": "b"}, headers=headers)
+    assert answer.status_code == 202 and answer.get_json()["event_ids"] == [3000000001]
+    assert client.get("/api/v1/events/3000000001", headers=headers).get_json()["type"] == "big"
+    assert client.get("/api/v1/events/9223372036854775808", headers=headers).status_code == 404
+    login(client)
+    assert client.get("/settings/users/3000000000").status_code == 404

@@ -56,10 +56,9 @@ def role_edit(role_id: int):
     if form.validate_on_submit():
         before = role_values(role)
         try:
-            if form.name.data.strip() != role.name:
-                check_instance_admin(current_user, "roles", "renaming a role")
             wanted = form.permissions.data or []
-            if set(wanted) != set(role.permissions):
+            if form.name.data.strip() != role.name or set(wanted) != set(role.permissions):
+                check_instance_admin(current_user, "roles", "changing a role")
                 check_may_change_role(set(current_user.permissions), role, wanted)
             with guarded(current_user):
                 accounts.update_role(role, form.name.data, wanted)
