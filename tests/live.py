@@ -42,6 +42,7 @@ def portal_env(db_file: Path, **config: object) -> dict[str, str]:
         PORTAL_SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_file}",
         PORTAL_SECRET_KEY="live-test-secret",
         PORTAL_PROCESSOR_INTERVAL_SECONDS="0.2",
+        PORTAL_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]',  # the tests' receivers are local
         PYTHONUNBUFFERED="1",
     )
     env.update({f"PORTAL_{key}": str(value) for key, value in config.items()})
