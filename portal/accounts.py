@@ -159,7 +159,7 @@ def set_password(user: User, password: str, lang: str = "en") -> None:
         raise AccountError(problem, "password")
     user.password_hash = hash_password(password)
     unlock(user)
-    sessions.end_all(user)  # every session and remember-me cookie of the old password ends
+    sessions.end_all(user)  # the sessions and remember-me cookies of the old password end
 
 
 def create_role(name: str, permissions: Iterable[str]) -> Role:

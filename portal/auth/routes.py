@@ -15,7 +15,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_login.config import COOKIE_NAME
 
 from portal import accounts, audit, passwords
 from portal.auth import signin
@@ -126,10 +125,6 @@ def change_password():
                 form.new_password.errors.append(str(exc))
             else:
                 audit.record(current_user, "users", "password", "Changed own password")
-                # set_password ended every session of the user; this browser gets a new one.
-                cookie = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
-                remember = cookie in request.cookies
-                _start_session(current_user._get_current_object(), remember=remember)
                 db.session.commit()
                 flash("Your password has been changed.", "success")
                 return redirect(url_for("dashboard.index"))

@@ -58,5 +58,10 @@ def end(user: User) -> None:
 
 
 def end_all(user: User) -> None:
-    """End every session of ``user``: a password change, a deactivation, a removal."""
-    db.session.execute(sa.delete(_rows).where(_rows.c.user_id == user.id))
+    """End every session of ``user`` (a password change, a deactivation) except the one this
+    object was loaded for: a user who changes their own password stays signed in there."""
+    query = sa.delete(_rows).where(_rows.c.user_id == user.id)
+    token = getattr(user, "session_token", None)
+    if token:
+        query = query.where(_rows.c.id != _digest(token))
+    db.session.execute(query)
