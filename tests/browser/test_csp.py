@@ -28,9 +28,11 @@ def test_no_page_violates_the_content_security_policy(new_page, live_server, tmp
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(f"{page.url}: {message.text}")
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
     )
     page.goto("/auth/login")
     page.locator("[name=email]").fill(ADMIN_EMAIL)
