@@ -102,11 +102,16 @@ class GuardedAdapter(HTTPAdapter):
             raise requests.ConnectionError(str(exc), request=request) from None
 
 
+class _NoRedirects(requests.Session):
+    def send(self, request, **kwargs):
+        kwargs["allow_redirects"] = False  # a redirect could point anywhere: never follow one
+        return super().send(request, **kwargs)
+
+
 def guarded_session(allowed: Iterable[Network]) -> requests.Session:
     """Return a session for webhook calls: checked peers, no redirects, no proxies from the env."""
-    session = requests.Session()
+    session = _NoRedirects()
     session.trust_env = False  # a proxy from the environment would hide the real peer
-    session.max_redirects = 0
     adapter = GuardedAdapter(allowed)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
