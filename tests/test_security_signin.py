@@ -183,3 +183,14 @@ def test_throttle_setting_formats(value):
 
     rule = parse_throttle(value)
     assert rule.limit >= 1 and rule.seconds >= 30
+
+
+def test_old_failures_are_pruned_beyond_two_lockout_periods(app, client):
+    for _ in range(3):
+        login_from(client, ATTACKER, ADMIN_EMAIL, "wrong")
+    age_failures(app, timedelta(minutes=29))
+    login_from(client, ATTACKER, ADMIN_EMAIL, "wrong")
+    assert failures(app) == 4  # still within two lockout periods (2 × 15 minutes)
+    age_failures(app, timedelta(minutes=2))
+    login_from(client, ATTACKER, ADMIN_EMAIL, "wrong")
+    assert failures(app) == 2

@@ -15,7 +15,7 @@ depends_on = None
 
 def upgrade():
     op.create_table('sign_in_failures',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),

@@ -8,6 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.clock import utc_now
 from portal.extensions import db
 
+# 64-bit on PostgreSQL (failures from a botnet add up); SQLite keeps its INTEGER rowid.
+FailureId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 class SignInFailure(db.Model):
     """One refused sign-in (not a refusal only because of maintenance), kept for a while.
@@ -22,7 +25,7 @@ class SignInFailure(db.Model):
         sa.Index("ix_sign_in_failures_user_id_at", "user_id", "at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(FailureId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     address: Mapped[str] = mapped_column(sa.String(64))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))

@@ -22,12 +22,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.extensions import db
-from portal.models import SignInFailure, User
+from portal.models import Client, SignInFailure, User
 from portal.security.config import Throttle
 
 ACCOUNT_ALARM_FACTOR = 4
-# Older failures no longer matter to any rule (lockouts of up to four days are honoured).
-KEEP_FAILURES = timedelta(days=8)
 _rows = SignInFailure.__table__
 
 
@@ -87,7 +85,13 @@ def record_failure(address: str, user: User | None, now: datetime, *, counts: bo
             at=now, address=address, user_id=user.id if user is not None and counts else None
         )
     )
-    db.session.execute(sa.delete(_rows).where(_rows.c.at < now - KEEP_FAILURES))
+    db.session.execute(sa.delete(_rows).where(_rows.c.at < now - _horizon()))
+
+
+def _horizon() -> timedelta:
+    # Older failures matter to no rule: the lockout looks back two lockout periods at most.
+    longest = db.session.scalar(sa.select(sa.func.max(Client.lockout_minutes))) or 0
+    return max(timedelta(seconds=throttle().seconds), timedelta(minutes=2 * longest))
 
 
 def forget_failures(user: User, address: str | None = None) -> None:
