@@ -100,15 +100,3 @@ def forget_failures(user: User, address: str | None = None) -> None:
     if address is not None:
         query = query.where(_rows.c.address == address)
     db.session.execute(query)
-
-
-def locked_addresses(user: User, now: datetime) -> int:
-    """Return how many addresses are locked out of ``user``'s account right now (for admins)."""
-    period = timedelta(minutes=user.client.lockout_minutes)
-    counts = db.session.execute(
-        sa.select(_rows.c.address, sa.func.count())
-        .where(_rows.c.user_id == user.id, _rows.c.at > now - period)
-        .group_by(_rows.c.address)
-    ).all()
-    limit = user.client.password_retry_limit
-    return sum(1 for _address, count in counts if count >= limit)
