@@ -28,8 +28,9 @@ def lock_out(app: Flask, email: str, address: str = TEST_CLIENT_ADDRESS) -> None
 def age_failures(app: Flask, by: timedelta) -> None:
     """Move every recorded failed sign-in ``by`` into the past (time passing)."""
     with app.app_context():
-        table = SignInFailure.__table__
-        db.session.execute(sa.update(table).values(at=table.c.at - by))
+        # In Python: SQLite has no datetime arithmetic for SQLAlchemy's DateTime strings.
+        for failure in db.session.scalars(sa.select(SignInFailure)):
+            failure.at -= by
         db.session.commit()
 
 
