@@ -25,6 +25,7 @@ def upgrade():
     with op.batch_alter_table('sign_in_failures', schema=None) as batch_op:
         batch_op.create_index('ix_sign_in_failures_address_at', ['address', 'at'], unique=False)
         batch_op.create_index('ix_sign_in_failures_user_id_at', ['user_id', 'at'], unique=False)
+        batch_op.create_index('ix_sign_in_failures_user_id_address_at', ['user_id', 'address', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sign_in_failures_at'), ['at'], unique=False)
 
     op.create_table('user_sessions',
@@ -44,6 +45,7 @@ def downgrade():
     op.drop_table('user_sessions')
     with op.batch_alter_table('sign_in_failures', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sign_in_failures_at'))
+        batch_op.drop_index('ix_sign_in_failures_user_id_address_at')
         batch_op.drop_index('ix_sign_in_failures_user_id_at')
         batch_op.drop_index('ix_sign_in_failures_address_at')
     op.drop_table('sign_in_failures')

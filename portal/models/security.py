@@ -23,6 +23,7 @@ class SignInFailure(db.Model):
     __table_args__ = (
         sa.Index("ix_sign_in_failures_address_at", "address", "at"),
         sa.Index("ix_sign_in_failures_user_id_at", "user_id", "at"),
+        sa.Index("ix_sign_in_failures_user_id_address_at", "user_id", "address", "at"),
     )
 
     id: Mapped[int] = mapped_column(FailureId, primary_key=True)
