@@ -194,3 +194,13 @@ def test_old_failures_are_pruned_beyond_two_lockout_periods(app, client):
     age_failures(app, timedelta(minutes=2))
     login_from(client, ATTACKER, ADMIN_EMAIL, "wrong")
     assert failures(app) == 2
+
+
+def test_audit_log_names_the_address(app, client):
+    from tests.admin_helpers import audit_entries
+
+    login_from(client, ATTACKER, ADMIN_EMAIL, "wrong")
+    assert login_from(client, OWNER, ADMIN_EMAIL, PASSWORD).status_code == 302
+    descriptions = [entry.description for entry in audit_entries(app, "auth")]
+    assert f"Sign-in refused (wrong) from {ATTACKER}" in descriptions
+    assert f"Signed in from {OWNER}" in descriptions

@@ -59,13 +59,13 @@ def attempt_sign_in(email: str, password: str, address: str, known_device: bool)
     if wrong_password:
         _show_to_admins(user, address, now)
     if outcome == OK:
-        audit.record(user, "auth", "login", "Signed in")
+        audit.record(user, "auth", "login", f"Signed in from {address}")
     else:
         audit.record(
             accounts.normalize_email(email)[:255] or "(empty)",
             "auth",
             "login_refused",
-            f"Sign-in refused ({outcome})",
+            f"Sign-in refused ({outcome}) from {address}",
             client_id=user.client_id if user else None,
         )
     return Attempt(outcome, user, state.enabled)
