@@ -204,3 +204,24 @@ def test_audit_log_names_the_address(app, client):
     descriptions = [entry.description for entry in audit_entries(app, "auth")]
     assert f"Sign-in refused (wrong) from {ATTACKER}" in descriptions
     assert f"Signed in from {OWNER}" in descriptions
+
+
+@pytest.mark.parametrize(
+    ("remote", "counted_as"),
+    [
+        ("127.0.0.2", "127.0.0.2"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        (None, ""),
+    ],
+)
+def test_failures_are_counted_per_ipv4_address_or_ipv6_slash_64(remote, counted_as):
+    assert signins.source(remote) == counted_as
+
+
+def test_rotating_ipv6_addresses_inside_a_64_does_not_escape_the_throttle(app, client):
+    app.config["LOGIN_THROTTLE_PARSED"] = signins.Throttle(limit=3, seconds=300)
+    for n in range(3):
+        login_from(client, f"2001:db8::{n + 1}", "nobody@example.com", "wrong")
+    assert login_from(client, "2001:db8::99", ADMIN_EMAIL, PASSWORD).status_code == 429

@@ -53,7 +53,7 @@ def login():
     """Show the sign-in form and sign the user in."""
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
-    address = request.remote_addr or ""
+    address = signins.source(request.remote_addr)
     if request.method == "POST":
         wait = signins.throttled_for(address, utc_now())
         if wait:

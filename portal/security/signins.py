@@ -15,6 +15,7 @@ the same counts. Three rules read them:
   working, and each address still gets at most its retry limit.
 """
 
+import ipaddress
 from datetime import datetime, timedelta
 from math import ceil
 
@@ -27,6 +28,20 @@ from portal.security.config import Throttle
 
 ACCOUNT_ALARM_FACTOR = 4
 _rows = SignInFailure.__table__
+
+
+def source(remote_addr: str | None) -> str:
+    """Return what failures are counted by: the IPv4 address, or the IPv6 /64 it belongs to
+    (one subscriber usually gets a whole /64, so rotating inside it must not reset the counts)."""
+    try:
+        ip = ipaddress.ip_address((remote_addr or "").split("%", 1)[0])
+    except ValueError:
+        return (remote_addr or "")[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def throttle() -> Throttle:
