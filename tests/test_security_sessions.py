@@ -127,3 +127,15 @@ def test_copied_remember_cookie_fails_after_sign_out_live(live_url):
     replay = requests.Session()
     replay.cookies.set("remember_token", remember)
     assert replay.get(live_url + "/", allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_session_ended_by_maintenance_stays_ended_afterwards(app, make_user):
+    from tests.maintenance_helpers import set_maintenance
+
+    make_user("dan@example.com", groups=("Administrators",))
+    dan = signed_in(app, "dan@example.com")
+    copied = copy(dan, app)
+    set_maintenance(app, roles=("Administrator",), groups=("Administrators",))
+    assert not is_signed_in(dan)  # blocked: signed out at the next request
+    set_maintenance(app, enabled=False)
+    assert not is_signed_in(copied)  # the copied cookies do not come back to life
