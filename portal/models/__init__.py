@@ -4,6 +4,7 @@ from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
 from portal.models.maintenance import MaintenanceState
+from portal.models.operations import PurgeTotals
 
 __all__ = [
     "AccessGroup",
@@ -13,6 +14,7 @@ __all__ = [
     "Event",
     "MaintenanceState",
     "ProcessorLease",
+    "PurgeTotals",
     "Role",
     "ScheduledTrigger",
     "User",

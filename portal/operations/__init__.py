@@ -1,0 +1,1 @@
+"""Operations: retention of old events, online backups and Prometheus metrics."""
