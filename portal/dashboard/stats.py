@@ -13,6 +13,7 @@ from portal.events.lease import processor_status
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
+from portal.operations.retention import purge_summary
 from portal.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW
 from portal.settings.scope import visible_clients
 
@@ -129,7 +130,10 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     ids = [client.id for client in clients]
     names = {client.id: client.name for client in clients}
     counts = client_counts(ids, state.processing_paused, now)
-    data["clients"] = [{"id": c.id, "name": c.name, **counts[c.id]} for c in clients]
+    purged = purge_summary(ids)
+    data["clients"] = [
+        {"id": c.id, "name": c.name, **counts[c.id], **purged[c.id]} for c in clients
+    ]
     shown = None if user.can(CLIENT_SETTINGS_MANAGE) else ids  # visible_clients: all of them
     data["events"] = latest_events(shown, names)
     data["deliveries"] = latest_deliveries(shown, names)

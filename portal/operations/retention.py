@@ -33,8 +33,12 @@ _next_look = {"at": 0.0}  # monotonic time of the next look for expired rows in 
 
 
 def set_retention(client: Client, days: int | None) -> None:
-    """Set how many days ``client`` keeps processed and failed events."""
-    if days is None or not MIN_DAYS <= days <= MAX_DAYS:
+    """Set how many days ``client`` keeps processed and failed events (None: keep as is)."""
+    if days is None:
+        if client.retention_days is None:
+            client.retention_days = DEFAULT_DAYS
+        return
+    if not MIN_DAYS <= days <= MAX_DAYS:
         raise AccountError(
             f"Retention must be between {MIN_DAYS} and {MAX_DAYS} days.", "retention_days"
         )
@@ -163,6 +167,21 @@ def purged_by_client(client_ids: list[int] | None = None) -> dict[int, PurgeTota
     return {row.client_id: row for row in db.session.scalars(query)}
 
 
+def purge_summary(client_ids: list[int]) -> dict[int, dict]:
+    """Return, per client id, the events retention purged and when it last did (dashboard)."""
+    totals = purged_by_client(client_ids)
+    summary = {}
+    for client_id in client_ids:
+        row = totals.get(client_id)
+        summary[client_id] = {
+            "purged": row.events_processed + row.events_failed if row else 0,
+            "last_purge": row.last_purged_at.strftime("%Y-%m-%d %H:%M:%S")
+            if row and row.last_purged_at
+            else "",
+        }
+    return summary
+
+
 def release_free_pages() -> None:
     """On SQLite in incremental auto-vacuum mode, give back to the file system the free pages
     beyond a quarter of the file (the rest is kept for the next ingestion to reuse), a
@@ -170,11 +189,12 @@ def release_free_pages() -> None:
     if db.engine.dialect.name != "sqlite":
         return
     with db.engine.connect() as connection:
-        if connection.exec_driver_sql("PRAGMA auto_vacuum").scalar() != 2:
+        raw = connection.connection.driver_connection
+        if raw.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
             return
-        free = connection.exec_driver_sql("PRAGMA freelist_count").scalar() or 0
-        pages = connection.exec_driver_sql("PRAGMA page_count").scalar() or 0
+        free = raw.execute("PRAGMA freelist_count").fetchone()[0]
+        pages = raw.execute("PRAGMA page_count").fetchone()[0]
         excess = min(free - pages // 4, int(current_app.config["RETENTION_VACUUM_PAGES"]))
         if excess > 0:
-            connection.exec_driver_sql(f"PRAGMA incremental_vacuum({int(excess)})").fetchall()
-            connection.commit()
+            # executescript steps the pragma to its end (execute() would free one page only)
+            raw.executescript(f"PRAGMA incremental_vacuum({int(excess)});")

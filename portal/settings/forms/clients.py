@@ -36,7 +36,7 @@ class ClientForm(FlaskForm):
         "Keep processed and failed events (days)",
         default=30,
         validators=[
-            InputRequired(),
+            Optional(),  # left out (older scripts, API-less forms): keep the current value
             NumberRange(min=1, max=3650, message="Must be between 1 and 3650 days."),
         ],
         description="Older processed and failed events and their deliveries are deleted by "
