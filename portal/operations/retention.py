@@ -194,7 +194,8 @@ def release_free_pages() -> None:
             return
         free = raw.execute("PRAGMA freelist_count").fetchone()[0]
         pages = raw.execute("PRAGMA page_count").fetchone()[0]
-        excess = min(free - pages // 4, int(current_app.config["RETENTION_VACUUM_PAGES"]))
+        # release k pages so that (free - k) <= (pages - k) / 4
+        excess = min(-(-(4 * free - pages) // 3), int(current_app.config["RETENTION_VACUUM_PAGES"]))
         if excess > 0:
             # executescript steps the pragma to its end (execute() would free one page only)
             raw.executescript(f"PRAGMA incremental_vacuum({int(excess)});")
