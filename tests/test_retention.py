@@ -171,3 +171,79 @@ def test_freed_pages_are_reused_over_cycles(app, client, db_path):
         free = db.session.execute(sa.text("PRAGMA freelist_count")).scalar()
         pages = db.session.execute(sa.text("PRAGMA page_count")).scalar()
     assert free <= pages // 4 + 1, (free, pages)
+
+
+def _client_form(**change) -> dict:
+    data = {
+        "name": "Default",
+        "password_retry_limit": "5",
+        "lockout_minutes": "15",
+        "retention_days": "30",
+    }
+    data.update(change)
+    return data
+
+
+def _retention_days(app, name: str = "Default") -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Client.retention_days).where(Client.name == name))
+
+
+def test_client_page_shows_the_default_and_saves_a_new_retention(app, admin_client):
+    url = f"/settings/clients/{client_id(app)}"
+    page = admin_client.get(url).get_data(as_text=True)
+    assert 'name="retention_days"' in page and 'value="30"' in page
+    response = post_form(admin_client, url, _client_form(retention_days="7"))
+    assert response.status_code == 302
+    assert _retention_days(app) == 7
+    assert "7 days" in admin_client.get("/settings/clients").get_data(as_text=True)
+    from tests.admin_helpers import last_audit
+
+    entry = last_audit(app, "clients")
+    assert (entry.before["retention_days"], entry.after["retention_days"]) == (30, 7)
+
+
+def test_a_new_client_keeps_30_days_unless_told(app, admin_client):
+    form = _client_form(name="Acme")
+    del form["retention_days"]
+    assert post_form(admin_client, "/settings/clients/new", form).status_code == 200
+    assert _retention_days(app, "Acme") == 30
+    form = _client_form(name="Brief", retention_days="2")
+    assert post_form(admin_client, "/settings/clients/new", form).status_code == 200
+    assert _retention_days(app, "Brief") == 2
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "3651", "99999999999999999999", "ten", "1.5"])
+def test_a_bad_retention_is_a_form_error(app, admin_client, days):
+    url = f"/settings/clients/{client_id(app)}"
+    response = post_form(admin_client, url, _client_form(retention_days=days))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "between 1 and 3650 days" in page or "Not a valid integer" in page
+    assert _retention_days(app) == 30
+
+
+def test_set_retention_refuses_out_of_range_values(app):
+    with app.app_context():
+        client = db.session.scalar(sa.select(Client))
+        for days in (0, -1, 3651):
+            with pytest.raises(retention.AccountError):
+                retention.set_retention(client, days)
+        retention.set_retention(client, 1)
+        assert client.retention_days == 1
+        db.session.rollback()
+
+
+def test_dashboard_shows_what_was_purged(app, client, admin_client):
+    ids = _ingest(app, client, 4)
+    run_tick(app)
+    page = admin_client.get("/").get_data(as_text=True)
+    assert "Retention has purged nothing yet." in page
+    _age(app, ids, 31)
+    run_tick(app)
+    cid = client_id(app)
+    page = admin_client.get("/").get_data(as_text=True)
+    assert f'id="counter-{cid}-purged"' in page
+    assert "Purged by retention" in page and "Retention last purged at" in page
+    figures = admin_client.get("/dashboard/stats.json").get_json()["clients"][0]
+    assert figures["purged"] == 4 and figures["last_purge"]
