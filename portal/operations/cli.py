@@ -8,7 +8,7 @@ from portal.operations.backup import BackupError, backup_sqlite
 
 
 @click.command("backup")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path")
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @with_appcontext
 def backup_command(path: str, force: bool) -> None:
