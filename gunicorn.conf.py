@@ -2,7 +2,7 @@
 
 Environment: ``PORTAL_BIND`` (default 127.0.0.1:8000, put a reverse proxy in front),
 ``WEB_CONCURRENCY`` (workers), ``PORTAL_THREADS`` (threads per worker), ``FORWARDED_ALLOW_IPS``
-(the proxy's address). Every ``PORTAL_*`` setting of the portal applies as usual.
+(the proxy's address), ``PORTAL_ACCESS_LOG``. The portal's ``PORTAL_*`` settings apply as usual.
 """
 
 import os
@@ -20,7 +20,8 @@ timeout = 60  # a large ingestion batch or a slow scrape must not get the worker
 graceful_timeout = 30
 keepalive = 5
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
+# The reverse proxy usually logs requests; PORTAL_ACCESS_LOG=- logs them here too.
+accesslog = os.environ.get("PORTAL_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info")
 # Not preloaded: each worker imports wsgi.py after the fork, so the processor's scheduler

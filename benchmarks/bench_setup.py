@@ -88,6 +88,8 @@ def start_gunicorn(db_file: Path, workers: int) -> tuple[subprocess.Popen, str]:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            "--worker-class",  # what the figures were measured with, whatever gunicorn.conf.py says
+            "sync",
             "wsgi:app",
         ],
         cwd=ROOT,

@@ -1,0 +1,185 @@
+"""Retention: ingestion while a large purge runs, and the file size over ingest/purge cycles."""
+
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from bench_ingest import bench_ingest
+from bench_setup import BATCH, ROOT, env_for, event_rows, log, prepare
+
+from portal.clock import utc_now
+from portal.events import lease, processor
+from portal.events.ingest import parse_events, store_events
+from portal.extensions import db
+from portal.operations import retention
+
+HOLDER = "benchmark-retention"
+
+
+def fill_finished(db_file: Path, client_id: int, events: int, days_ago: float) -> None:
+    """Insert ``events`` processed events, each with one succeeded delivery, finished
+    ``days_ago`` (raw sqlite3: this is test data, not the code under test)."""
+    finished = (utc_now() - timedelta(days=days_ago)).isoformat(" ")
+    connection = sqlite3.connect(db_file)
+    start = connection.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0] + 1
+    for first in range(start, start + events, 10_000):
+        ids = range(first, min(first + 10_000, start + events))
+        connection.executemany(
+            "INSERT INTO events (id, client_id, type, payload, source_id, received_at, status,"
+            " started_at, processed_at, attempts) VALUES (?, ?, 'old', '{}', NULL, ?,"
+            " 'processed', ?, ?, 1)",
+            [(i, client_id, finished, finished, finished) for i in ids],
+        )
+        connection.executemany(
+            "INSERT INTO deliveries (event_id, status, attempts, created_at, finished_at)"
+            " VALUES (?, 'succeeded', 1, ?, ?)",
+            [(i, finished, finished) for i in ids],
+        )
+        connection.commit()
+    connection.close()
+
+
+def _remaining(db_file: Path) -> int:
+    connection = sqlite3.connect(db_file)
+    try:
+        return connection.execute("SELECT count(*) FROM events WHERE type = 'old'").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def _set_retention(db_file: Path, client_id: int, days: int) -> None:
+    connection = sqlite3.connect(db_file, timeout=30)
+    connection.execute("UPDATE clients SET retention_days = ? WHERE id = ?", (days, client_id))
+    connection.commit()
+    connection.close()
+
+
+def bench_ingest_during_purge(
+    base: str, key: str, db_file: Path, client_id: int, events: int, rounds: int, batches: int
+) -> tuple[float, float, int, int]:
+    """Ingestion over HTTP with the processor running, in interleaved rounds: with nothing to
+    purge (retention 30 days), and while it purges ``events`` expired events with their
+    deliveries (retention 1 day; 2 x ``events`` rows in all).
+
+    Returns (median events/s without, median events/s during, rows purged during the
+    measured rounds, rounds during which the purge made progress)."""
+    fill_finished(db_file, client_id, events, days_ago=2)  # kept while retention is 30 days
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "processor", "run"],
+        cwd=ROOT,
+        env=env_for(db_file, PROCESSOR_INTERVAL_SECONDS=0.5, RETENTION_CHECK_SECONDS=0.2),
+        stdout=subprocess.DEVNULL,
+    )
+    offset = 50_000_000
+    quiet, busy, purged, overlapped = [], [], 0, 0
+    try:
+        time.sleep(1.5)
+        for index in range(rounds):
+            _set_retention(db_file, client_id, 30)
+            time.sleep(1.2)  # the purge pass in progress ends with its tick
+            start = offset + 2 * index * batches * BATCH
+            quiet.append(bench_ingest(base, key, batches, offset=start))
+            _set_retention(db_file, client_id, 1)
+            before = _remaining(db_file)
+            deadline = time.monotonic() + 30
+            while _remaining(db_file) == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            left = _remaining(db_file)
+            busy.append(bench_ingest(base, key, batches, offset=start + batches * BATCH))
+            after = _remaining(db_file)
+            purged += left - after
+            overlapped += after < left and after > 0
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    return statistics.median(quiet), statistics.median(busy), purged, overlapped
+
+
+def bench_db_growth(
+    db_file: Path, client_id: int, per_cycle: int, cycles: int = 3
+) -> tuple[list[int], list[float]]:
+    """Ingest ``per_cycle`` events, process them, age and purge them, ``cycles`` times; return
+    the file size at each cycle's peak (after processing, WAL checkpointed) and the duration
+    of every purge batch in ms."""
+    from bench_setup import make_app
+
+    app = make_app(db_file)
+    size = int(app.config["RETENTION_BATCH_SIZE"])
+    sizes: list[int] = []
+    batch_ms: list[float] = []
+    with app.app_context():
+        for cycle in range(cycles):
+            for start in range(0, per_cycle, BATCH):
+                rows = event_rows(80_000_000 + cycle * per_cycle + start, BATCH)
+                store_events(client_id, parse_events({"events": rows}, BATCH))
+            while processor.tick(HOLDER).started:
+                pass
+            db.session.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            db.session.commit()
+            sizes.append(db_file.stat().st_size)
+            db.session.execute(
+                sa.text("UPDATE events SET processed_at = :old WHERE status = 'processed'"),
+                {"old": utc_now() - timedelta(days=400)},
+            )
+            db.session.commit()
+            cutoff = utc_now() - timedelta(days=30)
+            assert lease.acquire(HOLDER)
+            while True:  # the processor's batches, timed (each is one write transaction)
+                started = time.perf_counter()
+                done = retention.purge_batch(HOLDER, client_id, cutoff, size)
+                batch_ms.append((time.perf_counter() - started) * 1000)
+                if not done:
+                    break
+            retention.release_free_pages()
+            log(f"  cycle {cycle + 1}: {sizes[-1] / 1e6:.1f} MB after ingest+process; purged")
+        lease.release(HOLDER)
+    return sizes, batch_ms
+
+
+def run(folder: Path, gunicorn_for, quick: bool) -> dict:
+    """Both retention measures on their own databases; return the benchmark keys."""
+    results: dict = {}
+    db_file = folder / "retention.db"
+    _app, key, client_id = prepare(db_file)
+    gunicorn, base = gunicorn_for(db_file)
+    try:
+        quiet, busy, purged, overlapped = bench_ingest_during_purge(
+            base, key, db_file, client_id, 250_000, 3, 12 if quick else 30
+        )
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+    ratio = busy / quiet
+    log(
+        f"ingest while purging (250,000 expired events + their deliveries = 500,000 rows): "
+        f"{busy:,.0f} vs {quiet:,.0f} events/s without = x {ratio:.2f} "
+        f"(purge progressed in {overlapped}/3 rounds, {purged:,} events purged meanwhile)"
+    )
+    results.update(
+        ingest_during_purge_ratio=round(ratio, 3),
+        ingest_during_purge_events_per_s=round(busy),
+        ingest_without_purge_events_per_s=round(quiet),
+        purge_rounds_overlapped=overlapped,
+    )
+    growth_file = folder / "growth.db"
+    _app, _key, growth_client = prepare(growth_file)
+    sizes, batch_ms = bench_db_growth(growth_file, growth_client, 200_000)
+    growth = max(sizes[1:]) / sizes[0]
+    batch_ms.sort()
+    p99 = batch_ms[int(len(batch_ms) * 0.99)]
+    log(f"db growth over 3 cycles of 200,000 events: x {growth:.3f} ({sizes})")
+    log(
+        f"purge batches ({len(batch_ms)}): median {statistics.median(batch_ms):.1f} ms, "
+        f"p99 {p99:.1f} ms, max {batch_ms[-1]:.1f} ms of write lock each"
+    )
+    results.update(
+        db_growth_after_cycles=round(growth, 3),
+        purge_batch_p99_ms=round(p99, 1),
+        purge_batch_max_ms=round(batch_ms[-1], 1),
+    )
+    return results
