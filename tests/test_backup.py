@@ -141,3 +141,8 @@ def test_backup_during_steady_ingestion_has_every_acknowledged_event(tmp_path):
         stored = set(db.session.scalars(sa.select(Event.id)))
         assert db.session.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
     assert before <= stored, f"{len(before - stored)} acknowledged events missing from the copy"
+
+
+def test_the_maintenance_page_suggests_a_backup_first(admin_client):
+    page = admin_client.get("/settings/maintenance").get_data(as_text=True)
+    assert 'id="backup-hint"' in page and "flask backup" in page and "pg_dump" in page
