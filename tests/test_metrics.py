@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from portal.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
-from portal.models import Event
-from portal.operations import retention
+from portal.models import ClientTotals, Event
+from portal.operations import retention, totals
 from tests.events_support import (
     HOLDER,
     add_workflow,
@@ -31,8 +31,8 @@ PROCESSED = (FINISHED, (("client", "Default"), ("outcome", "processed")))
 
 @pytest.fixture()
 def app(app):
-    app.config.update(METRICS_TOKEN=TOKEN, RETENTION_CHECK_SECONDS=0)
-    retention._next_look["at"] = 0.0
+    app.config.update(METRICS_TOKEN=TOKEN, RETENTION_CHECK_SECONDS=0, TOTALS_ADVANCE_SECONDS=0)
+    retention._next_look["at"] = totals._next_advance["at"] = 0.0
     return app
 
 
@@ -112,7 +112,7 @@ def test_counters_and_latency_survive_retention(app, client):
         (("client", "Default"), ("outcome", "processed")),
     )
     failed = ("gateway_events_processed_total", (("client", "Default"), ("outcome", "failed")))
-    delivered = ("gateway_deliveries_total", (("status", "succeeded"),))
+    delivered = ("gateway_deliveries_total", (("client", "Default"), ("status", "succeeded")))
     latency_count = ("gateway_delivery_latency_seconds_count", ())
     fast = ("gateway_delivery_latency_seconds_bucket", (("le", "0.05"),))
     purged = ("gateway_retention_purged_events_total", (("client", "Default"),))
@@ -121,10 +121,12 @@ def test_counters_and_latency_survive_retention(app, client):
     assert before[latency_count] == 5 and before[fast] == 5  # record actions finish at once
     assert before[purged] == 0
 
-    with app.app_context():
+    with app.app_context():  # as if they had finished a month ago and been summed since
         old = utc_now() - timedelta(days=31)
         db.session.execute(sa.update(Event).values(processed_at=old))
+        db.session.execute(sa.delete(ClientTotals))
         db.session.commit()
+    assert scrape(client) == before
     assert run_tick(app).purged == 5
 
     after = scrape(client)

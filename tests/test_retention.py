@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from portal.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
-from portal.models import Client, Delivery, Event, PurgeTotals
-from portal.operations import retention
+from portal.models import Client, ClientTotals, Delivery, Event
+from portal.operations import retention, totals
 from tests.conftest import post_form
 from tests.events_support import (
     HOLDER,
@@ -24,8 +24,10 @@ from tests.events_support import (
 
 @pytest.fixture()
 def app(app):
-    app.config.update(RETENTION_CHECK_SECONDS=0, RETENTION_SECONDS_PER_TICK=5)
-    retention._next_look["at"] = 0.0
+    app.config.update(
+        RETENTION_CHECK_SECONDS=0, RETENTION_SECONDS_PER_TICK=5, TOTALS_ADVANCE_SECONDS=0
+    )
+    retention._next_look["at"] = totals._next_advance["at"] = 0.0
     return app
 
 
@@ -37,12 +39,14 @@ def _ingest(app, http, count: int, client_name: str = "Default", prefix: str = "
 
 
 def _age(app, ids: list[int], days: float, **values) -> None:
-    """Make these events look finished ``days`` ago."""
+    """Make these events look finished ``days`` ago, and the running totals as if they had
+    been summed after that (they are derived figures: the next round sums them again)."""
     with app.app_context():
         when = utc_now() - timedelta(days=days)
         db.session.execute(
             sa.update(Event).where(Event.id.in_(ids)).values(processed_at=when, **values)
         )
+        db.session.execute(sa.delete(ClientTotals))
         db.session.commit()
 
 
@@ -53,9 +57,9 @@ def _stored(app) -> tuple[set[int], int]:
         return events, deliveries
 
 
-def _totals(app, name: str = "Default") -> PurgeTotals | None:
+def _totals(app, name: str = "Default") -> ClientTotals | None:
     with app.app_context():
-        row = db.session.get(PurgeTotals, client_id(app, name))
+        row = db.session.get(ClientTotals, client_id(app, name))
         db.session.expunge_all()
         return row
 
@@ -74,9 +78,10 @@ def test_expired_processed_and_failed_events_go_with_their_deliveries(app, clien
 
     assert report.purged == 6
     assert _stored(app) == (set(recent), 2)
-    totals = _totals(app)
-    assert (totals.events_processed, totals.events_failed) == (4, 2)
-    assert totals.deliveries_succeeded == 6 and totals.last_purged_at is not None
+    row = _totals(app)
+    assert (row.purged_events, row.purged_deliveries) == (6, 6)
+    assert (row.events_processed, row.events_failed) == (6, 2)  # all summed, purged or not
+    assert row.last_purged_at is not None
 
 
 def test_queued_events_are_never_purged(app, client):
@@ -120,8 +125,8 @@ def test_each_client_keeps_its_own_retention(app, client):
     _age(app, default_ids + short_ids, 5)
     assert run_tick(app).purged == 3
     assert _stored(app)[0] == set(default_ids)
-    assert _totals(app, "Short").events_processed == 3
-    assert _totals(app, "Default") is None
+    assert _totals(app, "Short").purged_events == 3
+    assert _totals(app, "Default").purged_events == 0
 
 
 def test_purge_works_in_batches_of_the_configured_size(app, client):
@@ -132,6 +137,7 @@ def test_purge_works_in_batches_of_the_configured_size(app, client):
     with app.app_context():
         assert lease.acquire(HOLDER)
         cid = client_id(app)
+        totals.advance(cid)
         assert retention.purge_batch(HOLDER, cid, cutoff, 4) == 4
         assert retention.purge_batch(HOLDER, cid, cutoff, 4) == 4
         assert retention.purge_batch(HOLDER, cid, cutoff, 4) == 2

@@ -57,9 +57,9 @@ def tick(holder: str) -> TickReport:
     budget = max(float(current_app.config["PROCESSOR_INTERVAL_SECONDS"]), 1.0)
     report.calls = deliveries.run_due(holder, time.monotonic() + budget)
     if not stopping.is_set():
-        from portal.operations import retention  # operations build on the pipeline
+        from portal.operations import housekeeping  # operations build on the pipeline
 
-        report.purged = retention.purge_due(holder)
+        report.purged = housekeeping(holder)
     return report
 
 

@@ -4,17 +4,17 @@ from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
 from portal.models.maintenance import MaintenanceState
-from portal.models.operations import PurgeTotals
+from portal.models.operations import ClientTotals
 
 __all__ = [
     "AccessGroup",
     "AuditEntry",
+    "ClientTotals",
     "Client",
     "Delivery",
     "Event",
     "MaintenanceState",
     "ProcessorLease",
-    "PurgeTotals",
     "Role",
     "ScheduledTrigger",
     "User",

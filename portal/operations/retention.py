@@ -4,8 +4,9 @@ retention period, with their deliveries, in small batches.
 Each batch is its own short write transaction opened like any other processor step (we hold
 the lease and the restriction is off), so ingestion waits at most one batch for the lock, and
 the pause after a batch lets waiting writers in. Queued events are never touched: the WHERE
-clause of the DELETE repeats the status check. What was purged is counted per client in
-:class:`PurgeTotals` (not audited row by row) so the metrics' counters never go down.
+clause of the DELETE repeats the status check. Only events already summed into the client's
+totals (:mod:`portal.operations.totals`) are deleted, so the metrics' counters never go down;
+what was purged is counted there too (not audited row by row).
 """
 
 import logging
@@ -20,14 +21,11 @@ from portal.clock import utc_now
 from portal.events.guard import begin_guarded, stopping
 from portal.events.tables import deliveries, events
 from portal.extensions import db
-from portal.models import Client, PurgeTotals
-from portal.models.events import DELIVERY_FAILED, DELIVERY_SUCCEEDED, EVENT_FAILED, EVENT_PROCESSED
+from portal.models import Client
+from portal.operations.totals import FINISHED, totals_t
 
 log = logging.getLogger(__name__)
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 3650, 30
-# Delivery latency buckets (seconds from the delivery being created to it finishing).
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
-FINISHED = (EVENT_PROCESSED, EVENT_FAILED)
 _IDS = sa.bindparam("ids", expanding=True)
 _next_look = {"at": 0.0}  # monotonic time of the next look for expired rows in this process
 
@@ -93,91 +91,60 @@ def purge_batch(holder: str, client_id: int, cutoff: datetime, size: int) -> int
     deliveries, in one transaction; return how many (None: not allowed to work now)."""
     if not begin_guarded(holder):
         return None
-    rows = db.session.execute(
-        sa.select(events.c.id, events.c.status)
+    counted = db.session.execute(
+        sa.select(totals_t.c.counted_through).where(totals_t.c.client_id == client_id)
+    ).scalar()
+    if counted is None:  # nothing summed yet: nothing may go
+        db.session.commit()
+        return 0
+    ids = db.session.scalars(
+        sa.select(events.c.id)
         .where(
             events.c.client_id == client_id,
-            events.c.processed_at < cutoff,
+            events.c.processed_at < min(cutoff, counted),
             events.c.status.in_(FINISHED),
         )
         .order_by(events.c.processed_at)
         .limit(size)
     ).all()
-    if not rows:
+    if not ids:
         db.session.commit()
         return 0
-    ids = [row.id for row in rows]
     gone = db.session.execute(
-        sa.select(deliveries.c.status, deliveries.c.created_at, deliveries.c.finished_at).where(
-            deliveries.c.event_id.in_(_IDS)
-        ),
-        {"ids": ids},
-    ).all()
-    db.session.execute(sa.delete(deliveries).where(deliveries.c.event_id.in_(_IDS)), {"ids": ids})
-    deleted = db.session.execute(
+        sa.delete(deliveries).where(deliveries.c.event_id.in_(_IDS)), {"ids": ids}
+    ).rowcount
+    purged = db.session.execute(
         sa.delete(events).where(events.c.id.in_(_IDS), events.c.status.in_(FINISHED)),
         {"ids": ids},
-    )
-    _add_totals(client_id, rows, gone)
-    db.session.commit()
-    return deleted.rowcount
-
-
-def _add_totals(client_id: int, rows, gone) -> None:
-    totals = db.session.get(PurgeTotals, client_id)
-    if totals is None:
-        totals = PurgeTotals(
-            client_id=client_id,
-            events_processed=0,
-            events_failed=0,
-            deliveries_succeeded=0,
-            deliveries_failed=0,
+    ).rowcount
+    db.session.execute(
+        sa.update(totals_t)
+        .where(totals_t.c.client_id == client_id)
+        .values(
+            purged_events=totals_t.c.purged_events + purged,
+            purged_deliveries=totals_t.c.purged_deliveries + gone,
+            last_purged_at=utc_now(),
         )
-        db.session.add(totals)
-    failed = sum(row.status == EVENT_FAILED for row in rows)
-    totals.events_failed += failed
-    totals.events_processed += len(rows) - failed
-    totals.deliveries_succeeded += sum(d.status == DELIVERY_SUCCEEDED for d in gone)
-    totals.deliveries_failed += sum(d.status == DELIVERY_FAILED for d in gone)
-    latency = dict(totals.latency or {"counts": [0] * (len(LATENCY_BUCKETS) + 1), "sum": 0.0})
-    counts = list(latency["counts"])
-    for delivery in gone:
-        if delivery.finished_at is None or delivery.created_at is None:
-            continue
-        seconds = max((delivery.finished_at - delivery.created_at).total_seconds(), 0.0)
-        counts[bucket_index(seconds)] += 1
-        latency["sum"] += seconds
-    totals.latency = {"counts": counts, "sum": latency["sum"]}
-    totals.last_purged_at = utc_now()
-
-
-def bucket_index(seconds: float) -> int:
-    """Return the index of the first latency bucket that holds ``seconds`` (last: +Inf)."""
-    for index, bound in enumerate(LATENCY_BUCKETS):
-        if seconds <= bound:
-            return index
-    return len(LATENCY_BUCKETS)
-
-
-def purged_by_client(client_ids: list[int] | None = None) -> dict[int, PurgeTotals]:
-    """Return the purge totals per client id (all clients when ``client_ids`` is None)."""
-    query = sa.select(PurgeTotals)
-    if client_ids is not None:
-        query = query.where(PurgeTotals.client_id.in_(client_ids))
-    return {row.client_id: row for row in db.session.scalars(query)}
+    )
+    db.session.commit()
+    return purged
 
 
 def purge_summary(client_ids: list[int]) -> dict[int, dict]:
     """Return, per client id, the events retention purged and when it last did (dashboard)."""
-    totals = purged_by_client(client_ids)
+    rows = {
+        row.client_id: row
+        for row in db.session.execute(
+            sa.select(totals_t).where(totals_t.c.client_id.in_(client_ids))
+        )
+    }
     summary = {}
     for client_id in client_ids:
-        row = totals.get(client_id)
+        row = rows.get(client_id)
+        last = row.last_purged_at if row else None
         summary[client_id] = {
-            "purged": row.events_processed + row.events_failed if row else 0,
-            "last_purge": row.last_purged_at.strftime("%Y-%m-%d %H:%M:%S")
-            if row and row.last_purged_at
-            else "",
+            "purged": row.purged_events if row else 0,
+            "last_purge": last.strftime("%Y-%m-%d %H:%M:%S") if last else "",
         }
     return summary
 
