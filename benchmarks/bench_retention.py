@@ -141,6 +141,23 @@ def bench_db_growth(
     return sizes, batch_ms
 
 
+def bench_scrape(db_file: Path) -> tuple[float, int]:
+    """Median time of a /metrics scrape (in-process) on this database; and its event count."""
+    from bench_setup import make_app
+
+    app = make_app(db_file, METRICS_TOKEN="bench")
+    http = app.test_client()
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        assert http.get("/metrics", headers={"Authorization": "Bearer bench"}).status_code == 200
+        times.append((time.perf_counter() - started) * 1000)
+    with app.app_context():
+        stored = db.session.scalar(sa.text("SELECT count(*) FROM events"))
+        db.engine.dispose()
+    return statistics.median(times), stored
+
+
 def run(folder: Path, gunicorn_for, quick: bool) -> dict:
     """Both retention measures on their own databases; return the benchmark keys."""
     results: dict = {}
@@ -154,6 +171,9 @@ def run(folder: Path, gunicorn_for, quick: bool) -> dict:
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
+    scrape_ms, stored = bench_scrape(db_file)
+    log(f"GET /metrics with {stored:,} events stored: median {scrape_ms:.1f} ms")
+    results.update(metrics_scrape_ms=round(scrape_ms, 1), metrics_scrape_events_stored=stored)
     ratio = busy / quiet
     log(
         f"ingest while purging (250,000 expired events + their deliveries = 500,000 rows): "
