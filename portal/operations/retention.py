@@ -27,7 +27,8 @@ from portal.operations.totals import FINISHED, totals_t
 log = logging.getLogger(__name__)
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 3650, 30
 _IDS = sa.bindparam("ids", expanding=True)
-_next_look = {"at": 0.0}  # monotonic time of the next look for expired rows in this process
+# this process's next look for expired rows (monotonic) and events purged since pages were freed
+_next_look = {"at": 0.0, "freed": 0}
 
 
 def set_retention(client: Client, days: int | None) -> None:
@@ -53,9 +54,11 @@ def purge_due(holder: str) -> int:
         return 0
     deadline = time.monotonic() + float(config["RETENTION_SECONDS_PER_TICK"])
     purged, finished = purge_expired(holder, deadline, int(config["RETENTION_BATCH_SIZE"]))
+    _next_look["freed"] += purged
     if finished:
         _next_look["at"] = time.monotonic() + float(config["RETENTION_CHECK_SECONDS"])
-        if purged:
+        if _next_look["freed"]:
+            _next_look["freed"] = 0
             release_free_pages()
     return purged
 
