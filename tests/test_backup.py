@@ -76,6 +76,14 @@ def test_a_failed_copy_leaves_no_partial_file(tmp_path):
     assert _leftovers(tmp_path, "copy.db") == []
 
 
+def test_a_missing_database_is_not_created_by_the_backup(tmp_path):
+    missing = tmp_path / "never-set-up.db"
+    app = make_app(missing, tmp_path / "instance")
+    result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "copy.db")])
+    assert result.exit_code != 0 and "There is no database" in result.output
+    assert not missing.exists() and not (tmp_path / "copy.db").exists()
+
+
 def test_postgresql_is_pointed_at_pg_dump(tmp_path):
     app = make_app(
         tmp_path / "unused.db",

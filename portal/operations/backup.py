@@ -28,6 +28,8 @@ def backup_sqlite(engine: Engine, target: str | os.PathLike, *, force: bool = Fa
     source = engine.url.database
     if not source or source == ":memory:":
         raise BackupError("An in-memory database cannot be backed up.")
+    if not Path(source).is_file():  # connecting would create an empty database there
+        raise BackupError(f"There is no database at {source} (run flask setup first).")
     path = Path(target).expanduser().absolute()
     if not path.parent.is_dir():
         raise BackupError(f"Folder {path.parent} does not exist.")

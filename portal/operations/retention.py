@@ -26,6 +26,7 @@ from portal.operations.totals import FINISHED, totals_t
 
 log = logging.getLogger(__name__)
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 3650, 30
+PAUSE_FACTOR = 2.0  # pause after a batch, in multiples of the batch's own duration
 _IDS = sa.bindparam("ids", expanding=True)
 # this process's next look for expired rows (monotonic) and events purged since pages were freed
 _next_look = {"at": 0.0, "freed": 0}
@@ -82,8 +83,9 @@ def purge_expired(holder: str, deadline: float, size: int) -> tuple[int, bool]:
             total += purged
             if purged < size:
                 break
-            # Let the writers that queued up behind this batch (ingestion) have the lock.
-            time.sleep(max(time.monotonic() - started, 0.005))
+            # Let the writers that queued up behind this batch (ingestion) have the lock: the
+            # purge holds it at most a third of the time.
+            time.sleep(max(PAUSE_FACTOR * (time.monotonic() - started), 0.01))
     if total:
         log.info("Retention purged %d events.", total)
     return total, True
