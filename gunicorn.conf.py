@@ -27,6 +27,9 @@ loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info")
 # Not preloaded: each worker imports wsgi.py after the fork, so the processor's scheduler
 # threads (started there) live in the worker that uses them.
 preload_app = False
+# gunicorn 27's control socket has one default path per user, which several instances on a host
+# (or a test run) would share; the portal does not use it.
+control_socket_disable = True
 
 
 def post_worker_init(worker) -> None:
@@ -43,7 +46,7 @@ def worker_exit(server, worker) -> None:
         from portal.events import runner
 
         runner.stop(app)
-        worker.log.info("Worker %s: event processor stopped, its lease released.", worker.pid)
+        worker.log.info("Worker %s: event processor stopped (its lease, if held, released).", worker.pid)
 
 
 def _app():
