@@ -46,7 +46,7 @@ def worker_exit(server, worker) -> None:
         from portal.events import runner
 
         runner.stop(app)
-        worker.log.info("Worker %s: event processor stopped (its lease, if held, released).", worker.pid)
+        worker.log.info("Worker %s: event processor stopped, lease released if held.", worker.pid)
 
 
 def _app():
