@@ -11,6 +11,7 @@ what was purged is counted there too (not audited row by row).
 
 import logging
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -102,8 +103,9 @@ def purge_batch(holder: str, client_id: int, cutoff: datetime, size: int) -> int
     if counted is None:  # nothing summed yet: nothing may go
         db.session.commit()
         return 0
-    ids = db.session.scalars(
-        sa.select(events.c.id)
+    # Locked (PostgreSQL) so that no replay requeues one of them before it is deleted.
+    rows = db.session.execute(
+        sa.select(events.c.id, events.c.status)
         .where(
             events.c.client_id == client_id,
             events.c.processed_at < min(cutoff, counted),
@@ -111,10 +113,13 @@ def purge_batch(holder: str, client_id: int, cutoff: datetime, size: int) -> int
         )
         .order_by(events.c.processed_at)
         .limit(size)
+        .with_for_update(skip_locked=True)
     ).all()
-    if not ids:
+    if not rows:
         db.session.commit()
         return 0
+    ids = [row.id for row in rows]
+    by_status = Counter(row.status for row in rows)  # what the per-status figures lose
     gone = db.session.execute(
         sa.delete(deliveries).where(deliveries.c.event_id.in_(_IDS)), {"ids": ids}
     ).rowcount
@@ -132,6 +137,7 @@ def purge_batch(holder: str, client_id: int, cutoff: datetime, size: int) -> int
         )
     )
     db.session.commit()
+    log.debug("Purged %s of client %s.", dict(by_status), client_id)
     return purged
 
 
