@@ -80,3 +80,35 @@ def test_start_message_says_when_the_processor_is_off(tmp_path):
     finally:
         server.stop()
         server.kill()
+
+
+def test_processor_run_names_its_database_without_the_password(tmp_path):
+    db_file = tmp_path / "portal.db"
+    env = prepare_db(db_file)
+    process = Process(
+        [sys.executable, "-m", "flask", "processor", "run"], env, tmp_path / "processor.log"
+    ).start()
+    try:
+        for _ in range(300):
+            if "Event processor running" in process.output():
+                break
+            time.sleep(0.1)
+        assert f"on sqlite:///{db_file}; stop with Ctrl+C." in process.output()
+    finally:
+        process.stop()
+        process.kill()
+
+
+def test_the_start_line_hides_the_database_password(tmp_path):
+    from portal.operations.server import describe
+    from tests.conftest import make_app
+
+    app = make_app(
+        tmp_path / "unused.db",
+        tmp_path / "instance",
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://portal:s3cret@db.internal/portal",
+        PROCESSOR_ENABLED=False,
+    )
+    line = describe(app)
+    assert "s3cret" not in line and "portal:***@db.internal/portal" in line
+    assert "event processor off here" in line
