@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from bench_ingest import bench_ingest, bench_persist_queue, bench_raw_sqlite
 from bench_pipeline import bench_enforcement, bench_processing, bench_restriction, bench_resume
+from bench_retention import run as bench_retention
 from bench_security import bench_signin_bookkeeping, fill_failures
 from bench_setup import BATCH, ROOT, env_for, log, prepare, start_gunicorn
 
@@ -24,10 +25,16 @@ from bench_setup import BATCH, ROOT, env_for, log, prepare, start_gunicorn
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, under two minutes")
+    parser.add_argument("--skip-retention", action="store_true", help="skip the retention part")
+    parser.add_argument("--only-retention", action="store_true", help="only the retention part")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     quick = args.quick
     folder = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    if args.only_retention:  # for working on retention; the contract is the full run
+        results = bench_retention(folder, lambda db: start_gunicorn(db, args.workers), quick)
+        print(json.dumps({**results, "quick": quick}))
+        return
     db_file = folder / "portal.db"
     app, key, client_id = prepare(db_file)
     engine = sa.create_engine(f"sqlite:///{db_file}")
@@ -118,6 +125,8 @@ def main() -> None:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
         engine.dispose()
+    if not args.skip_retention:
+        results.update(bench_retention(folder, lambda db: start_gunicorn(db, args.workers), quick))
     results["quick"] = quick
     print(json.dumps(results))
 

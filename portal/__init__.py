@@ -51,12 +51,14 @@ def register_blueprints(app: Flask) -> None:
     from portal.api.routes import bp as api_bp
     from portal.auth.routes import bp as auth_bp
     from portal.dashboard.routes import bp as dashboard_bp
+    from portal.operations.metrics import bp as operations_bp
     from portal.settings import bp as settings_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(operations_bp)
     csrf.exempt(api_bp)  # the JSON API authenticates with keys, not cookies
 
 

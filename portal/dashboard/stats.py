@@ -14,6 +14,7 @@ from portal.events.lease import processor_status
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
+from portal.operations.retention import purge_summary
 from portal.permissions import EVENTS_VIEW
 
 RECENT_WINDOW = timedelta(minutes=5)
@@ -129,7 +130,10 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     ids = [client.id for client in clients]
     names = {client.id: client.name for client in clients}
     counts = client_counts(ids, state.processing_paused, now)
-    data["clients"] = [{"id": c.id, "name": c.name, **counts[c.id]} for c in clients]
+    purged = purge_summary(ids)
+    data["clients"] = [
+        {"id": c.id, "name": c.name, **counts[c.id], **purged[c.id]} for c in clients
+    ]
     shown = None if is_instance_admin(user) else ids  # visible_clients: all of them
     data["events"] = latest_events(shown, names)
     data["deliveries"] = latest_deliveries(shown, names)

@@ -34,6 +34,7 @@ class TickReport:
     fired: int = 0
     started: int = 0
     calls: int = 0
+    purged: int = 0
 
 
 def tick(holder: str) -> TickReport:
@@ -55,6 +56,10 @@ def tick(holder: str) -> TickReport:
         return report
     budget = max(float(current_app.config["PROCESSOR_INTERVAL_SECONDS"]), 1.0)
     report.calls = deliveries.run_due(holder, time.monotonic() + budget)
+    if not stopping.is_set():
+        from portal.operations import housekeeping  # operations build on the pipeline
+
+        report.purged = housekeeping(holder)
     return report
 
 

@@ -4,11 +4,13 @@ from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
 from portal.models.maintenance import MaintenanceState
+from portal.models.operations import ClientTotals
 from portal.models.security import SignInFailure, UserSession
 
 __all__ = [
     "AccessGroup",
     "AuditEntry",
+    "ClientTotals",
     "Client",
     "Delivery",
     "Event",

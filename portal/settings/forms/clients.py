@@ -42,4 +42,14 @@ class ClientForm(FlaskForm):
     password_rule_message_de = StringField(
         "Password rule message (German)", validators=[Length(max=500)]
     )
+    retention_days = IntegerField(
+        "Keep processed and failed events (days)",
+        default=30,
+        validators=[
+            Optional(),  # left out (older scripts, API-less forms): keep the current value
+            NumberRange(min=1, max=3650, message="Must be between 1 and 3650 days."),
+        ],
+        description="Older processed and failed events and their deliveries are deleted by "
+        "the event processor; queued events are never deleted.",
+    )
     submit = SubmitField("Save")
