@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint bench install
+.PHONY: run serve test lint bench install
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(BIN)/flask
 run: install
 	$(BIN)/flask setup
 	$(BIN)/flask run
+
+## serve: production server: gunicorn with gunicorn.conf.py on http://127.0.0.1:8000 (PORTAL_BIND)
+serve: install
+	$(BIN)/flask setup
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## test: the whole suite (browser tests included when Chromium is installed)
 test: install

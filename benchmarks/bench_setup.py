@@ -93,6 +93,11 @@ def start_gunicorn(db_file: Path, workers: int) -> tuple[subprocess.Popen, str]:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            # sync workers, as the figures were always measured, whatever gunicorn.conf.py says
+            "--worker-class",
+            "sync",
+            "--threads",
+            "1",
             "wsgi:app",
         ],
         cwd=ROOT,

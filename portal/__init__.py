@@ -5,9 +5,10 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from portal import maintenance, navigation
+from portal import maintenance, navigation, security
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
+from portal.models.types import URL_CONVERTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,8 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     )
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, config)
+    app.url_map.converters.update(URL_CONVERTERS)
+    security.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -49,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth.routes import bp as auth_bp
     from portal.dashboard.routes import bp as dashboard_bp
     from portal.event_log import bp as event_log_bp
+    from portal.operations.metrics import bp as operations_bp
     from portal.settings import bp as settings_bp
 
     app.register_blueprint(auth_bp)
@@ -56,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(event_log_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(operations_bp)
     csrf.exempt(api_bp)  # the JSON API authenticates with keys, not cookies
 
 

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import AccessGroup, Client, Role, User
 from portal.passwords import hash_password, password_problem, unlock
 from portal.permissions import CATALOGUE
+from portal.security import sessions
 
 DEFAULT_CLIENT = "Default"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -37,6 +38,11 @@ def normalize_email(email: str) -> str:
 def find_client(name: str) -> Client | None:
     """Return the client named ``name``, or None."""
     return db.session.scalar(sa.select(Client).where(Client.name == name))
+
+
+def default_client() -> Client | None:
+    """Return the client ``flask setup`` made first (found by its marker, whatever its name)."""
+    return db.session.scalar(sa.select(Client).where(Client.is_default.is_(True)))
 
 
 def find_user(email: str) -> User | None:
@@ -146,6 +152,8 @@ def update_user(
     user.client = client
     user.roles = list(roles)
     user.groups = list(groups)
+    if user.active and not active:
+        sessions.end_all(user)  # a deactivated user is signed out everywhere
     user.active = active
 
 
@@ -156,6 +164,7 @@ def set_password(user: User, password: str, lang: str = "en") -> None:
         raise AccountError(problem, "password")
     user.password_hash = hash_password(password)
     unlock(user)
+    sessions.end_all(user)  # the sessions and remember-me cookies of the old password end
 
 
 def create_role(name: str, permissions: Iterable[str]) -> Role:

@@ -1,57 +1,75 @@
 """What ``flask setup`` puts in a new database: idempotent, so running it twice changes nothing."""
 
 import secrets
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from portal import accounts, audit, clients
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
-from portal.models import AccessGroup, Role, User
+from portal.models import AccessGroup, Client, Role, User
 from portal.permissions import ADMIN_GROUP, ADMIN_ROLE, BUILTIN_ROLES
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 
 
-def bootstrap(
-    admin_email: str | None = None, admin_password: str | None = None
-) -> tuple[User | None, str | None]:
-    """Create the Default client, built-in roles, the Administrators group, the maintenance row
-    and, if there is no user yet, the first admin. Return (admin, generated password) when an
-    admin was created (the password only when it was generated), else (None, None)."""
-    client = accounts.find_client(accounts.DEFAULT_CLIENT)
-    if client is None:
-        client, _key = clients.create_client(accounts.DEFAULT_CLIENT)
-        audit.record(
-            None, "clients", "create", f"Created client {client.name}", after={"name": client.name}
-        )
+@dataclass
+class Setup:
+    """What one run of setup did: the rows it created, and the first admin if it made one."""
+
+    created: list[str] = field(default_factory=list)
+    admin: User | None = None
+    generated_password: str | None = None
+
+
+def bootstrap(admin_email: str | None = None, admin_password: str | None = None) -> Setup:
+    """Create the default client, built-in roles, the Administrators group, the maintenance row
+    and, if there is no user yet, the first admin; report what was created."""
+    done = Setup()
+    if accounts.default_client() is None:
+        _default_client(done)
     for name, codes in BUILTIN_ROLES.items():
         if db.session.scalar(sa.select(Role).where(Role.name == name)) is None:
             accounts.create_role(name, codes)
-            audit.record(
-                None, "roles", "create", f"Created role {name}", after={"permissions": codes}
-            )
+            _record(done, "roles", f"Created role {name}", after={"permissions": codes})
     if db.session.scalar(sa.select(AccessGroup).where(AccessGroup.name == ADMIN_GROUP)) is None:
         accounts.create_group(ADMIN_GROUP, "Administrators of this instance")
-        audit.record(None, "groups", "create", f"Created access group {ADMIN_GROUP}")
+        _record(done, "groups", f"Created access group {ADMIN_GROUP}")
     get_or_create_state()
 
-    created, generated = None, None
     if db.session.scalar(sa.select(sa.func.count(User.id))) == 0:
-        generated = None if admin_password else secrets.token_urlsafe(12)
-        created = accounts.create_user(
+        done.generated_password = None if admin_password else secrets.token_urlsafe(12)
+        done.admin = accounts.create_user(
             admin_email or DEFAULT_ADMIN_EMAIL,
-            admin_password or generated,
-            client,
+            admin_password or done.generated_password,
+            accounts.default_client(),
             accounts.find_roles([ADMIN_ROLE]),
             accounts.find_groups([ADMIN_GROUP]),
         )
-        audit.record(
-            None,
+        _record(
+            done,
             "users",
-            "create",
-            f"Created first admin {created.email}",
-            after={"email": created.email},
+            f"Created first admin {done.admin.email}",
+            after={"email": done.admin.email},
         )
     db.session.commit()
-    return created, generated
+    return done
+
+
+def _default_client(done: Setup) -> Client:
+    """Mark the client named Default as the default one, or create it."""
+    client = accounts.find_client(accounts.DEFAULT_CLIENT)
+    if client is not None:
+        client.is_default = True
+        _record(done, "clients", f"Made client {client.name} the default client")
+        return client
+    client, _key = clients.create_client(accounts.DEFAULT_CLIENT)
+    client.is_default = True
+    _record(done, "clients", f"Created client {client.name}", after={"name": client.name})
+    return client
+
+
+def _record(done: Setup, module: str, description: str, **details) -> None:
+    audit.record(None, module, "create", description, **details)
+    done.created.append(description)

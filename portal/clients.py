@@ -31,6 +31,9 @@ def update_client(client: Client, name: str, contact_email: str, **policy) -> No
     set_policy(client, **policy)
 
 
+MAX_RETRY_LIMIT = 1000
+MAX_LOCKOUT_MINUTES = 525_600  # a year: longer locks are what deactivating a user is for
+
 POLICY_FIELDS = (
     "password_retry_limit",
     "lockout_minutes",
@@ -50,10 +53,15 @@ def set_policy(
     password_rule_message_de: str = "",
 ) -> None:
     """Set a client's security policy after checking the limits and the regex."""
-    if password_retry_limit is None or password_retry_limit < 1:
-        raise AccountError("The retry limit must be at least 1.", "password_retry_limit")
-    if lockout_minutes is None or lockout_minutes < 1:
-        raise AccountError("The lockout must last at least 1 minute.", "lockout_minutes")
+    if password_retry_limit is None or not 1 <= password_retry_limit <= MAX_RETRY_LIMIT:
+        raise AccountError(
+            f"The retry limit must be between 1 and {MAX_RETRY_LIMIT}.", "password_retry_limit"
+        )
+    if lockout_minutes is None or not 1 <= lockout_minutes <= MAX_LOCKOUT_MINUTES:
+        raise AccountError(
+            f"The lockout must last between 1 and {MAX_LOCKOUT_MINUTES} minutes (a year).",
+            "lockout_minutes",
+        )
     password_regex = (password_regex or "").strip()
     problem = regex_problem(password_regex) if password_regex else None
     if problem:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED")
+BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED", "HTTPS")
 FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 
@@ -26,6 +26,12 @@ class Defaults:
     WEBHOOK_RETRY_AFTER_MAX_SECONDS = 300.0
     WEBHOOK_CIRCUIT_FAILURES = 20  # consecutive failed calls that pause an endpoint (0: never)
     INGEST_MAX_EVENTS = 1000
+    RETENTION_BATCH_SIZE = 500  # events deleted per transaction (bounds the write-lock time)
+    RETENTION_SECONDS_PER_TICK = 0.5
+    RETENTION_CHECK_SECONDS = 30.0  # after a look found nothing expired
+    RETENTION_VACUUM_PAGES = 2048  # free SQLite pages given back per purge pass at most
+    TOTALS_ADVANCE_SECONDS = 10.0  # how often the processor sums finished events into totals
+    METRICS_TOKEN: str | None = None  # serve GET /metrics to "Authorization: Bearer <token>"
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
     SESSION_COOKIE_HTTPONLY = True
@@ -33,6 +39,11 @@ class Defaults:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # Security (portal.security): failed sign-ins per address, the proxies in front, HTTPS.
+    LOGIN_THROTTLE = "30 per 5 minutes"
+    TRUSTED_PROXIES = 0
+    HTTPS = False
+    WEBHOOK_ALLOWED_NETWORKS: list[str] = []  # CIDRs beyond the public internet, e.g. 127.0.0.0/8
     USERS_PER_PAGE = 25
     AUDIT_PER_PAGE = 50
 

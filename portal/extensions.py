@@ -38,6 +38,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # project's durability level: a commit survives a killed process, not always a power loss.
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
+        # Takes effect when a new database gets its first table: the pages retention frees
+        # can then be given back (portal.operations.retention); until then they are reused.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")

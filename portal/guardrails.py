@@ -14,11 +14,13 @@ from portal.accounts import AccountError
 from portal.extensions import db
 from portal.maintenance import load_state, may_bypass
 from portal.models import Role, User
+from portal.models.accounts import user_roles
 from portal.permissions import CLIENT_SETTINGS_MANAGE
 
 LAST_MANAGER = (
     "This change is refused: it would leave no active user who can manage client settings "
-    "(a role with the client_settings:manage permission)."
+    "(a role with the client_settings:manage permission) and can sign in under the "
+    "current maintenance state."
 )
 SELF_LOCKOUT = (
     "This change is refused: maintenance mode is on and you would lock yourself out "
@@ -28,7 +30,8 @@ NOT_YOURSELF = "You cannot deactivate or delete your own account."
 
 
 def settings_manager_count() -> int:
-    """Return how many active users hold a role with ``client_settings:manage``."""
+    """Return how many active users with ``client_settings:manage`` can sign in right now: the
+    maintenance state as it stands in this session (flushed changes included) must let them."""
     role_ids = [
         role.id
         for role in db.session.scalars(sa.select(Role))
@@ -36,12 +39,12 @@ def settings_manager_count() -> int:
     ]
     if not role_ids:
         return 0
-    query = (
-        sa.select(sa.func.count(sa.distinct(User.id)))
-        .join(User.roles)
-        .where(User.active.is_(True), Role.id.in_(role_ids))
+    holders = sa.select(user_roles.c.user_id).where(user_roles.c.role_id.in_(role_ids))
+    managers = db.session.scalars(
+        sa.select(User).where(User.active.is_(True), User.id.in_(holders))
     )
-    return db.session.scalar(query) or 0
+    state = load_state()
+    return sum(1 for user in managers if may_bypass(user, state))
 
 
 @contextmanager
@@ -55,10 +58,10 @@ def guarded(actor: User | None) -> Iterator[None]:
     yield
     db.session.flush()
     db.session.expire_all()  # re-read memberships and bypass lists as they are now
-    if had_manager and settings_manager_count() == 0:
-        raise AccountError(LAST_MANAGER)
     if actor is not None and not may_bypass(actor, load_state()):
         raise AccountError(SELF_LOCKOUT)
+    if had_manager and settings_manager_count() == 0:
+        raise AccountError(LAST_MANAGER)
 
 
 def check_not_self(actor: User | None, user: User) -> None:

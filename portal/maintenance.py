@@ -13,6 +13,7 @@ from flask_login import current_user, logout_user
 from portal.extensions import db
 from portal.models import AccessGroup, MaintenanceState, Role, User
 from portal.models.maintenance import STATE_ID
+from portal.security import sessions
 
 DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
 # Endpoints that work whatever the state: signing in/out, the health check, key-authenticated API.
@@ -102,6 +103,8 @@ def enforce_maintenance():
     g.maintenance = state
     if not state.enabled or not current_user.is_authenticated or may_bypass(current_user, state):
         return None
+    sessions.end(current_user._get_current_object())  # copies of its cookies end too
+    db.session.commit()
     logout_user()  # also clears a remember-me cookie
     if request.endpoint in OPEN_ENDPOINTS:
         return None  # e.g. the login page: shown signed out, with the message

@@ -48,9 +48,12 @@
       setText(state, data.processor.label);
     }
     data.clients.forEach(function (client) {
-      ["queued", "held", "processed_5m", "failed"].forEach(function (key) {
+      ["queued", "held", "processed_5m", "failed", "purged"].forEach(function (key) {
         setText(document.getElementById("counter-" + client.id + "-" + key), String(client[key]));
       });
+      setText(document.getElementById("last-purge-" + client.id), client.last_purge
+        ? "Retention last purged at " + client.last_purge + " UTC."
+        : "Retention has purged nothing yet.");
     });
     fillTable("latest-events", data.events, [
       function (tr, e) { cell(tr, e.type); },

@@ -203,9 +203,12 @@ def test_maintenance_state_needs_a_key_or_a_session(app, client):
     key = api_key(app)
     state = client.get("/api/v1/maintenance", headers={"X-API-Key": key}).get_json()
     assert state["enabled"] is False
-    assert {"restrict_event_processor", "message", "bypass_roles", "bypass_groups"} <= set(state)
+    # a key sees what callers need, not who may still sign in (SPEC §5)
+    assert set(state) == {"enabled", "restrict_event_processor", "processing", "message"}
     login(client)
-    assert client.get("/api/v1/maintenance").get_json()["enabled"] is False
+    as_admin = client.get("/api/v1/maintenance").get_json()
+    assert as_admin["enabled"] is False
+    assert {"bypass_roles", "bypass_groups", "changed_by", "changed_at"} <= set(as_admin)
 
 
 def test_full_batch_ids_follow_request_order(app, client):

@@ -80,8 +80,12 @@ def test_rotate_key_invalidates_the_old_one(app, admin_client):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"password_retry_limit": "0"}, "Must be at least 1."),
-        ({"lockout_minutes": "0"}, "Must be at least 1."),
+        ({"password_retry_limit": "0"}, "Must be between 1 and 1000."),
+        ({"lockout_minutes": "0"}, "Must be between 1 and 525600."),
+        # issue 8: these were a 500 (an overflowing lockout, a retry limit beyond 64 bits)
+        ({"lockout_minutes": "6000000000"}, "Must be between 1 and 525600."),
+        ({"password_retry_limit": "100000000000000000000"}, "Must be between 1 and 1000."),
+        ({"password_retry_limit": "1e20"}, "Not a valid integer value."),
         ({"lockout_minutes": "soon"}, "Not a valid integer value."),
         ({"password_regex": "(unclosed"}, "Not a valid regular expression"),
         ({"name": "Default"}, "A client named Default already exists."),

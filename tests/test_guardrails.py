@@ -8,26 +8,10 @@ from portal.extensions import db
 from portal.guardrails import LAST_MANAGER, NOT_YOURSELF, SELF_LOCKOUT
 from portal.maintenance import get_or_create_state, may_bypass
 from portal.models import Role, User
-from tests.admin_helpers import client_id, group_id, role_id, user_id
+from tests.admin_helpers import add_group, add_role, client_id, group_id, role_id, text
 from tests.conftest import login, post_form
 
 ADMIN_ID = 1
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True).replace("&#39;", "'").replace("&#34;", '"')
-
-
-def add_role(app, name: str, permissions: list[str]) -> None:
-    with app.app_context():
-        accounts.create_role(name, permissions)
-        db.session.commit()
-
-
-def add_group(app, name: str) -> None:
-    with app.app_context():
-        accounts.create_group(name)
-        db.session.commit()
 
 
 def set_memberships(app, email: str, roles: list[str], groups: list[str]) -> None:
@@ -75,23 +59,20 @@ def admin_state(app) -> tuple[bool, list[str]]:
         return admin.active, sorted(role.name for role in admin.roles)
 
 
-def test_last_settings_manager_cannot_be_deactivated(app, user_admin):
+def test_a_user_admin_cannot_deactivate_or_delete_the_settings_manager(app, user_admin):
+    """No escalation: the admin holds permissions the user admin lacks (issue 8)."""
     data = user_form(app, "admin@example.com", ["Administrator"], ["Administrators"], active=False)
     response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
-    assert response.status_code == 200 and LAST_MANAGER in text(response)
+    assert response.status_code == 200 and "client_settings:manage" in text(response)
+    url = f"/settings/users/{ADMIN_ID}/delete"
+    response = post_form(user_admin, url, {}, token_from=f"/settings/users/{ADMIN_ID}")
+    assert response.status_code == 200 and "You cannot delete admin@example.com" in text(response)
     assert admin_state(app) == (True, ["Administrator"])
 
 
-def test_last_settings_manager_cannot_be_deleted(app, user_admin):
-    url = f"/settings/users/{ADMIN_ID}/delete"
-    response = post_form(user_admin, url, {}, token_from=f"/settings/users/{ADMIN_ID}")
-    assert response.status_code == 200 and LAST_MANAGER in text(response)
-    assert user_id(app, "admin@example.com") == ADMIN_ID
-
-
-def test_last_settings_manager_cannot_lose_the_role(app, user_admin):
+def test_last_settings_manager_cannot_drop_the_role(app, admin_client):
     data = user_form(app, "admin@example.com", ["Viewer"], ["Administrators"])
-    response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
+    response = post_form(admin_client, f"/settings/users/{ADMIN_ID}", data)
     assert response.status_code == 200 and LAST_MANAGER in text(response)
     assert admin_state(app) == (True, ["Administrator"])
 
@@ -114,21 +95,23 @@ def test_role_delete_cannot_remove_the_last_settings_permission(app, admin_clien
     assert role_id(app, "Administrator") == rid
 
 
-def test_a_settings_manager_can_go_while_another_remains(app, user_admin, make_user):
+def test_a_settings_manager_can_go_while_another_remains(app, make_user):
     make_user("second@example.com", roles=("Administrator",), groups=("Administrators",))
+    second = app.test_client()
+    assert login(second, "second@example.com").status_code == 302
     data = user_form(app, "admin@example.com", ["Viewer"], ["Administrators"], active=False)
-    response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
+    response = post_form(second, f"/settings/users/{ADMIN_ID}", data)
     assert response.status_code == 302
     assert admin_state(app) == (False, ["Viewer"])
 
 
-def test_inactive_holders_do_not_count(app, user_admin, make_user):
+def test_inactive_holders_do_not_count(app, admin_client, make_user):
     uid = make_user("idle@example.com", roles=("Administrator",), groups=("Administrators",))
     with app.app_context():
         db.session.get(User, uid).active = False
         db.session.commit()
     data = user_form(app, "admin@example.com", ["Viewer"], ["Administrators"])
-    response = post_form(user_admin, f"/settings/users/{ADMIN_ID}", data)
+    response = post_form(admin_client, f"/settings/users/{ADMIN_ID}", data)
     assert response.status_code == 200 and LAST_MANAGER in text(response)
 
 

@@ -36,6 +36,7 @@ def pg_app(tmp_path) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
             "PROCESSOR_ENABLED": False,
+            "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"],  # the local webhook receivers
         },
         instance_path=str(tmp_path / "instance"),
     )
@@ -63,3 +64,30 @@ def test_admin_signs_in_on_postgres(pg_app):
     client = pg_app.test_client()
     assert login(client).status_code == 302
     assert ADMIN_EMAIL in client.get("/").get_data(as_text=True)
+
+
+def test_event_ids_are_64_bit_on_postgres(pg_app):
+    """Issue 8: ``Integer`` ids made GET /api/v1/events/3000000000 a 500 on PostgreSQL."""
+    from tests.events_support import api_key
+
+    with pg_app.app_context():
+        inspector = sa.inspect(db.engine)
+        types = {
+            (table, column["name"]): str(column["type"])
+            for table in ("events", "deliveries", "audit_entries")
+            for column in inspector.get_columns(table)
+        }
+        db.session.execute(sa.text("SELECT setval('events_id_seq', 3000000000)"))
+        db.session.commit()
+    assert types[("events", "id")] == "BIGINT" and types[("deliveries", "event_id")] == "BIGINT"
+    assert types[("audit_entries", "id")] == "BIGINT"
+    client = pg_app.test_client()
+    key = api_key(pg_app)
+    headers = {"X-API-Key": key}
+    assert client.get("/api/v1/events/3000000000", headers=headers).status_code == 404
+    answer = client.post("/api/v1/events", json={"type": "big", "source_id": "b"}, headers=headers)
+    assert answer.status_code == 202 and answer.get_json()["event_ids"] == [3000000001]
+    assert client.get("/api/v1/events/3000000001", headers=headers).get_json()["type"] == "big"
+    assert client.get("/api/v1/events/9223372036854775808", headers=headers).status_code == 404
+    login(client)
+    assert client.get("/settings/users/3000000000").status_code == 404

@@ -5,6 +5,8 @@ At merge, add the other branches' endpoints here (the /api/v1 endpoints → KEY_
 settings.maintenance → client_settings:manage, dashboard.* → dashboard:view).
 """
 
+import re
+
 import pytest
 from flask import Flask
 
@@ -31,6 +33,8 @@ PUBLIC = {
 # Authenticated by the client's X-API-Key header instead of a session (SPEC §5).
 # api.maintenance_state also accepts a signed-in session.
 KEY_AUTHENTICATED: set[str] = {"api.ingest", "api.event_detail", "api.maintenance_state"}
+# Authenticated by a bearer token from the configuration (404 while none is configured).
+TOKEN_AUTHENTICATED: set[str] = {"operations.metrics"}
 SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)
 # endpoint → the permission it requires
 PROTECTED: dict[str, str | None] = {
@@ -79,10 +83,7 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
     """Return (endpoint, method, url) for every rule, with 1 for every URL argument."""
     found = []
     for rule in app.url_map.iter_rules():
-        url = rule.rule
-        for argument in rule.arguments:
-            url = url.replace(f"<int:{argument}>", "1").replace(f"<{argument}>", "1")
-            url = url.replace(f"<path:{argument}>", "1")
+        url = re.sub(r"<[^>]+>", "1", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found
@@ -90,11 +91,11 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
 
 def test_every_endpoint_has_a_decision(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    undecided = endpoints - PUBLIC - KEY_AUTHENTICATED - set(PROTECTED)
+    undecided = endpoints - PUBLIC - KEY_AUTHENTICATED - TOKEN_AUTHENTICATED - set(PROTECTED)
     assert not undecided, (
         f"add these endpoints to PUBLIC, KEY_AUTHENTICATED or PROTECTED: {undecided}"
     )
-    stale = (PUBLIC | KEY_AUTHENTICATED | set(PROTECTED)) - endpoints
+    stale = (PUBLIC | KEY_AUTHENTICATED | TOKEN_AUTHENTICATED | set(PROTECTED)) - endpoints
     assert not stale, f"these listed endpoints no longer exist: {stale}"
     assert not PUBLIC & set(PROTECTED) and not KEY_AUTHENTICATED & set(PROTECTED)
 
@@ -170,3 +171,11 @@ def test_key_authenticated_endpoints_refuse_calls_without_a_key(app):
             response = getattr(app.test_client(), method.lower())(url, json={})
             assert response.status_code in (401, 403), (endpoint, response.status_code)
             assert response.is_json, endpoint
+
+
+def test_token_authenticated_endpoints_refuse_calls_without_the_token(app):
+    app.config["METRICS_TOKEN"] = "configured-token"
+    for endpoint, method, url in routes(app):
+        if endpoint in TOKEN_AUTHENTICATED:
+            response = getattr(app.test_client(), method.lower())(url)
+            assert response.status_code == 401, (endpoint, response.status_code)

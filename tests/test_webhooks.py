@@ -197,7 +197,7 @@ def test_restriction_committed_after_connect_stops_the_call(app, client, monkeyp
         post_events(client, api_key(app), {"type": "t"})
         connected = []
 
-        def restrict_once_connected(address):
+        def restrict_once_connected(address, _allowed):  # the target rule's hook point
             connected.append(address)
             set_restriction(app, True)  # commits while the socket is already open
 

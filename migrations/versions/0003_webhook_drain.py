@@ -1,7 +1,7 @@
 """webhook drain: delivery limits, circuit breaker, attempts, event counters, whsec_ secrets
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-30 02:40:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0005'  # re-chained after main's 0002, 0004, 0005
 branch_labels = None
 depends_on = None
 
@@ -34,9 +34,10 @@ def upgrade():
         batch_op.create_index('ix_deliveries_event_id', ['event_id'], unique=False)
         batch_op.create_index('ix_deliveries_workflow_due', ['workflow_id', 'status', 'next_attempt_at'], unique=False)
 
+    big_id = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')  # as in 0002
     op.create_table('delivery_attempts',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('delivery_id', sa.Integer(), nullable=False),
+    sa.Column('id', big_id, nullable=False),
+    sa.Column('delivery_id', big_id, nullable=False),
     sa.Column('attempted_at', sa.DateTime(), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),

@@ -117,17 +117,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "MaintenanceState": {
         "type": "object",
-        "required": [
-            "enabled",
-            "restrict_event_processor",
-            "message",
-            "bypass_roles",
-            "bypass_groups",
-            "changed_at",
-            "changed_by",
-        ],
+        "description": "API keys and users without client_settings:manage get enabled, "
+        "restrict_event_processor, processing and message; instance admins also get who "
+        "changed it, when, and the bypass selection.",
+        "required": ["enabled", "restrict_event_processor", "processing", "message"],
         "properties": {
             "enabled": {"type": "boolean"},
+            "processing": {"enum": ["running", "paused"]},
+            "enabled_since": _TIMESTAMP,
             "restrict_event_processor": {"type": "boolean"},
             "message": {"type": "string"},
             "bypass_roles": {"type": "array", "items": {"type": "string"}},

@@ -6,6 +6,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from portal import clients
+from portal.authorization import is_instance_admin
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
 from portal.events.lease import processor_status
@@ -60,7 +61,7 @@ def ingest():
     ), 202
 
 
-@bp.get("/api/v1/events/<int:event_id>")
+@bp.get("/api/v1/events/<bigid:event_id>")
 def event_detail(event_id: int):
     """Show one of the key's client's events with its deliveries."""
     client = key_client()
@@ -75,9 +76,13 @@ def event_detail(event_id: int):
 @bp.get("/api/v1/maintenance")
 def maintenance_state():
     """Show the maintenance state to an API key or a signed-in user."""
-    if not current_user.is_authenticated and key_client() is None:
+    signed_in = current_user.is_authenticated
+    if not signed_in and key_client() is None:
         return _unauthorized()
-    return jsonify(load_state().to_dict())
+    state = load_state()
+    return jsonify(
+        state.to_dict() if signed_in and is_instance_admin(current_user) else state.to_public_dict()
+    )
 
 
 @bp.route("/healthz")

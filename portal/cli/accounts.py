@@ -90,15 +90,20 @@ def rotate_key(name: str) -> None:
 @click.option(
     "--client",
     "client_name",
-    default=accounts.DEFAULT_CLIENT,
-    show_default=True,
-    help="The user's client.",
+    default=None,
+    help="The user's client (default: the default client made by setup).",
 )
 def create_user(
-    email: str, password: str, roles: tuple[str, ...], groups: tuple[str, ...], client_name: str
+    email: str,
+    password: str,
+    roles: tuple[str, ...],
+    groups: tuple[str, ...],
+    client_name: str | None,
 ) -> None:
     """Create a user with one or more roles and access groups."""
-    client = _client(client_name)
+    client = _client(client_name) if client_name else accounts.default_client()
+    if client is None:
+        raise click.ClickException("There is no default client yet: run flask setup first.")
     try:
         user = accounts.create_user(
             email, password, client, accounts.find_roles(roles), accounts.find_groups(groups)

@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal.events import runner
+from portal.operations.server import database_label
 
 processor_group = AppGroup("processor", help="Run the event processor.")
 
@@ -28,8 +29,8 @@ def run_command() -> None:
         if not runner.start(app):
             raise click.ClickException("The processor is already running in this process.")
         click.echo(
-            f"Event processor running every {app.config['PROCESSOR_INTERVAL_SECONDS']}s; "
-            "stop with Ctrl+C."
+            f"Event processor running every {app.config['PROCESSOR_INTERVAL_SECONDS']}s on "
+            f"{database_label(app)}; stop with Ctrl+C."
         )
         while not stopping.wait(0.5):
             pass

@@ -18,12 +18,13 @@ def setup_command(admin_email: str | None, admin_password: str | None) -> None:
     """Create or upgrade the schema and the built-in data; create the first admin if none exists."""
     upgrade()
     try:
-        admin, generated = bootstrap(admin_email, admin_password)
+        done = bootstrap(admin_email, admin_password)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
-    if admin is None:
+    if not done.created:
         click.echo("Setup complete; nothing to change.")
         return
-    click.echo(f"Created admin {admin.email}.")
-    if generated:
-        click.echo(f"Generated admin password (shown once): {generated}")
+    for line in done.created:
+        click.echo(f"{line}.")
+    if done.generated_password:
+        click.echo(f"Generated admin password (shown once): {done.generated_password}")

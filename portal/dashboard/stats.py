@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.authorization import is_instance_admin, visible_clients
 from portal.clock import utc_now
 from portal.events import counters
 from portal.events.lease import processor_status
@@ -17,8 +18,8 @@ from portal.events.operations import paused_workflows
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_PROCESSED
-from portal.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW
-from portal.settings.scope import visible_clients
+from portal.operations.retention import purge_summary
+from portal.permissions import EVENTS_VIEW
 
 RECENT_WINDOW = timedelta(minutes=5)
 LATEST_ROWS = 10
@@ -129,8 +130,11 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     ids = [client.id for client in clients]
     names = {client.id: client.name for client in clients}
     counts = client_counts(ids, state.processing_paused, now)
-    data["clients"] = [{"id": c.id, "name": c.name, **counts[c.id]} for c in clients]
-    shown = None if user.can(CLIENT_SETTINGS_MANAGE) else ids  # visible_clients: all of them
+    purged = purge_summary(ids)
+    data["clients"] = [
+        {"id": c.id, "name": c.name, **counts[c.id], **purged[c.id]} for c in clients
+    ]
+    shown = None if is_instance_admin(user) else ids  # visible_clients: all of them
     data["events"] = latest_events(shown, names)
     data["deliveries"] = latest_deliveries(shown, names)
     data["paused_endpoints"] = [

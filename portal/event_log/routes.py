@@ -3,23 +3,21 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.authorization import visible_client_ids, visible_clients
 from portal.event_log.forms import EventFilterForm
 from portal.events import browse, operations
-from portal.events.lookup import MAX_ID
 from portal.extensions import db
 from portal.maintenance import load_state
 from portal.models import Delivery, Event, Workflow
+from portal.models.types import MAX_BIG_ID
 from portal.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_required
 from portal.settings.forms.common import ConfirmForm
-from portal.settings.scope import visible_client_ids, visible_clients
 
 bp = Blueprint("event_log", __name__, url_prefix="/events")
 
 
 def _visible_or_404(model, row_id: int, client_of=lambda row: row.client_id):
-    if not 0 < row_id <= MAX_ID:
-        abort(404)
-    row = db.session.get(model, row_id)
+    row = db.session.get(model, row_id)  # the URL converters bound the id
     if row is None or client_of(row) not in visible_client_ids(current_user):
         abort(404)  # another client's row does not show that it exists
     return row
@@ -40,7 +38,7 @@ def index():
         until=form.until.data if valid else None,
     )
     before = request.args.get("before", type=int)
-    if before is not None and not 0 < before <= MAX_ID:
+    if before is not None and not 0 < before <= MAX_BIG_ID:
         before = None
     page = browse.events_page(filters, before)
     kept = {key: value for key, value in request.args.items() if key != "before" and value}
@@ -57,7 +55,7 @@ def index():
     )
 
 
-@bp.get("/<int:event_id>")
+@bp.get("/<bigid:event_id>")
 @permission_required(EVENTS_VIEW)
 def detail(event_id: int):
     """Show an event: payload, status and every delivery with each attempt."""
@@ -87,7 +85,7 @@ def _act(action, row, done: str, back: str):
     return redirect(back)
 
 
-@bp.post("/<int:event_id>/replay")
+@bp.post("/<bigid:event_id>/replay")
 @permission_required(WORKFLOWS_MANAGE)
 def replay(event_id: int):
     """Queue the event again so its workflows run anew (new deliveries)."""
@@ -96,7 +94,7 @@ def replay(event_id: int):
     return _act(operations.replay_event, event, f"Event {event.id} queued for replay.", back)
 
 
-@bp.post("/deliveries/<int:delivery_id>/retry")
+@bp.post("/deliveries/<bigid:delivery_id>/retry")
 @permission_required(WORKFLOWS_MANAGE)
 def retry(delivery_id: int):
     """Retry a failed delivery now."""

@@ -34,6 +34,7 @@ class TickReport:
     holder: bool = False
     fired: int = 0
     started: int = 0
+    purged: int = 0
 
 
 def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
@@ -54,6 +55,10 @@ def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
             on_batch()
         if started < size:
             break
+    if not stopping.is_set():
+        from portal.operations import housekeeping  # operations build on the pipeline
+
+        report.purged = housekeeping(holder)
     return report
 
 
@@ -61,7 +66,8 @@ def process_batch(holder: str, size: int) -> int:
     """Start up to ``size`` queued events in one transaction; return how many started.
 
     ``record`` actions run inside the transaction; ``webhook`` deliveries are committed as
-    pending (their id is the idempotency key) and called afterwards by :mod:`deliveries`.
+    pending (their id is the idempotency key) and called afterwards by the webhook pump
+    (:mod:`.webhooks.pump`).
     Set-based: one INSERT ... SELECT per workflow and one UPDATE per kind of outcome.
     """
     if not begin_guarded(holder):

@@ -12,10 +12,13 @@ from portal.models.events import (
     Workflow,
 )
 from portal.models.maintenance import MaintenanceState
+from portal.models.operations import ClientTotals
+from portal.models.security import SignInFailure, UserSession
 
 __all__ = [
     "AccessGroup",
     "AuditEntry",
+    "ClientTotals",
     "Client",
     "Delivery",
     "DeliveryAttempt",
@@ -25,6 +28,8 @@ __all__ = [
     "ProcessorLease",
     "Role",
     "ScheduledTrigger",
+    "SignInFailure",
     "User",
+    "UserSession",
     "Workflow",
 ]

@@ -32,6 +32,8 @@ class Client(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    # The client ``flask setup`` made first: found by this marker, so renaming it is safe.
+    is_default: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     contact_email: Mapped[str] = mapped_column(sa.String(255), default="")
     # sha256 of the key: keys are long random tokens, so an indexed digest is safe to look up.
     api_key_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
@@ -41,6 +43,8 @@ class Client(db.Model):
     password_regex: Mapped[str] = mapped_column(sa.String(500), default="")
     password_rule_message: Mapped[str] = mapped_column(sa.String(500), default="")
     password_rule_message_de: Mapped[str] = mapped_column(sa.String(500), default="")
+    # days to keep processed and failed events (with their deliveries); see portal.operations
+    retention_days: Mapped[int] = mapped_column(default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     users: Mapped[list["User"]] = relationship(back_populates="client")
@@ -101,6 +105,13 @@ class User(UserMixin, db.Model):
     groups: Mapped[list[AccessGroup]] = relationship(
         secondary=user_groups, lazy="selectin", back_populates="users"
     )
+
+    # The open session this object was loaded for (portal.security.sessions); not a column.
+    session_token = None
+
+    def get_id(self) -> str:
+        """Return what Flask-Login keeps in the session: the user id and the session token."""
+        return f"{self.id}:{self.session_token}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -8,12 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utc_now
 from portal.extensions import db
+from portal.models.types import BigId
 
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     actor: Mapped[str] = mapped_column(sa.String(255))  # a user's email, or "cli"
     user_id: Mapped[int | None] = mapped_column(

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utc_now
 from portal.extensions import db
+from portal.models.types import BigId
 
 EVENT_QUEUED = "queued"
 EVENT_PROCESSED = "processed"
@@ -28,7 +29,7 @@ class Event(db.Model):
         sa.Index("ix_events_client_processed_at", "client_id", "processed_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(sa.String(200))
     payload: Mapped[Any] = mapped_column(sa.JSON, default=dict)
@@ -78,8 +79,8 @@ class Delivery(db.Model):
         sa.Index("ix_deliveries_workflow_due", "workflow_id", "status", "next_attempt_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("events.id", ondelete="CASCADE"))
     workflow_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("workflows.id", ondelete="SET NULL")
     )
@@ -101,9 +102,9 @@ class DeliveryAttempt(db.Model):
 
     __tablename__ = "delivery_attempts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+        BigId, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
     )
     attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
     status_code: Mapped[int | None]

@@ -28,6 +28,9 @@ bypass_groups = sa.Table(
 )
 
 
+PUBLIC_FIELDS = ("enabled", "restrict_event_processor", "processing", "message")
+
+
 class MaintenanceState(db.Model):
     __tablename__ = "maintenance_state"
 
@@ -51,6 +54,11 @@ class MaintenanceState(db.Model):
     def processing_paused(self) -> bool:
         """Return whether event processing is held (the restriction only counts while enabled)."""
         return self.enabled and self.restrict_event_processor
+
+    def to_public_dict(self) -> dict:
+        """Return what every caller may read: not who changed it, nor who may still sign in
+        (that would aim a lockout attack at the bypass users)."""
+        return {name: value for name, value in self.to_dict().items() if name in PUBLIC_FIELDS}
 
     def to_dict(self) -> dict:
         """Return the state as the JSON shape of the CLI and the API."""

@@ -1,12 +1,14 @@
 """Settings → Audit log: every entry newest first, filtered and paginated."""
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from portal.authorization import scoped_audit
 from portal.extensions import db
 from portal.models import AuditEntry
 from portal.permissions import AUDIT_VIEW, permission_required
@@ -21,12 +23,17 @@ def audit():
     """Show the audit log, filtered by module, user and date range."""
     form = AuditFilterForm(request.args)
     modules = db.session.scalars(
-        sa.select(AuditEntry.module).distinct().order_by(AuditEntry.module)
+        scoped_audit(sa.select(AuditEntry.module).distinct(), current_user).order_by(
+            AuditEntry.module
+        )
     )
     form.module.choices = [SelectChoice("", "All modules")] + [
         SelectChoice(name, name) for name in modules
     ]
-    query = sa.select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+    query = scoped_audit(
+        sa.select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
+        current_user,
+    )
     if form.validate():
         query = _filtered(query, form)
     pagination = db.paginate(
@@ -46,7 +53,7 @@ def _filtered(query: sa.Select, form: AuditFilterForm) -> sa.Select:
         query = query.where(sa.func.lower(AuditEntry.actor).contains(needle, autoescape=True))
     if form.date_from.data:
         query = query.where(AuditEntry.created_at >= datetime.combine(form.date_from.data, time()))
-    if form.date_to.data:  # inclusive: the whole "to" day
+    if form.date_to.data and form.date_to.data < date.max:  # inclusive: the whole "to" day
         end = datetime.combine(form.date_to.data + timedelta(days=1), time())
         query = query.where(AuditEntry.created_at < end)
     return query

@@ -7,6 +7,7 @@ from portal.accounts import AccountError
 from portal.clients import POLICY_FIELDS, create_client, rotate_api_key, set_policy, update_client
 from portal.extensions import db
 from portal.models import Client
+from portal.operations.retention import set_retention
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.common import commit_change, refuse
@@ -32,6 +33,7 @@ def client_new():
         try:
             client, key = create_client(form.name.data, form.contact_email.data)
             set_policy(client, **_policy(form))
+            set_retention(client, form.retention_days.data)
         except AccountError as exc:
             refuse(form, exc)
         else:
@@ -56,6 +58,7 @@ def client_edit(client_id: int):
         before = client_values(client)
         try:
             update_client(client, form.name.data, form.contact_email.data, **_policy(form))
+            set_retention(client, form.retention_days.data)
         except AccountError as exc:
             refuse(form, exc)
         else:

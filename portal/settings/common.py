@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.accounts import AccountError
+from portal.authorization import Refused
 from portal.extensions import db
 from portal.settings import bp
 
@@ -27,10 +28,14 @@ def show_error(form: FlaskForm, exc: AccountError) -> None:
         form.form_errors = [*form.form_errors, str(exc)]
 
 
-def refuse(form: FlaskForm, exc: AccountError) -> None:
-    """Undo a refused change and show its message on the form."""
+def refuse(form: FlaskForm | None, exc: AccountError) -> None:
+    """Undo a refused change and show its message on the form; a change the actor may not
+    make (:class:`Refused`) is audited as ``refused``."""
     db.session.rollback()
-    show_error(form, exc)
+    if isinstance(exc, Refused):
+        commit_change(exc.module, "refused", str(exc))
+    if form is not None:
+        show_error(form, exc)
 
 
 def commit_change(

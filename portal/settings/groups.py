@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from portal import accounts
 from portal.accounts import AccountError
+from portal.authorization import check_instance_admin
 from portal.extensions import db
 from portal.guardrails import guarded
 from portal.maintenance import load_state
@@ -34,6 +35,7 @@ def group_new():
     form = GroupForm()
     if form.validate_on_submit():
         try:
+            check_instance_admin(current_user, "groups", "creating an access group")
             group = accounts.create_group(form.name.data, form.description.data)
         except AccountError as exc:
             refuse(form, exc)
@@ -55,6 +57,8 @@ def group_edit(group_id: int):
     if form.validate_on_submit():
         before = group_values(group)
         try:
+            if form.name.data.strip() != group.name:
+                check_instance_admin(current_user, "groups", "renaming an access group")
             with guarded(current_user):
                 accounts.update_group(group, form.name.data, form.description.data)
         except AccountError as exc:
@@ -81,10 +85,11 @@ def group_delete(group_id: int):
         return redirect(url_for("settings.group_edit", group_id=group.id))
     before = group_values(group)
     try:
+        check_instance_admin(current_user, "groups", "deleting an access group")
         with guarded(current_user):
             accounts.delete_group(group)
     except AccountError as exc:
-        db.session.rollback()
+        refuse(None, exc)
         form = GroupForm(formdata=None, data=group_values(group))
         form.form_errors = [str(exc)]
         return _render_edit(group, form)

@@ -4,7 +4,9 @@ import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from portal.accounts import AccountError
 from portal.extensions import db
+from portal.guardrails import guarded
 from portal.maintenance import get_or_create_state, load_state
 from portal.maintenance_changes import (
     UNAVAILABLE,
@@ -64,18 +66,23 @@ def maintenance():
             lockout = True
         else:
             try:
-                changed = update_state(
-                    get_or_create_state(),
-                    current_user,
-                    available=available,
-                    enabled=form.enabled.data,
-                    restrict_event_processor=form.restrict_event_processor.data,
-                    message=form.message.data or "",
-                    bypass_roles=chosen_roles,
-                    bypass_groups=chosen_groups,
-                )
+                with guarded(current_user):
+                    changed = update_state(
+                        get_or_create_state(),
+                        current_user,
+                        available=available,
+                        enabled=form.enabled.data,
+                        restrict_event_processor=form.restrict_event_processor.data,
+                        message=form.message.data or "",
+                        bypass_roles=chosen_roles,
+                        bypass_groups=chosen_groups,
+                    )
             except MaintenanceError as exc:
+                db.session.rollback()
                 form.message.errors.append(str(exc))
+            except AccountError as exc:
+                db.session.rollback()
+                form.form_errors = [*form.form_errors, str(exc)]
             else:
                 db.session.commit()
                 flash(_saved_message(changed, form.enabled.data), "success")

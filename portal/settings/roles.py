@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from portal import accounts
 from portal.accounts import AccountError
+from portal.authorization import check_instance_admin, check_may_change_role
 from portal.extensions import db
 from portal.guardrails import guarded
 from portal.maintenance import load_state
@@ -34,6 +35,8 @@ def role_new():
     form = RoleForm()
     if form.validate_on_submit():
         try:
+            check_instance_admin(current_user, "roles", "creating a role")
+            check_may_change_role(set(current_user.permissions), None, form.permissions.data or [])
             role = accounts.create_role(form.name.data, form.permissions.data)
         except AccountError as exc:
             refuse(form, exc)
@@ -53,8 +56,12 @@ def role_edit(role_id: int):
     if form.validate_on_submit():
         before = role_values(role)
         try:
+            wanted = form.permissions.data or []
+            if form.name.data.strip() != role.name or set(wanted) != set(role.permissions):
+                check_instance_admin(current_user, "roles", "changing a role")
+                check_may_change_role(set(current_user.permissions), role, wanted)
             with guarded(current_user):
-                accounts.update_role(role, form.name.data, form.permissions.data)
+                accounts.update_role(role, form.name.data, wanted)
         except AccountError as exc:
             refuse(form, exc)
         else:
@@ -79,10 +86,11 @@ def role_delete(role_id: int):
         return redirect(url_for("settings.role_edit", role_id=role.id))
     before = role_values(role)
     try:
+        check_instance_admin(current_user, "roles", "deleting a role")
         with guarded(current_user):
             accounts.delete_role(role)
     except AccountError as exc:
-        db.session.rollback()
+        refuse(None, exc)
         form = RoleForm(formdata=None, data={"name": role.name, "permissions": role.permissions})
         form.form_errors = [str(exc)]
         return _render_edit(role, form)

@@ -7,6 +7,13 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import accounts, passwords
 from portal.accounts import AccountError
+from portal.authorization import (
+    check_may_grant_roles,
+    check_may_manage_user,
+    owned_or_404,
+    scoped,
+    visible_clients,
+)
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.guardrails import check_not_self, guarded
@@ -24,7 +31,7 @@ from portal.snapshots import user_values
 def users():
     """List users, searched by email and paginated."""
     search = UserSearchForm(request.args)
-    query = sa.select(User).order_by(User.email)
+    query = scoped(sa.select(User).order_by(User.email), User, current_user)
     if search.validate() and search.q.data:
         query = query.where(User.email.contains(search.q.data.strip().lower(), autoescape=True))
     pagination = db.paginate(
@@ -42,9 +49,11 @@ def user_new():
     form = NewUserForm()
     _fill_choices(form)
     if not form.is_submitted():
-        form.client.data = accounts.find_client(accounts.DEFAULT_CLIENT).id
+        form.client.data = current_user.client_id
     if form.validate_on_submit():
+        held = set(current_user.permissions)
         try:
+            check_may_grant_roles(held, _chosen(Role, form.roles.data))
             user = accounts.create_user(
                 form.email.data,
                 form.password.data,
@@ -69,7 +78,7 @@ def user_new():
     _describe_password(form, form.client.data)
     rules = [
         (client.name, passwords.rule_message(client, language()))
-        for client in db.session.scalars(sa.select(Client).order_by(Client.name))
+        for client in visible_clients(current_user)
     ]
     return render_template("settings/user_form.html", form=form, user=None, rules=rules)
 
@@ -78,12 +87,15 @@ def user_new():
 @permission_required(USERS_MANAGE)
 def user_edit(user_id: int):
     """Edit a user's email, client, roles, groups and active flag."""
-    user = db.get_or_404(User, user_id)
+    user = owned_or_404(User, user_id, current_user)
     form = UserForm(data=_current(user))
     _fill_choices(form)
     if form.validate_on_submit():
         before = user_values(user)
+        held = set(current_user.permissions)
         try:
+            check_may_manage_user(held, user, "edit")
+            check_may_grant_roles(held, _chosen(Role, form.roles.data))
             if not form.active.data:
                 check_not_self(current_user, user)
             with guarded(current_user):
@@ -108,10 +120,11 @@ def user_edit(user_id: int):
 @permission_required(USERS_MANAGE)
 def user_password(user_id: int):
     """Set a new password for a user (the client's policy applies)."""
-    user = db.get_or_404(User, user_id)
+    user = owned_or_404(User, user_id, current_user)
     reset = PasswordResetForm()
     if reset.validate_on_submit():
         try:
+            check_may_manage_user(set(current_user.permissions), user, "reset the password of")
             accounts.set_password(user, reset.password.data, language())
         except AccountError as exc:
             refuse(reset, exc)
@@ -126,8 +139,13 @@ def user_password(user_id: int):
 @permission_required(USERS_MANAGE)
 def user_unlock(user_id: int):
     """Lift a user's sign-in lockout."""
-    user = db.get_or_404(User, user_id)
+    user = owned_or_404(User, user_id, current_user)
     if ConfirmForm().validate_on_submit():
+        try:
+            check_may_manage_user(set(current_user.permissions), user, "unlock")
+        except AccountError as exc:
+            refuse(None, exc)
+            return _render_edit(user, error=str(exc))
         before = {"locked_until": _iso(user.locked_until), "failed_logins": user.failed_logins}
         passwords.unlock(user)
         after = {"locked_until": None, "failed_logins": 0}
@@ -140,16 +158,17 @@ def user_unlock(user_id: int):
 @permission_required(USERS_MANAGE)
 def user_delete(user_id: int):
     """Delete a user (not yourself, not the last one who can manage client settings)."""
-    user = db.get_or_404(User, user_id)
+    user = owned_or_404(User, user_id, current_user)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.user_edit", user_id=user.id))
     before, email, client_id = user_values(user), user.email, user.client_id
     try:
+        check_may_manage_user(set(current_user.permissions), user, "delete")
         check_not_self(current_user, user)
         with guarded(current_user):
             db.session.delete(user)
     except AccountError as exc:
-        db.session.rollback()
+        refuse(None, exc)
         return _render_edit(user, error=str(exc))
     commit_change("users", "delete", f"Deleted user {email}", before=before, client_id=client_id)
     flash(f"User {email} deleted.", "success")
@@ -167,8 +186,11 @@ def _current(user: User) -> dict:
 
 
 def _fill_choices(form: UserForm) -> None:
-    """Offer every client, role and group; the option text is the name."""
-    for field, model in ((form.client, Client), (form.roles, Role), (form.groups, AccessGroup)):
+    """Offer the clients the admin may manage, and every role and group; the option text is
+    the name (roles the admin may not give are refused on save, with the reason)."""
+    clients = visible_clients(current_user)
+    form.client.choices = [SelectChoice(client.id, client.name) for client in clients]
+    for field, model in ((form.roles, Role), (form.groups, AccessGroup)):
         rows = db.session.scalars(sa.select(model).order_by(model.name))
         field.choices = [SelectChoice(row.id, row.name) for row in rows]
 
@@ -179,7 +201,7 @@ def _chosen(model, ids: list[int]) -> list:
 
 def _describe_password(form, client_id: int | None) -> None:
     """Show the chosen client's password rule next to the password fields."""
-    client = db.session.get(Client, client_id) if client_id else None
+    client = next((c for c in visible_clients(current_user) if c.id == client_id), None)
     if client is not None:
         form.password.description = passwords.rule_message(client, language())
 

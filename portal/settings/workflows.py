@@ -4,13 +4,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import automation
+from portal.authorization import owned_or_404, rows_by_client, visible_clients
 from portal.extensions import db
 from portal.models import Workflow
 from portal.permissions import WORKFLOWS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.workflows import WorkflowForm
-from portal.settings.scope import owned_or_404, rows_by_client, visible_clients
 
 
 @bp.route("/workflows")

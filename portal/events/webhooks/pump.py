@@ -95,7 +95,8 @@ class Pump:
         self._loop, self._wake = loop, wake
         with self.app.app_context():
             self._restriction = RestrictionGate(db.engine)
-        session = transport.new_session(self.slots.concurrency, self._gate)
+        allowed = self.app.config.get("WEBHOOK_ALLOWED_NETWORKS_PARSED", ())
+        session = transport.new_session(self.slots.concurrency, self._gate, allowed)
         tasks: set[asyncio.Task] = set()
         db_round: asyncio.Task | None = None
         flushed = -1.0

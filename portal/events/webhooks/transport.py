@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from portal.events import targets
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = "GatewayPortal-Webhook/2"
@@ -42,28 +44,34 @@ class CallOutcome:
     slow: bool = False  # timed out or could not connect: the endpoint gets fewer slots
 
 
-def check_connected_address(address: tuple | None) -> None:
+def check_connected_address(address: tuple | None, allowed: tuple) -> None:
     """Refuse a call by the address actually connected to (raise :class:`Refused`).
 
-    The single place for target rules such as ``WEBHOOK_ALLOWED_NETWORKS``; it sees the peer
-    of the open connection, so DNS answers cannot change between the check and the call.
-    Today every address is allowed.
+    The single place for the target rules (:mod:`portal.events.targets`: public addresses, or
+    ``WEBHOOK_ALLOWED_NETWORKS``); it sees the peer of the open connection, so a DNS answer
+    cannot change between the check and the call.
     """
+    peer = address[0] if address else ""
+    if not targets.address_allowed(peer, allowed):
+        raise Refused(targets.refusal(peer or "(unknown)"))
 
 
 class GuardedConnector(aiohttp.TCPConnector):
     """A TCP connector that awaits ``gate(peer address)`` on every connection it hands out."""
 
-    def __init__(self, gate: Callable[[tuple | None], Awaitable[None]], **options) -> None:
+    def __init__(
+        self, gate: Callable[[tuple | None], Awaitable[None]], allowed: tuple, **options
+    ) -> None:
         super().__init__(**options)
         self._gate = gate
+        self._allowed = allowed
 
     async def connect(self, req, traces, timeout):  # type: ignore[override]
         connection = await super().connect(req, traces, timeout)
         try:
             transport = connection.transport
             peer = transport.get_extra_info("peername") if transport else None
-            check_connected_address(peer)
+            check_connected_address(peer, self._allowed)
             await self._gate(peer)
         except BaseException:
             connection.close()
@@ -72,13 +80,17 @@ class GuardedConnector(aiohttp.TCPConnector):
 
 
 def new_session(
-    concurrency: int, gate: Callable[[tuple | None], Awaitable[None]]
+    concurrency: int, gate: Callable[[tuple | None], Awaitable[None]], allowed=()
 ) -> aiohttp.ClientSession:
-    """Return the session every call of one pump shares (at most ``concurrency`` sockets)."""
-    connector = GuardedConnector(gate, limit=concurrency, limit_per_host=0, ttl_dns_cache=60)
+    """Return the session every call of one pump shares (at most ``concurrency`` sockets);
+    ``allowed`` are the networks beyond public addresses that calls may connect to."""
+    connector = GuardedConnector(
+        gate, tuple(allowed), limit=concurrency, limit_per_host=0, ttl_dns_cache=60
+    )
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,  # a proxy from the environment would hide the real peer
         timeout=aiohttp.ClientTimeout(total=None),  # the whole call is bounded in :func:`post`
         headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
         auto_decompress=False,

@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.clients import MAX_LOCKOUT_MINUTES, MAX_RETRY_LIMIT
+
 
 class ClientForm(FlaskForm):
     """A client's name, contact and security policy."""
@@ -13,13 +15,21 @@ class ClientForm(FlaskForm):
     password_retry_limit = IntegerField(
         "Password retry limit",
         default=5,
-        validators=[InputRequired(), NumberRange(min=1, message="Must be at least 1.")],
+        validators=[
+            InputRequired(),
+            NumberRange(min=1, max=MAX_RETRY_LIMIT, message="Must be between %(min)s and %(max)s."),
+        ],
         description="Failed sign-ins in a row before the account is locked.",
     )
     lockout_minutes = IntegerField(
         "Lockout (minutes)",
         default=15,
-        validators=[InputRequired(), NumberRange(min=1, message="Must be at least 1.")],
+        validators=[
+            InputRequired(),
+            NumberRange(
+                min=1, max=MAX_LOCKOUT_MINUTES, message="Must be between %(min)s and %(max)s."
+            ),
+        ],
     )
     password_regex = StringField(
         "Password regex",
@@ -31,5 +41,15 @@ class ClientForm(FlaskForm):
     )
     password_rule_message_de = StringField(
         "Password rule message (German)", validators=[Length(max=500)]
+    )
+    retention_days = IntegerField(
+        "Keep processed and failed events (days)",
+        default=30,
+        validators=[
+            Optional(),  # left out (older scripts, API-less forms): keep the current value
+            NumberRange(min=1, max=3650, message="Must be between 1 and 3650 days."),
+        ],
+        description="Older processed and failed events and their deliveries are deleted by "
+        "the event processor; queued events are never deleted.",
     )
     submit = SubmitField("Save")

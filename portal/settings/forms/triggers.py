@@ -6,6 +6,7 @@ from typing import Any
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal import jsonvalues
 from portal.models import ScheduledTrigger
 from portal.schedule import cron_problem
 from portal.settings.forms.common import ClientScopedForm, strip
@@ -69,7 +70,7 @@ class TriggerForm(ClientScopedForm):
             self.event_type.errors.append("A trigger emits one exact event type, not *.")
             ok = False
         try:
-            payload = json.loads(self.payload.data or "{}")
+            payload = jsonvalues.loads(self.payload.data or "{}")
         except ValueError as exc:
             self.payload.errors.append(f"The payload is not valid JSON: {exc}")
             return False
@@ -87,7 +88,7 @@ class TriggerForm(ClientScopedForm):
             "interval_seconds": self.interval_seconds.data,
             "cron": self.cron.data or None,
             "event_type": self.event_type.data,
-            "payload": json.loads(self.payload.data or "{}"),
+            "payload": jsonvalues.loads(self.payload.data or "{}"),
         }
 
     def load(self, trigger: ScheduledTrigger) -> None:

@@ -5,10 +5,13 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from wtforms import FloatField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal import jsonvalues
+from portal.events import targets
 from portal.events.webhooks.signing import secret_key
 from portal.models import Workflow
 from portal.settings.forms.common import ClientScopedForm, strip
@@ -27,17 +30,24 @@ ACTIONS = [
 
 
 def parse_value(text: str) -> Any:
-    """Read a condition value: JSON if it parses (42, true, "x"), otherwise the plain text."""
+    """Read a condition value: JSON if it parses (42, true, "x"), otherwise the plain text.
+
+    Raise NonFiniteNumber for a number JSON cannot carry (NaN, Infinity, 1e400)."""
     try:
-        return json.loads(text)
+        return jsonvalues.loads(text)
+    except jsonvalues.NonFiniteNumber:
+        raise
     except ValueError:
         return text
 
 
 def value_text(value: Any) -> str:
     """Show a stored condition value so that :func:`parse_value` reads it back unchanged."""
-    if isinstance(value, str) and parse_value(value) == value:
-        return value
+    try:
+        if isinstance(value, str) and parse_value(value) == value:
+            return value
+    except jsonvalues.NonFiniteNumber:
+        pass  # the text "NaN": shown quoted, so it reads back as text
     return json.dumps(value)
 
 
@@ -123,7 +133,11 @@ class WorkflowForm(ClientScopedForm):
         if not text:
             self.condition_value.errors.append("Give the value to compare the field with.")
             return False
-        value = parse_value(text)
+        try:
+            value = parse_value(text)
+        except jsonvalues.NonFiniteNumber as exc:
+            self.condition_value.errors.append(str(exc))
+            return False
         if op in ("gt", "lt") and (isinstance(value, bool) or not isinstance(value, int | float)):
             self.condition_value.errors.append("Greater/less than compares numbers: give a number.")
             return False
@@ -134,6 +148,10 @@ class WorkflowForm(ClientScopedForm):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.url.errors.append("Give a full http:// or https:// URL for the webhook.")
+            return False
+        problem = targets.url_problem(url, current_app.config["WEBHOOK_ALLOWED_NETWORKS_PARSED"])
+        if problem:
+            self.url.errors.append(problem)
             return False
         return True
 

@@ -1,0 +1,32 @@
+"""Column types shared by the models."""
+
+import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
+
+# Ids of the tables that grow without bound (events, deliveries, audit entries): 64-bit on
+# PostgreSQL. On SQLite an INTEGER PRIMARY KEY already is the 64-bit rowid, and only that exact
+# type name keeps the rowid behaviour, so SQLite keeps INTEGER.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# The largest id each kind of column holds on every supported database.
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id no row can have (beyond the column) is a 404."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+class BigIdConverter(IdConverter):
+    """``<bigid:...>``: the id of an event, delivery or audit entry (64-bit columns)."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_BIG_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+URL_CONVERTERS = {"int": IdConverter, "bigid": BigIdConverter}

@@ -1,0 +1,10 @@
+"""Operations: retention of old events, running totals, online backups and Prometheus metrics."""
+
+
+def housekeeping(holder: str) -> int:
+    """The processor's chores after its work: move the totals forward, then purge expired
+    events (within this round's time budget); return how many events were purged."""
+    from portal.operations import retention, totals
+
+    totals.advance_due()
+    return retention.purge_due(holder)
