@@ -14,7 +14,16 @@ import pytest
 
 from portal import accounts, clients
 from portal.extensions import db
-from portal.models import AccessGroup, Client, Role, ScheduledTrigger, User, Workflow
+from portal.models import (
+    AccessGroup,
+    Client,
+    Delivery,
+    Event,
+    Role,
+    ScheduledTrigger,
+    User,
+    Workflow,
+)
 from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import PASSWORD_HASH, login
 from tests.test_postgres import pg_app  # noqa: F401  (the PostgreSQL fixture)
@@ -41,7 +50,20 @@ ACTORS = {
     "client admin of B": Actor("admin@b.test", "B", tuple(CLIENT_ADMIN)),
 }
 # endpoint → the model of its <id> (rows scoped by client, or instance-wide)
-SCOPED = {"user": User, "workflow": Workflow, "trigger": ScheduledTrigger}
+SCOPED = {
+    "user": User,
+    "workflow": Workflow,
+    "trigger": ScheduledTrigger,
+    "event": Event,
+    "delivery": Delivery,
+}
+# the events page (issue 9): its routes' rows
+EVENT_PAGES = {
+    "event_log.detail": "event",
+    "event_log.replay": "event",
+    "event_log.retry": "delivery",
+    "event_log.resume_workflow": "workflow",
+}
 INSTANCE_WIDE = {"role": Role, "group": AccessGroup, "client": Client}
 INSTANCE_CHANGES = {
     "settings.role_new",
@@ -55,6 +77,8 @@ SHOWS_A_KEY = {"settings.client_new", "settings.client_rotate_key"}
 
 
 def kind_of(endpoint: str) -> str | None:
+    if endpoint in EVENT_PAGES:
+        return EVENT_PAGES[endpoint]
     name = endpoint.removeprefix("settings.").split("_")[0]
     return name if name in SCOPED or name in INSTANCE_WIDE else None
 
@@ -99,10 +123,19 @@ def make_row(app, kind: str, client_name: str, tag: str) -> int:
             "role": lambda: Role(name=f"role {tag}", permissions=["dashboard:view"]),
             "group": lambda: AccessGroup(name=f"group {tag}"),
             "client": lambda: client,
+            "event": lambda: Event(client_id=client.id, type=f"e {tag}", status="processed"),
+            "delivery": lambda: _failed_delivery(client.id, tag),
         }[kind]()
         db.session.add(row)
         db.session.commit()
         return row.id
+
+
+def _failed_delivery(client_id: int, tag: str) -> Delivery:
+    event = Event(client_id=client_id, type=f"d {tag}", status="failed")
+    db.session.add(event)
+    db.session.flush()
+    return Delivery(event_id=event.id, workflow_id=None, status="failed")
 
 
 def form_data(app, endpoint: str, kind: str | None, row_id: int | None, actor: Actor, tag: str):
