@@ -84,8 +84,23 @@ class Pump:
             self._wake.set()
 
     def drain(self) -> None:
-        """Make every due call (retries that come due meanwhile included), then return."""
-        asyncio.run(self.run(until_idle=True))
+        """Make every due call (retries that come due meanwhile included), then return.
+
+        Runs on a thread of its own, so callers that already run an event loop can use it.
+        """
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                asyncio.run(self.run(until_idle=True))
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=work, name="webhook-drain")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
 
     # -- the loop ----------------------------------------------------------------------------
     async def run(self, *, until_idle: bool = False) -> None:
