@@ -17,6 +17,7 @@ from portal.events import counters
 from portal.events.ingest import parse_events, store_events
 from portal.events.tables import deliveries as deliveries_t
 from portal.events.tables import events as events_t
+from portal.events.tables import workflows as workflows_t
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Role, Workflow
@@ -88,6 +89,7 @@ def drain(
     expected = events // len(flows)
     env = env_for(db_file, PROCESSOR_INTERVAL_SECONDS=0.5)
     env["PORTAL_SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    env["PORTAL_WEBHOOK_ALLOWED_NETWORKS"] = '["127.0.0.0/8"]'  # the receiver is local
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "processor", "run"],
         cwd=ROOT,
@@ -100,17 +102,24 @@ def drain(
         .where(deliveries_t.c.status == "succeeded", events_t.c.type == watch)
     )
     peak = 0
+    done = 0
     try:
         wait_for_lease(engine)
         set_restriction(engine, False)
         lifted = time.perf_counter()
         deadline = lifted + 600
-        done = 0
         while done < expected and time.perf_counter() < deadline:
             time.sleep(0.1)
             peak = max(peak, _rss_kib(worker.pid))
             with engine.connect() as connection:
                 done = connection.execute(done_query).scalar()
+                paused = connection.execute(
+                    sa.select(workflows_t.c.pause_reason).where(
+                        workflows_t.c.paused_at.is_not(None), workflows_t.c.event_type == watch
+                    )
+                ).scalar()
+            if paused:
+                raise RuntimeError(f"the measured endpoint was paused: {paused}")
             if TRACE:
                 print(round(time.perf_counter() - lifted, 2), done, flush=True)
         elapsed = time.perf_counter() - lifted
