@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from portal import accounts
 from portal.extensions import db
 from portal.maintenance import get_or_create_state, load_state
-from portal.maintenance_changes import MaintenanceError, update_state
+from portal.maintenance.changes import MaintenanceError, update_state
 
 maintenance_cli = AppGroup("maintenance", help="Show or change maintenance mode (instance-wide).")
 

@@ -3,7 +3,7 @@
 from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
-from portal.models.maintenance import MaintenanceState
+from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 
 __all__ = [
     "AccessGroup",
@@ -12,7 +12,9 @@ __all__ = [
     "Delivery",
     "Event",
     "MaintenanceState",
+    "MaintenanceWindow",
     "ProcessorLease",
+    "RestrictionPeriod",
     "Role",
     "ScheduledTrigger",
     "User",

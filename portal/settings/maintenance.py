@@ -8,7 +8,7 @@ from portal.accounts import AccountError
 from portal.extensions import db
 from portal.guardrails import guarded
 from portal.maintenance import get_or_create_state, load_state
-from portal.maintenance_changes import (
+from portal.maintenance.changes import (
     UNAVAILABLE,
     MaintenanceError,
     update_state,

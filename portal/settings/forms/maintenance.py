@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import Length
 
-from portal.maintenance_changes import MAX_MESSAGE_LENGTH
+from portal.maintenance.changes import MAX_MESSAGE_LENGTH
 
 
 class MaintenanceForm(FlaskForm):
