@@ -67,9 +67,18 @@ def inject_maintenance() -> dict:
     }
 
 
+def hms(seconds: float | None) -> str:
+    """Return a duration as H:MM:SS (a template filter)."""
+    if seconds is None:
+        return ""
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
 def init_app(app: Flask) -> None:
     from portal.maintenance import live
 
     app.before_request(enforce_maintenance)
     app.context_processor(inject_maintenance)
+    app.add_template_filter(hms)
     live.init_app(app)

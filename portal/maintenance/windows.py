@@ -225,3 +225,21 @@ def current_drain() -> Drain | None:
     elapsed = (utc_now() - period.ended_at).total_seconds()
     eta = remaining * elapsed / done if done and elapsed > 0 else None
     return Drain(total=total, remaining=remaining, lifted_at=period.ended_at, eta_seconds=eta)
+
+
+@dataclass
+class Current:
+    """What the dashboard shows about maintenance windows right now."""
+
+    window: MaintenanceWindow | None
+    elapsed_seconds: float | None
+    held: int | None
+    drain: Drain | None
+
+
+def current_figures(state: MaintenanceState) -> Current:
+    """Return the open window's elapsed time and held count, and a drain in progress."""
+    window = open_window() if state.enabled else None
+    elapsed = (utc_now() - window.started_at).total_seconds() if window else None
+    held = backlog()[0] if state.processing_paused else None
+    return Current(window=window, elapsed_seconds=elapsed, held=held, drain=current_drain())

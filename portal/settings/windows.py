@@ -6,6 +6,7 @@ import io
 from flask import Response, render_template, request
 
 from portal.maintenance import windows
+from portal.maintenance.hook import hms
 from portal.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
 from portal.settings import bp
 
@@ -46,14 +47,6 @@ def when(value) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value else ""
 
 
-def span(seconds: float | None) -> str:
-    """Return a duration as H:MM:SS."""
-    if seconds is None:
-        return ""
-    whole = int(round(seconds))
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
 def cells(row: windows.WindowRow) -> list[str]:
     """Return one window's cells, the same text on the page and in the CSV."""
     window = row.window
@@ -65,12 +58,12 @@ def cells(row: windows.WindowRow) -> list[str]:
         when(window.ended_at) or "in progress",
         window.ended_by or "",
         window.ended_via or "",
-        span(row.duration_seconds),
+        hms(row.duration_seconds),
         periods,
         str(row.refused_signins),
         str(row.events_held),
         str(row.peak_backlog),
-        "draining" if row.draining else span(row.drain_seconds),
+        "draining" if row.draining else hms(row.drain_seconds),
         str(row.failed_in_drain),
     ]
 
