@@ -48,7 +48,9 @@ def test_page_has_the_contract_fields_and_warnings(admin_client):
         assert f'name="{name}"' in page
     # checkbox lists: the value is the id, the label's text exactly the name
     for field, name in (("bypass_roles", "Administrator"), ("bypass_groups", "Administrators")):
-        box = re.search(rf'<input id="({field}-\d+)" name="{field}" type="checkbox" value="\d+"', page)
+        box = re.search(
+            rf'<input id="({field}-\d+)" name="{field}" type="checkbox" value="\d+"', page
+        )
         assert box, field
         assert f'<label for="{box.group(1)}">{name}</label>' in page
     assert "both</strong> a selected bypass role <strong>and</strong>" in page

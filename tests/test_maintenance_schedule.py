@@ -2,7 +2,6 @@
 applied by itself exactly once, and the cancelled unsafe start."""
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -13,10 +12,10 @@ import sqlalchemy as sa
 
 from portal.clock import utc_now
 from portal.extensions import db
-from portal.maintenance import get_or_create_state, load_state
+from portal.maintenance import get_or_create_state
 from portal.maintenance.schedule import CANCELLED, STARTED, UNSAFE, start_if_due
 from portal.models import AccessGroup, AuditEntry, MaintenanceWindow, Role
-from tests.conftest import csrf_token, login, post_form
+from tests.conftest import login, post_form
 from tests.events_support import api_key, run_tick
 from tests.maintenance_helpers import state_dict
 
@@ -62,8 +61,18 @@ def test_cli_schedules_and_status_reports_it(runner):
     assert result.exit_code != 0 and "more than a year ahead" in result.output
     at = later(120)
     result = runner.invoke(
-        args=["maintenance", "schedule", "--at", at + "Z", "--notice-minutes", "45", "--message",
-              "Upgrade tonight", "--restrict-events", *ADMIN_BYPASS]
+        args=[
+            "maintenance",
+            "schedule",
+            "--at",
+            at + "Z",
+            "--notice-minutes",
+            "45",
+            "--message",
+            "Upgrade tonight",
+            "--restrict-events",
+            *ADMIN_BYPASS,
+        ]
     )
     assert result.exit_code == 0, result.output
     state = status(runner)
@@ -108,9 +117,10 @@ def test_cli_refuses_to_schedule_while_maintenance_is_on(runner):
 
 def test_api_reports_scheduled_start_to_every_caller(app, client, runner):
     key = api_key(app)
-    assert client.get("/api/v1/maintenance", headers={"X-API-Key": key}).json[
-        "scheduled_start"
-    ] is None
+    assert (
+        client.get("/api/v1/maintenance", headers={"X-API-Key": key}).json["scheduled_start"]
+        is None
+    )
     at = later(60)
     runner.invoke(args=["maintenance", "schedule", "--at", at, *ADMIN_BYPASS])
     public = client.get("/api/v1/maintenance", headers={"X-API-Key": key}).json
@@ -124,7 +134,9 @@ def ids(app, model, *names) -> list[str]:
         return [str(row.id) for row in rows]
 
 
-def schedule_form(app, *, at: str, notice="30", roles=("Administrator",), groups=("Administrators",)):
+def schedule_form(
+    app, *, at: str, notice="30", roles=("Administrator",), groups=("Administrators",)
+):
     return {
         "message": "Planned upgrade",
         "bypass_roles": ids(app, Role, *roles),
@@ -198,8 +210,17 @@ def test_scheduling_applies_lockout_protection(app, admin_client):
 
 def test_advance_banner_from_the_notice_on_login_page_and_every_page(app, client, runner):
     runner.invoke(
-        args=["maintenance", "schedule", "--at", later(120), "--notice-minutes", "30",
-              "--message", "Back at <six>", *ADMIN_BYPASS]
+        args=[
+            "maintenance",
+            "schedule",
+            "--at",
+            later(120),
+            "--notice-minutes",
+            "30",
+            "--message",
+            "Back at <six>",
+            *ADMIN_BYPASS,
+        ]
     )
     assert 'id="maintenance-notice"' not in client.get("/auth/login").get_data(as_text=True)
     with app.app_context():  # the notice period begins
@@ -243,8 +264,16 @@ def test_due_start_applies_in_the_processor_tick(app, runner):
 
 def test_unsafe_start_is_cancelled_audited_and_shown_to_admins(app, client, runner, make_user):
     runner.invoke(
-        args=["maintenance", "schedule", "--at", later(60), "--bypass-role", "Viewer",
-              "--bypass-group", "Administrators"]
+        args=[
+            "maintenance",
+            "schedule",
+            "--at",
+            later(60),
+            "--bypass-role",
+            "Viewer",
+            "--bypass-group",
+            "Administrators",
+        ]
     )
     force_due(app)
     with app.app_context():
@@ -267,8 +296,16 @@ def test_unsafe_start_is_cancelled_audited_and_shown_to_admins(app, client, runn
 def test_inactive_admins_do_not_make_a_start_safe(app, runner, make_user):
     make_user("ops@example.com", roles=("Operator",), groups=("Administrators",))
     runner.invoke(
-        args=["maintenance", "schedule", "--at", later(60), "--bypass-role", "Operator",
-              "--bypass-group", "Administrators"]
+        args=[
+            "maintenance",
+            "schedule",
+            "--at",
+            later(60),
+            "--bypass-role",
+            "Operator",
+            "--bypass-group",
+            "Administrators",
+        ]
     )
     force_due(app)
     with app.app_context():

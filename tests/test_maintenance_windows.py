@@ -78,13 +78,13 @@ def test_csv_matches_the_page_and_escapes_formulas(app, client):
     set_maintenance(app, False, **ADMIN)
     with app.app_context():
         window = db.session.scalar(sa.select(MaintenanceWindow))
-        window.started_by = "=HYPERLINK(\"http://x\")"
+        window.started_by = '=HYPERLINK("http://x")'
         window.ended_by = "@SUM(A1)"
         db.session.commit()
     login(client)
     rows = report_rows(client)
     assert list(rows[0]) == list(COLUMNS)
-    assert rows[0]["started_by"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["started_by"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["ended_by"] == "'@SUM(A1)"
     page = client.get(REPORT).get_data(as_text=True)
     assert "<td>=HYPERLINK(&#34;http://x&#34;)</td>" in page

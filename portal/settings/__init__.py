@@ -10,9 +10,9 @@ from portal.settings import (  # noqa: E402,F401
     clients,
     groups,
     maintenance,
-    windows,
     roles,
     triggers,
     users,
+    windows,
     workflows,
 )

@@ -5,6 +5,7 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.accounts import AccountError
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.guardrails import guarded
 from portal.maintenance import get_or_create_state, load_state
@@ -22,7 +23,6 @@ from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.forms.maintenance import MaintenanceForm
-from portal.clock import utc_now
 
 LOCKOUT = (
     "Not saved: you would lock yourself out. While maintenance mode is on, only users holding "

@@ -55,10 +55,21 @@ def serious_violations(axe: Axe, page) -> list[str]:
 
 
 def test_every_page_has_no_serious_or_critical_axe_violation(browser, server, tmp_path):
-    flask(server.env, "maintenance", "schedule", "--at",
-          f"{utc_now() + timedelta(hours=2):%Y-%m-%dT%H:%M}Z", "--notice-minutes", "600",
-          "--message", "Planned upgrade", "--bypass-role", "Administrator",
-          "--bypass-group", "Administrators")
+    flask(
+        server.env,
+        "maintenance",
+        "schedule",
+        "--at",
+        f"{utc_now() + timedelta(hours=2):%Y-%m-%dT%H:%M}Z",
+        "--notice-minutes",
+        "600",
+        "--message",
+        "Planned upgrade",
+        "--bypass-role",
+        "Administrator",
+        "--bypass-group",
+        "Administrators",
+    )
     context = browser.new_context(base_url=server.url, bypass_csp=True)
     page = context.new_page()
     axe = Axe()

@@ -40,8 +40,18 @@ ADMIN_BYPASS = ("--bypass-role", "Administrator", "--bypass-group", "Administrat
 def server(tmp_path_factory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("windows")
     env = prepare_db(folder / "portal.db", PROCESSOR_ENABLED="false")
-    flask(env, "users", "create", BLOCKED, "--password", ADMIN_PASSWORD, "--role", "Viewer",
-          "--group", "Administrators")
+    flask(
+        env,
+        "users",
+        "create",
+        BLOCKED,
+        "--password",
+        ADMIN_PASSWORD,
+        "--role",
+        "Viewer",
+        "--group",
+        "Administrators",
+    )
     live = LiveServer(env, folder / "server.log")
     live.env = env
     live.api_key = last_line(flask(env, "clients", "rotate-key", "Default"))
@@ -94,8 +104,18 @@ def test_advance_banner_appears_on_open_pages_and_the_login_page(server, reset, 
     visitor = open_page()
     visitor.goto("/auth/login")
     assert admin.locator("#maintenance-notice").count() == 0
-    flask(server.env, "maintenance", "schedule", "--at", in_seconds(3600), "--notice-minutes",
-          "120", "--message", "Database upgrade tonight", *ADMIN_BYPASS)
+    flask(
+        server.env,
+        "maintenance",
+        "schedule",
+        "--at",
+        in_seconds(3600),
+        "--notice-minutes",
+        "120",
+        "--message",
+        "Database upgrade tonight",
+        *ADMIN_BYPASS,
+    )
     for page in (admin, visitor):  # no reload, no click
         notice = page.locator("#maintenance-notice")
         notice.wait_for(state="visible", timeout=FOLLOW_SECONDS * 1000)
@@ -112,8 +132,16 @@ def test_scheduled_start_takes_effect_with_no_click_and_no_processor(server, res
     blocked.goto("/")
     health = requests.get(server.url + "/healthz", timeout=10).json()
     assert health["event_processor"] == "stopped"
-    flask(server.env, "maintenance", "schedule", "--at", in_seconds(6, with_seconds=True),
-          "--message", "Started by the scheduler", *ADMIN_BYPASS)
+    flask(
+        server.env,
+        "maintenance",
+        "schedule",
+        "--at",
+        in_seconds(6, with_seconds=True),
+        "--message",
+        "Started by the scheduler",
+        *ADMIN_BYPASS,
+    )
     start = time.monotonic()
     admin.locator("#maintenance-notice").wait_for(state="visible", timeout=FOLLOW_SECONDS * 1000)
     banner = admin.locator("#maintenance-banner")
@@ -138,22 +166,27 @@ def test_blocked_users_open_tab_lands_on_the_login_page_within_5_s(server, reset
 
 def test_report_shows_a_restricted_window_with_ingestion_and_drain(server, reset, open_page):
     flask(server.env, "maintenance", "enable", "--restrict-events", *ADMIN_BYPASS)
-    held = post_events(server.url, server.api_key, [{"type": "t", "payload": {"n": n}}
-                                                    for n in range(25)])
+    held = post_events(
+        server.url, server.api_key, [{"type": "t", "payload": {"n": n}} for n in range(25)]
+    )
     assert held["processing"] == "paused"
     for _ in range(3):
         sign_in(server.url, "nobody@example.com", "wrong-password-x")
     flask(server.env, "maintenance", "disable")
     env = {**server.env, "PORTAL_PROCESSOR_ENABLED": "true"}  # a standalone processor drains
-    processor = Process([*_flask_args("processor", "run")], env,
-                        server.log.with_name("processor.log")).start()
+    processor = Process(
+        [*_flask_args("processor", "run")], env, server.log.with_name("processor.log")
+    ).start()
     try:
         deadline = time.monotonic() + 60
         status = None
         while status != "processed" and time.monotonic() < deadline:
             time.sleep(0.3)
-            status = requests.get(f"{server.url}/api/v1/events/{held['event_ids'][-1]}",
-                                  headers={"X-API-Key": server.api_key}, timeout=10).json()["status"]
+            status = requests.get(
+                f"{server.url}/api/v1/events/{held['event_ids'][-1]}",
+                headers={"X-API-Key": server.api_key},
+                timeout=10,
+            ).json()["status"]
         assert status == "processed", processor.output()
     finally:
         processor.stop()
@@ -172,8 +205,9 @@ def test_report_shows_a_restricted_window_with_ingestion_and_drain(server, reset
     assert figures["Failed deliveries in drain"] == "0"
     csv_text = admin.request.get("/settings/maintenance/windows?format=csv").text()
     rows = list(csv.reader(io.StringIO(csv_text)))
-    page_rows = [r.locator("td").all_inner_texts() for r in
-                 admin.locator("#windows-report tbody tr").all()]
+    page_rows = [
+        r.locator("td").all_inner_texts() for r in admin.locator("#windows-report tbody tr").all()
+    ]
     assert [[cell.strip() for cell in r] for r in rows[1:]] == page_rows
 
 
