@@ -343,3 +343,17 @@ def test_exactly_one_process_records_the_start_when_several_race(app, db_path, t
     assert [entry.action for entry in scheduler_audit(app)] == ["enable"]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(MaintenanceWindow.id))) == 1
+
+
+def test_migration_round_trip_keeps_the_saved_bypass_selection(app, runner):
+    """Dropping the schedule columns must not copy maintenance_state (a copy would cascade)."""
+    assert runner.invoke(args=["maintenance", "enable", *ADMIN_BYPASS]).exit_code == 0
+    for command in (["db", "downgrade", "--", "-1"], ["db", "upgrade"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        db.session.remove()
+    state = status(runner)
+    assert state["bypass_roles"] == ["Administrator"]
+    assert state["bypass_groups"] == ["Administrators"]
+    assert state["notice_minutes"] == 30 and state["scheduled_start"] is None

@@ -16,13 +16,19 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade():
-    with op.batch_alter_table("maintenance_state") as batch_op:
-        batch_op.add_column(sa.Column("scheduled_start", sa.DateTime(), nullable=True))
-        batch_op.add_column(
-            sa.Column("notice_minutes", sa.Integer(), nullable=False, server_default="30")
-        )
-        batch_op.add_column(sa.Column("schedule_cancelled_at", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("schedule_cancelled_reason", sa.Text(), nullable=True))
+    # Plain ADD/DROP COLUMN, no batch copy: on SQLite, recreating maintenance_state with
+    # foreign keys on would cascade-delete the saved bypass roles and groups.
+    op.add_column("maintenance_state", sa.Column("scheduled_start", sa.DateTime(), nullable=True))
+    op.add_column(
+        "maintenance_state",
+        sa.Column("notice_minutes", sa.Integer(), nullable=False, server_default="30"),
+    )
+    op.add_column(
+        "maintenance_state", sa.Column("schedule_cancelled_at", sa.DateTime(), nullable=True)
+    )
+    op.add_column(
+        "maintenance_state", sa.Column("schedule_cancelled_reason", sa.Text(), nullable=True)
+    )
     op.create_table(
         "maintenance_windows",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -78,8 +84,10 @@ def downgrade():
     op.drop_table("maintenance_restriction_periods")
     op.drop_index(op.f("ix_maintenance_windows_started_at"), table_name="maintenance_windows")
     op.drop_table("maintenance_windows")
-    with op.batch_alter_table("maintenance_state") as batch_op:
-        batch_op.drop_column("schedule_cancelled_reason")
-        batch_op.drop_column("schedule_cancelled_at")
-        batch_op.drop_column("notice_minutes")
-        batch_op.drop_column("scheduled_start")
+    for column in (
+        "schedule_cancelled_reason",
+        "schedule_cancelled_at",
+        "notice_minutes",
+        "scheduled_start",
+    ):  # SQLite 3.35+ drops a column in place (no table copy, so no cascade)
+        op.execute(f"ALTER TABLE maintenance_state DROP COLUMN {column}")
