@@ -3,6 +3,7 @@ and the live poll that open pages use (rule 13)."""
 
 import csv
 import io
+import re
 import time
 
 import sqlalchemy as sa
@@ -145,3 +146,32 @@ def test_live_poll_shows_the_banner_to_bypass_users_and_sends_blocked_users_away
     refused = poll(blocked, tag)
     assert refused.status_code == 503
     assert refused.json["message"] == "Back soon"
+
+
+def test_dashboard_shows_elapsed_time_and_held_count_then_drain_progress(app, client):
+    from portal.events.tables import events
+
+    key = api_key(app)
+    set_maintenance(app, True, restrict_event_processor=True, **ADMIN)
+    five = [{"type": "t", "payload": {"n": n}} for n in range(5)]
+    assert post_events(app.test_client(), key, {"events": five}).status_code == 202
+    login(client)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="window-elapsed"' in page and "started by cli via cli" in page
+    assert re.search(r'id="window-held">[^<]*<strong>5</strong>', page)
+    set_maintenance(app, False, **ADMIN)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="window-elapsed"' not in page
+    assert '<progress id="drain-progress" class="progress" max="5" value="0">' in page
+    assert "Estimating the time left" in page
+    with app.app_context():  # the processor got through two of them
+        first_two = sa.select(events.c.id).order_by(events.c.id).limit(2).scalar_subquery()
+        db.session.execute(
+            sa.update(events).where(events.c.id.in_(first_two)).values(status="processed")
+        )
+        db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert 'max="5" value="2"' in page and "2 of 5 done (40 %)" in page
+    assert re.search(r"About \d+:\d\d:\d\d left", page)
+    run_tick(app)
+    assert 'id="drain-progress"' not in client.get("/").get_data(as_text=True)

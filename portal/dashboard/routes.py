@@ -3,6 +3,7 @@
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 
+from portal.authorization import is_instance_admin
 from portal.dashboard.stats import snapshot
 from portal.maintenance import load_state, windows
 from portal.permissions import CLIENT_SETTINGS_MANAGE, DASHBOARD_VIEW, permission_required
@@ -22,7 +23,7 @@ def index():
         user=current_user,
         stats=stats,
         refresh_seconds=REFRESH_SECONDS,
-        window=windows.current_figures(state),
+        window=windows.current_figures(state, instance_wide=is_instance_admin(current_user)),
         cancelled=state.schedule_cancelled_reason
         if current_user.can(CLIENT_SETTINGS_MANAGE) and state.schedule_cancelled_at
         else None,

@@ -233,13 +233,14 @@ class Current:
 
     window: MaintenanceWindow | None
     elapsed_seconds: float | None
-    held: int | None
     drain: Drain | None
 
 
-def current_figures(state: MaintenanceState) -> Current:
-    """Return the open window's elapsed time and held count, and a drain in progress."""
+def current_figures(state: MaintenanceState, *, instance_wide: bool) -> Current:
+    """Return the open window and its elapsed time, and (for instance admins, since it counts
+    every client's events) a drain in progress."""
     window = open_window() if state.enabled else None
     elapsed = (utc_now() - window.started_at).total_seconds() if window else None
-    held = backlog()[0] if state.processing_paused else None
-    return Current(window=window, elapsed_seconds=elapsed, held=held, drain=current_drain())
+    return Current(
+        window=window, elapsed_seconds=elapsed, drain=current_drain() if instance_wide else None
+    )
