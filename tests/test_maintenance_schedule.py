@@ -91,6 +91,7 @@ def test_cli_schedules_and_status_reports_it(runner):
         (["schedule", "--at", "2020-01-01T00:00Z"], "in the past"),
         (["schedule", "--at", "tomorrow at six"], "must look like"),
         (["schedule", "--at", "2026-13-45T99:00Z"], "not a valid date"),
+        (["schedule", "--at", "0001-01-01T00:00+01:00"], "not a valid date"),
         (["schedule", "--at", "FUTURE", "--notice-minutes", "-5"], "notice period"),
         (["schedule", "--at", "FUTURE", "--notice-minutes", "99999999"], "notice period"),
         (["schedule", "--at", "FUTURE", "--bypass-role", "Nope"], "Nope"),

@@ -40,10 +40,10 @@ def parse_start(text: str) -> datetime:
         )
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # e.g. 2026-02-30, or an offset past year 1
         raise MaintenanceError(f"The start time {text!r} is not a valid date and time.") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
