@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from portal import maintenance, navigation
+from portal import maintenance, navigation, security
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
 from portal.models.types import URL_CONVERTERS
@@ -25,6 +25,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, config)
     app.url_map.converters.update(URL_CONVERTERS)
+    security.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import AccessGroup, Client, Role, User
 from portal.passwords import hash_password, password_problem, unlock
 from portal.permissions import CATALOGUE
+from portal.security import sessions
 
 DEFAULT_CLIENT = "Default"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -151,6 +152,8 @@ def update_user(
     user.client = client
     user.roles = list(roles)
     user.groups = list(groups)
+    if user.active and not active:
+        sessions.end_all(user)  # a deactivated user is signed out everywhere
     user.active = active
 
 
@@ -161,6 +164,7 @@ def set_password(user: User, password: str, lang: str = "en") -> None:
         raise AccountError(problem, "password")
     user.password_hash = hash_password(password)
     unlock(user)
+    sessions.end_all(user)  # the sessions and remember-me cookies of the old password end
 
 
 def create_role(name: str, permissions: Iterable[str]) -> Role:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED")
+BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED", "HTTPS")
 FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 
@@ -30,6 +30,11 @@ class Defaults:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # Security (portal.security): failed sign-ins per address, the proxies in front, HTTPS.
+    LOGIN_THROTTLE = "30 per 5 minutes"
+    TRUSTED_PROXIES = 0
+    HTTPS = False
+    WEBHOOK_ALLOWED_NETWORKS: list[str] = []  # CIDRs beyond the public internet, e.g. 127.0.0.0/8
     USERS_PER_PAGE = 25
     AUDIT_PER_PAGE = 50
 

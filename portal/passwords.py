@@ -1,11 +1,11 @@
-"""Passwords: hashing, each client's password policy, and the lockout after failed sign-ins."""
+"""Passwords: hashing, each client's password policy, and lifting a lockout."""
 
 import re
-from datetime import datetime, timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.models import Client, User
+from portal.security import signins
 
 MIN_PASSWORD_LENGTH = 8
 DEFAULT_RULE_MESSAGE = f"Passwords need at least {MIN_PASSWORD_LENGTH} characters."
@@ -24,19 +24,6 @@ def check_password_hash_only(password_hash: str, password: str) -> bool:
 def check_password(user: User, password: str) -> bool:
     """Return whether ``password`` is the user's password."""
     return check_password_hash_only(user.password_hash, password)
-
-
-def register_failed_login(user: User, now: datetime) -> None:
-    """Count a wrong password; lock the account once the client's retry limit is reached."""
-    user.failed_logins += 1
-    if user.failed_logins >= user.client.password_retry_limit:
-        user.locked_until = now + timedelta(minutes=user.client.lockout_minutes)
-        user.failed_logins = 0
-
-
-def register_successful_login(user: User) -> None:
-    """Forget earlier failed sign-ins."""
-    unlock(user)
 
 
 def rule_message(client: Client, lang: str = "en") -> str:
@@ -73,6 +60,7 @@ def regex_problem(pattern: str) -> str | None:
 
 
 def unlock(user: User) -> None:
-    """Lift a lockout: clear the lock and the failed sign-in counter."""
+    """Lift every lockout of the account: its failed sign-ins from all addresses are forgotten."""
     user.failed_logins = 0
     user.locked_until = None
+    signins.forget_failures(user)

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from flask import Flask
 
+from portal import accounts
 from portal.extensions import db
 from portal.models import AccessGroup, AuditEntry, Client, Role, User
 
@@ -39,3 +40,20 @@ def audit_entries(app: Flask, module: str) -> list[AuditEntry]:
 def last_audit(app: Flask, module: str) -> AuditEntry:
     """Return the newest audit entry of ``module``."""
     return audit_entries(app, module)[-1]
+
+
+def text(response) -> str:
+    """Return a page's text with the quotes Jinja escapes put back."""
+    return response.get_data(as_text=True).replace("&#39;", "'").replace("&#34;", '"')
+
+
+def add_role(app: Flask, name: str, permissions: list[str]) -> None:
+    with app.app_context():
+        accounts.create_role(name, permissions)
+        db.session.commit()
+
+
+def add_group(app: Flask, name: str) -> None:
+    with app.app_context():
+        accounts.create_group(name)
+        db.session.commit()

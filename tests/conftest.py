@@ -34,6 +34,8 @@ def make_app(db_file: Path, instance: Path, **config) -> Flask:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
         "PROCESSOR_ENABLED": False,
+        # The tests' webhook receivers listen on 127.0.0.1: allowed explicitly, as in make run.
+        "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"],
     }
     settings.update(config)
     return create_app(settings, instance_path=str(instance))

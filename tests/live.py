@@ -42,6 +42,7 @@ def portal_env(db_file: Path, **config: object) -> dict[str, str]:
         PORTAL_SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_file}",
         PORTAL_SECRET_KEY="live-test-secret",
         PORTAL_PROCESSOR_INTERVAL_SECONDS="0.2",
+        PORTAL_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]',  # the tests' receivers are local
         PYTHONUNBUFFERED="1",
     )
     env.update({f"PORTAL_{key}": str(value) for key, value in config.items()})
@@ -211,3 +212,28 @@ def post_events(base_url: str, key: str, events: list[dict], timeout: float = 30
     )
     assert response.status_code == 202, (response.status_code, response.text[:500])
     return response.json()
+
+
+class _SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(address: str) -> requests.Session:
+    """Return a requests session whose connections leave from ``address`` (e.g. 127.0.0.2)."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = _SourceAddressAdapter(address)
+    session.mount("http://", adapter)
+    return session
+
+
+def form_post(session: requests.Session, url: str, data: dict, **kw) -> requests.Response:
+    """GET ``url`` for its CSRF token, then POST ``data`` with it (redirects not followed)."""
+    token = csrf_from(session.get(url, timeout=10).text)
+    return session.post(url, data={**data, "csrf_token": token}, allow_redirects=False, **kw)

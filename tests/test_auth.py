@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.models import User
 from tests.conftest import ADMIN_EMAIL, PASSWORD, csrf_token, login, post_form
 from tests.maintenance_helpers import add_group, login_refusal, set_maintenance
+from tests.security_helpers import age_failures, lock_out
 
 BLOCKED = "blocked@example.com"
 LOCKED = "locked@example.com"
@@ -37,9 +38,7 @@ def maintenance_on(app, make_user):
     make_user(BLOCKED, roles=("Viewer",), groups=("Ops",))
     make_user(BYPASS, roles=("Operator",), groups=("Ops",))
     make_user(LOCKED, roles=("Operator",), groups=("Ops",))
-    with app.app_context():
-        accounts.find_user(LOCKED).locked_until = utc_now() + timedelta(minutes=10)
-        db.session.commit()
+    lock_out(app, LOCKED)  # locked for the test client's address
     set_maintenance(app, roles=("Operator",), groups=("Ops",), message="Down for an upgrade.")
 
 
@@ -98,9 +97,7 @@ def test_lockout_after_retry_limit_for_lockout_minutes(app, client, make_user):
     assert timedelta(minutes=9) < locked_until - before <= timedelta(minutes=10, seconds=5)
     page = login(client, "u@example.com", PASSWORD).get_data(as_text=True)
     assert "temporarily locked" in login_refusal(page)[0]
-    with app.app_context():  # the lockout minutes pass
-        accounts.find_user("u@example.com").locked_until = utc_now() - timedelta(seconds=1)
-        db.session.commit()
+    age_failures(app, timedelta(minutes=10, seconds=1))  # the lockout minutes pass
     assert login(client, "u@example.com", PASSWORD).status_code == 302
 
 

@@ -11,22 +11,12 @@ from portal import accounts, clients
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, AuditEntry, Client, Role, User, Workflow
-from tests.admin_helpers import audit_entries, client_id, group_id, role_id, user_id
+from tests.admin_helpers import add_role, audit_entries, client_id, group_id, role_id, text, user_id
 from tests.conftest import PASSWORD, login, post_form
 from tests.events_support import api_key
 
 ADMIN_ID = 1
 USER_ADMIN = ["users:manage", "dashboard:view"]
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True).replace("&#39;", "'").replace("&#34;", '"')
-
-
-def add_role(app, name: str, permissions: list[str]) -> None:
-    with app.app_context():
-        accounts.create_role(name, permissions)
-        db.session.commit()
 
 
 def add_client(app, name: str) -> None:

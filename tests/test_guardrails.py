@@ -8,26 +8,10 @@ from portal.extensions import db
 from portal.guardrails import LAST_MANAGER, NOT_YOURSELF, SELF_LOCKOUT
 from portal.maintenance import get_or_create_state, may_bypass
 from portal.models import Role, User
-from tests.admin_helpers import client_id, group_id, role_id
+from tests.admin_helpers import add_group, add_role, client_id, group_id, role_id, text
 from tests.conftest import login, post_form
 
 ADMIN_ID = 1
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True).replace("&#39;", "'").replace("&#34;", '"')
-
-
-def add_role(app, name: str, permissions: list[str]) -> None:
-    with app.app_context():
-        accounts.create_role(name, permissions)
-        db.session.commit()
-
-
-def add_group(app, name: str) -> None:
-    with app.app_context():
-        accounts.create_group(name)
-        db.session.commit()
 
 
 def set_memberships(app, email: str, roles: list[str], groups: list[str]) -> None:

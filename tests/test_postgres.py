@@ -36,6 +36,7 @@ def pg_app(tmp_path) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
             "PROCESSOR_ENABLED": False,
+            "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"],  # the local webhook receivers
         },
         instance_path=str(tmp_path / "instance"),
     )

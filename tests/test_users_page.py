@@ -1,17 +1,16 @@
 """Settings → Users: list, search, pagination, create, edit, reset password, unlock."""
 
 import json
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from portal import accounts, clients
-from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import User
 from tests.admin_helpers import client_id, group_id, last_audit, role_id, user_id
 from tests.conftest import PASSWORD, login, post_form
+from tests.security_helpers import lock_out
 
 NEW_PASSWORD = "another-long-password"
 
@@ -174,11 +173,7 @@ def test_admin_resets_a_password_with_the_same_policy(app, admin_client, make_us
 
 def test_locked_user_is_shown_and_can_be_unlocked(app, admin_client, make_user):
     uid = make_user("gina@example.com", groups=("Administrators",))
-    with app.app_context():
-        user = db.session.get(User, uid)
-        user.locked_until = utc_now() + timedelta(minutes=10)
-        user.failed_logins = 3
-        db.session.commit()
+    lock_out(app, "gina@example.com")  # five wrong passwords from the test client's address
     assert "Locked until" in admin_client.get("/settings/users").get_data(as_text=True)
     other = app.test_client()
     assert login(other, "gina@example.com").status_code == 200  # refused while locked
@@ -192,7 +187,7 @@ def test_locked_user_is_shown_and_can_be_unlocked(app, admin_client, make_user):
     assert "Locked until" not in admin_client.get("/settings/users").get_data(as_text=True)
     assert login(other, "gina@example.com").status_code == 302
     entry = last_audit(app, "users")
-    assert entry.action == "unlock" and entry.before["failed_logins"] == 3
+    assert entry.action == "unlock" and entry.before["failed_logins"] == 5
 
 
 def test_delete_user(app, admin_client, make_user):

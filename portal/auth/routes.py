@@ -1,23 +1,36 @@
 """Sign-in, sign-out and changing one's own password."""
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal import accounts, audit, passwords
 from portal.auth import signin
 from portal.auth.forms import ChangePasswordForm, LoginForm
+from portal.clock import utc_now
 from portal.extensions import db, login_manager
 from portal.maintenance import display_message, load_state
 from portal.models import User
+from portal.security import devices, sessions, signins
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_id: str) -> User | None:
+    return sessions.load(session_id)
 
 
 def safe_next(target: str | None) -> str:
@@ -41,14 +54,32 @@ def login():
     """Show the sign-in form and sign the user in."""
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
+    address = signins.source(request.remote_addr)
+    if request.method == "POST":
+        wait = signins.throttled_for(address, utc_now())
+        if wait:
+            response = make_response(render_template("errors/429.html", wait=wait), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        attempt = signin.attempt_sign_in(form.email.data, form.password.data)
+        secret, device = current_app.config["SECRET_KEY"], request.cookies.get(devices.COOKIE)
+        known = _known(devices.known_accounts(secret, device), form.email.data)
+        attempt = signin.attempt_sign_in(form.email.data, form.password.data, address, known)
         if attempt.outcome == signin.OK:
-            login_user(attempt.user, remember=form.remember.data)
+            _start_session(attempt.user, remember=form.remember.data)
             db.session.commit()
-            return redirect(safe_next(request.args.get("next")))
+            response = redirect(safe_next(request.args.get("next")))
+            response.set_cookie(
+                devices.COOKIE,
+                devices.cookie_value(secret, device, attempt.user.id),
+                max_age=devices.MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+            )
+            return response
         db.session.commit()
         if attempt.maintenance:
             error = "Sign-in is restricted while the gateway is in maintenance."
@@ -69,7 +100,10 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out (POST only, with the CSRF token)."""
+    """Sign out (POST only, with the CSRF token): the session and its remember-me cookie end."""
+    if current_user.is_authenticated:
+        sessions.end(current_user._get_current_object())
+        db.session.commit()
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -96,3 +130,16 @@ def change_password():
                 flash("Your password has been changed.", "success")
                 return redirect(url_for("dashboard.index"))
     return render_template("auth/password.html", form=form)
+
+
+def _known(user_ids: list[int], email: str) -> bool:
+    user = accounts.find_user(email) if user_ids else None
+    return user is not None and user.id in user_ids
+
+
+def _start_session(user: User, *, remember: bool) -> None:
+    """Sign ``user`` in on a fresh session (nothing of the anonymous session is kept)."""
+    session.clear()
+    keep_for = timedelta(seconds=current_app.config["REMEMBER_COOKIE_DURATION"])
+    sessions.start(user, keep_for)
+    login_user(user, remember=remember)

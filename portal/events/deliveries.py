@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.clock import utc_now
-from portal.events import lease
+from portal.events import lease, targets
 from portal.events.actions import CallOutcome, post_webhook, webhook_body
 from portal.events.guard import restriction_on, stopping
 from portal.events.tables import deliveries, events, workflows
@@ -28,7 +28,8 @@ PAGE = 50
 def run_due(holder: str, deadline: float) -> int:
     """Make the due webhook calls until none is left or ``deadline``; return how many were made."""
     calls = 0
-    with requests.Session() as http:
+    allowed = current_app.config["WEBHOOK_ALLOWED_NETWORKS_PARSED"]
+    with targets.guarded_session(allowed) as http:
         while time.monotonic() < deadline:
             due = _due_page()
             if not due:

@@ -9,6 +9,7 @@ from portal.maintenance import schedule
 from portal.maintenance.live import POLL_SECONDS
 from portal.maintenance.rule import may_bypass
 from portal.maintenance.state import FLAGS, Flags, display_message, load_state, phase, version
+from portal.security import sessions
 
 # Endpoints that work whatever the state: signing in/out, the health check, key-authenticated API.
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
@@ -42,6 +43,8 @@ def enforce_maintenance():
     g.maintenance = state
     if not state.enabled or not current_user.is_authenticated or may_bypass(current_user, state):
         return None
+    sessions.end(current_user._get_current_object())  # copies of its cookies end too
+    db.session.commit()
     logout_user()  # also clears a remember-me cookie
     if request.endpoint in OPEN_ENDPOINTS:
         return None  # e.g. the login page: shown signed out, with the message

@@ -4,6 +4,7 @@ from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
 from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
+from portal.models.security import SignInFailure, UserSession
 
 __all__ = [
     "AccessGroup",
@@ -17,6 +18,8 @@ __all__ = [
     "RestrictionPeriod",
     "Role",
     "ScheduledTrigger",
+    "SignInFailure",
     "User",
+    "UserSession",
     "Workflow",
 ]

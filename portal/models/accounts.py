@@ -104,6 +104,13 @@ class User(UserMixin, db.Model):
         secondary=user_groups, lazy="selectin", back_populates="users"
     )
 
+    # The open session this object was loaded for (portal.security.sessions); not a column.
+    session_token = None
+
+    def get_id(self) -> str:
+        """Return what Flask-Login keeps in the session: the user id and the session token."""
+        return f"{self.id}:{self.session_token}"
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active

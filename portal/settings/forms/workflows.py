@@ -4,11 +4,13 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal import jsonvalues
+from portal.events import targets
 from portal.models import Workflow
 from portal.settings.forms.common import ClientScopedForm, strip
 
@@ -117,6 +119,10 @@ class WorkflowForm(ClientScopedForm):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.url.errors.append("Give a full http:// or https:// URL for the webhook.")
+            return False
+        problem = targets.url_problem(url, current_app.config["WEBHOOK_ALLOWED_NETWORKS_PARSED"])
+        if problem:
+            self.url.errors.append(problem)
             return False
         return True
 
