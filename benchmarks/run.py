@@ -1,4 +1,5 @@
-"""Performance harness: ingestion, processing, enforcement overhead, resume latency, restriction.
+"""Performance harness: ingestion, processing, enforcement overhead, resume latency, restriction,
+and the server CPU of 500 open tabs following the maintenance state.
 
 Everything is measured in one run on one machine; the last line printed is one JSON object.
 Run from the repository root: ``python benchmarks/run.py --quick`` (under two minutes).
@@ -20,6 +21,7 @@ from bench_pipeline import bench_enforcement, bench_processing, bench_restrictio
 from bench_retention import run as bench_retention
 from bench_security import bench_signin_bookkeeping, fill_failures
 from bench_setup import BATCH, ROOT, env_for, log, prepare, start_gunicorn
+from bench_tabs import bench_open_tabs
 
 
 def main() -> None:
@@ -127,6 +129,14 @@ def main() -> None:
         engine.dispose()
     if not args.skip_retention:
         results.update(bench_retention(folder, lambda db: start_gunicorn(db, args.workers), quick))
+    tabs = bench_open_tabs(db_file, 500, 10 if quick else 30, args.workers)
+    log(
+        f"open tabs: 500 pages polling every few seconds cost {tabs['cpu_pct']:.1f}% of one core "
+        f"(gunicorn -k gthread -w {args.workers}; {tabs['polls_per_s']:.0f} polls/s, answers "
+        f"{tabs['counts']}; idle server {tabs['idle_pct']:.1f}%)"
+    )
+    results["open_tabs_cpu_pct"] = round(tabs["cpu_pct"], 2)
+    results["open_tabs_polls_per_s"] = round(tabs["polls_per_s"], 1)
     results["quick"] = quick
     print(json.dumps(results))
 

@@ -15,6 +15,7 @@ from portal.events.guard import begin_guarded, stopping
 from portal.events.tables import deliveries as deliveries_t
 from portal.events.tables import events, workflows
 from portal.extensions import db
+from portal.maintenance import schedule, windows
 from portal.models.events import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
@@ -41,6 +42,7 @@ def tick(holder: str) -> TickReport:
     """Run one round as ``holder``: take the lease, fire due triggers, start queued events
     batch by batch (oldest first) and make the due webhook calls."""
     report = TickReport()
+    schedule.start_if_due()  # also when no page is being served
     if not lease.acquire(holder):
         return report
     report.holder = True
@@ -56,6 +58,7 @@ def tick(holder: str) -> TickReport:
         return report
     budget = max(float(current_app.config["PROCESSOR_INTERVAL_SECONDS"]), 1.0)
     report.calls = deliveries.run_due(holder, time.monotonic() + budget)
+    windows.observe_drains()
     if not stopping.is_set():
         from portal.operations import housekeeping  # operations build on the pipeline
 

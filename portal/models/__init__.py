@@ -3,7 +3,7 @@
 from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import Delivery, Event, ProcessorLease, ScheduledTrigger, Workflow
-from portal.models.maintenance import MaintenanceState
+from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 from portal.models.operations import ClientTotals
 from portal.models.security import SignInFailure, UserSession
 
@@ -15,7 +15,9 @@ __all__ = [
     "Delivery",
     "Event",
     "MaintenanceState",
+    "MaintenanceWindow",
     "ProcessorLease",
+    "RestrictionPeriod",
     "Role",
     "ScheduledTrigger",
     "SignInFailure",
