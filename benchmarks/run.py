@@ -1,5 +1,6 @@
 """Performance harness: ingestion, processing, enforcement overhead, resume latency, restriction,
-webhook drain (rate, fairness, memory) and the dashboard with a large held backlog.
+the server CPU of 500 open tabs following the maintenance state, the webhook drain (rate,
+fairness, memory) and the dashboard with a large held backlog.
 
 Everything is measured in one run on one machine; the last line printed is one JSON object.
 Run from the repository root: ``python benchmarks/run.py --quick`` (under two minutes).
@@ -30,6 +31,7 @@ from bench_setup import (
     start_gunicorn,
     wait_for_lease,
 )
+from bench_tabs import bench_open_tabs
 from bench_webhooks import bench_dashboard, bench_fairness, bench_rss, bench_webhook_rate
 
 
@@ -138,6 +140,14 @@ def main() -> None:
         engine.dispose()
     if not args.skip_retention:
         results.update(bench_retention(folder, lambda db: start_gunicorn(db, args.workers), quick))
+    tabs = bench_open_tabs(db_file, 500, 10 if quick else 30, args.workers)
+    log(
+        f"open tabs: 500 pages polling every few seconds cost {tabs['cpu_pct']:.1f}% of one core "
+        f"(gunicorn -k gthread -w {args.workers}; {tabs['polls_per_s']:.0f} polls/s, answers "
+        f"{tabs['counts']}; idle server {tabs['idle_pct']:.1f}%)"
+    )
+    results["open_tabs_cpu_pct"] = round(tabs["cpu_pct"], 2)
+    results["open_tabs_polls_per_s"] = round(tabs["polls_per_s"], 1)
     results.update(webhook_figures(folder, quick))
     if os.environ.get("PORTAL_TEST_POSTGRES_URI"):
         results.update(postgres_figures(folder, quick))

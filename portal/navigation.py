@@ -12,7 +12,7 @@ from portal.permissions import (
     WORKFLOWS_MANAGE,
 )
 
-ENTRIES: list[tuple[str, str, str]] = [
+ENTRIES: list[tuple[str | tuple[str, ...], str, str]] = [
     (DASHBOARD_VIEW, "dashboard.index", "Dashboard"),
     (EVENTS_VIEW, "event_log.index", "Events"),
     (USERS_MANAGE, "settings.users", "Users"),
@@ -23,6 +23,7 @@ ENTRIES: list[tuple[str, str, str]] = [
     (WORKFLOWS_MANAGE, "settings.workflows", "Workflows"),
     (WORKFLOWS_MANAGE, "settings.triggers", "Triggers"),
     (AUDIT_VIEW, "settings.audit", "Audit log"),
+    ((CLIENT_SETTINGS_MANAGE, AUDIT_VIEW), "settings.maintenance_windows", "Maintenance windows"),
 ]
 
 
@@ -33,8 +34,13 @@ def nav_items() -> list[tuple[str, str, str]]:
     return [
         (endpoint, url_for(endpoint), label)
         for permission, endpoint, label in ENTRIES
-        if endpoint in current_app.view_functions and current_user.can(permission)
+        if endpoint in current_app.view_functions and _may(permission)
     ]
+
+
+def _may(permission: str | tuple[str, ...]) -> bool:
+    codes = permission if isinstance(permission, tuple) else (permission,)
+    return any(current_user.can(code) for code in codes)
 
 
 def init_app(app: Flask) -> None:

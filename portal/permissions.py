@@ -49,3 +49,21 @@ def permission_required(code: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def any_permission_required(*codes: str) -> Callable:
+    """Refuse the view with 403 unless the signed-in user holds one of ``codes``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not any(current_user.can(code) for code in codes):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = codes  # read by the route inventory test
+        return wrapped
+
+    return decorator

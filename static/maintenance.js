@@ -21,8 +21,9 @@
     }).catch(function () { /* the Preview button still works */ });
   }
 
-  ["bypass_roles", "bypass_groups"].forEach(function (name) {
-    var field = form.elements[name];
-    if (field) field.addEventListener("change", refresh);
+  // One listener for every checkbox of the two lists (a tick or a keyboard Space alike).
+  form.addEventListener("change", function (event) {
+    var name = event.target && event.target.name;
+    if (name === "bypass_roles" || name === "bypass_groups") refresh();
   });
 })();

@@ -7,7 +7,7 @@ from flask import Flask
 from portal import accounts
 from portal.extensions import db
 from portal.maintenance import get_or_create_state, load_state
-from portal.maintenance_changes import update_state
+from portal.maintenance.changes import update_state
 
 LOGIN_ERROR_RE = re.compile(r'<p class="error" role="alert" id="login-error">(.*?)</p>', re.S)
 LOGIN_MESSAGE_RE = re.compile(r'<p class="message">(.*?)</p>', re.S)

@@ -204,7 +204,13 @@ def test_maintenance_state_needs_a_key_or_a_session(app, client):
     state = client.get("/api/v1/maintenance", headers={"X-API-Key": key}).get_json()
     assert state["enabled"] is False
     # a key sees what callers need, not who may still sign in (SPEC §5)
-    assert set(state) == {"enabled", "restrict_event_processor", "processing", "message"}
+    assert set(state) == {
+        "enabled",
+        "restrict_event_processor",
+        "processing",
+        "message",
+        "scheduled_start",
+    }
     login(client)
     as_admin = client.get("/api/v1/maintenance").get_json()
     assert as_admin["enabled"] is False

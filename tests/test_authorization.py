@@ -260,7 +260,13 @@ def test_maintenance_api_hides_who_changed_it_and_the_bypass_selection(app, make
     for seen in (viewer.get("/api/v1/maintenance").get_json(), by_key):
         assert seen["enabled"] is True
         assert "admin@example.com" not in str(seen) and "Administrators" not in str(seen)
-        assert set(seen) == {"enabled", "restrict_event_processor", "processing", "message"}
+        assert set(seen) == {
+            "enabled",
+            "restrict_event_processor",
+            "processing",
+            "message",
+            "scheduled_start",
+        }
     admin = signed_in(app, "admin@example.com").get("/api/v1/maintenance").get_json()
     assert admin["changed_by"] == "admin@example.com"
     assert admin["bypass_groups"] == ["Administrators"]

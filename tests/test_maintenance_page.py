@@ -43,10 +43,16 @@ def section(page: str, element_id: str) -> str:
 
 def test_page_has_the_contract_fields_and_warnings(admin_client):
     page = admin_client.get(URL).get_data(as_text=True)
-    for name in ("enabled", "restrict_event_processor", "message", "bypass_roles", "bypass_groups"):
+    names = ("enabled", "restrict_event_processor", "message", "bypass_roles", "bypass_groups")
+    for name in (*names, "scheduled_start", "notice_minutes"):
         assert f'name="{name}"' in page
-    assert re.search(r'<option value="\d+">Administrator</option>', page)
-    assert re.search(r'<option value="\d+">Administrators</option>', page)
+    # checkbox lists: the value is the id, the label's text exactly the name
+    for field, name in (("bypass_roles", "Administrator"), ("bypass_groups", "Administrators")):
+        box = re.search(
+            rf'<input id="({field}-\d+)" name="{field}" type="checkbox" value="\d+"', page
+        )
+        assert box, field
+        assert f'<label for="{box.group(1)}">{name}</label>' in page
     assert "both</strong> a selected bypass role <strong>and</strong>" in page
     assert "applies to <strong>every client</strong>" in page
 

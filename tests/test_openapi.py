@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 from portal import clients
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
-from portal.maintenance_changes import update_state
+from portal.maintenance.changes import update_state
 from tests.conftest import login
 
 CHECKS = [

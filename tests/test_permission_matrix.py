@@ -193,7 +193,9 @@ def _row_client(app, model, row_id: int | None) -> str | None:
 
 def expected(actor: Actor, endpoint: str, method: str, row_client: str | None) -> set[int]:
     """The answer SPEC §5 gives ``actor`` for this request."""
-    if PROTECTED[endpoint] not in actor.permissions:
+    required = PROTECTED[endpoint]
+    any_of = required if isinstance(required, tuple) else (required,)
+    if not any(code in actor.permissions for code in any_of):
         return {403}
     kind = kind_of(endpoint)
     other_client = row_client is not None and row_client != actor.client

@@ -91,3 +91,61 @@ def test_event_ids_are_64_bit_on_postgres(pg_app):
     assert client.get("/api/v1/events/9223372036854775808", headers=headers).status_code == 404
     login(client)
     assert client.get("/settings/users/3000000000").status_code == 404
+
+
+def test_scheduled_start_happens_once_and_the_window_is_reported_on_postgres(pg_app):
+    """Issue 10: racing start claims, and the window report's queries, on PostgreSQL."""
+    import threading
+    from datetime import timedelta
+
+    from portal.clock import utc_now
+    from portal.maintenance import get_or_create_state
+    from portal.maintenance.schedule import STARTED, start_if_due
+    from portal.maintenance.windows import report
+    from portal.models import AuditEntry
+    from tests.events_support import api_key, post_events
+
+    runner = pg_app.test_cli_runner()
+    at = f"{utc_now() + timedelta(hours=1):%Y-%m-%dT%H:%M}Z"
+    result = runner.invoke(
+        args=[
+            "maintenance",
+            "schedule",
+            "--at",
+            at,
+            "--restrict-events",
+            "--bypass-role",
+            "Administrator",
+            "--bypass-group",
+            "Administrators",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    with pg_app.app_context():
+        get_or_create_state().scheduled_start = utc_now() - timedelta(seconds=1)
+        db.session.commit()
+    outcomes, barrier = [], threading.Barrier(4)
+
+    def race() -> None:
+        with pg_app.app_context():
+            barrier.wait()
+            outcomes.append(start_if_due())
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, outcomes)) == ["None", "None", "None", STARTED]
+    key = api_key(pg_app)
+    events = [{"type": "t", "payload": {"n": n}} for n in range(5)]
+    assert post_events(pg_app.test_client(), key, {"events": events}).status_code == 202
+    assert runner.invoke(args=["maintenance", "disable"]).exit_code == 0
+    with pg_app.app_context():
+        starts = db.session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.actor == "scheduler")
+        ).all()
+        assert starts == ["enable"]
+        (row,) = report()
+        assert (row.window.started_via, row.window.ended_via) == ("scheduler", "cli")
+        assert row.events_held == 5 and row.peak_backlog == 5 and row.draining

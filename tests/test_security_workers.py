@@ -25,7 +25,7 @@ ATTACKER = "127.0.0.3"
 
 def sync_workers(server: LiveServer) -> LiveServer:
     # One request at a time per worker: concurrent sign-ins must be spread over both workers.
-    server.args = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "2"]
+    server.args = [sys.executable, "-m", "gunicorn", "-k", "sync", "--threads", "1", "-w", "2"]
     server.args += ["-b", f"127.0.0.1:{server.port}", "--graceful-timeout", "3"]
     server.args += ["--access-logfile", "-", "--access-logformat", "pid=%(p)s %(r)s %(s)s"]
     server.args += ["wsgi:app"]

@@ -1,7 +1,7 @@
 """webhook drain: delivery limits, circuit breaker, attempts, event counters, whsec_ secrets
 
 Revision ID: 0003
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30 02:40:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0003'
-down_revision = '0005'  # re-chained after main's 0002, 0004, 0005
+down_revision = '0006'  # re-chained after main's 0002, 0004, 0005, 0006
 branch_labels = None
 depends_on = None
 

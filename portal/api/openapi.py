@@ -118,9 +118,15 @@ SCHEMAS: dict[str, Any] = {
     "MaintenanceState": {
         "type": "object",
         "description": "API keys and users without client_settings:manage get enabled, "
-        "restrict_event_processor, processing and message; instance admins also get who "
-        "changed it, when, and the bypass selection.",
-        "required": ["enabled", "restrict_event_processor", "processing", "message"],
+        "restrict_event_processor, processing, message and scheduled_start; instance admins "
+        "also get who changed it, when, the bypass selection and the notice period.",
+        "required": [
+            "enabled",
+            "restrict_event_processor",
+            "processing",
+            "message",
+            "scheduled_start",
+        ],
         "properties": {
             "enabled": {"type": "boolean"},
             "processing": {"enum": ["running", "paused"]},
@@ -131,6 +137,8 @@ SCHEMAS: dict[str, Any] = {
             "bypass_groups": {"type": "array", "items": {"type": "string"}},
             "changed_at": _TIMESTAMP,
             "changed_by": {"type": ["string", "null"]},
+            "scheduled_start": _TIMESTAMP,
+            "notice_minutes": {"type": "integer", "minimum": 0},
         },
     },
     "Health": {

@@ -3,9 +3,10 @@
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 
+from portal.authorization import is_instance_admin
 from portal.dashboard.stats import snapshot
-from portal.maintenance import load_state
-from portal.permissions import DASHBOARD_VIEW, permission_required
+from portal.maintenance import load_state, windows
+from portal.permissions import CLIENT_SETTINGS_MANAGE, DASHBOARD_VIEW, permission_required
 
 bp = Blueprint("dashboard", __name__)
 REFRESH_SECONDS = 5
@@ -15,9 +16,18 @@ REFRESH_SECONDS = 5
 @permission_required(DASHBOARD_VIEW)
 def index():
     """Show who you are, your client, the maintenance state and the processing figures."""
-    stats = snapshot(current_user, load_state())
+    state = load_state()
+    stats = snapshot(current_user, state)
     return render_template(
-        "dashboard/index.html", user=current_user, stats=stats, refresh_seconds=REFRESH_SECONDS
+        "dashboard/index.html",
+        user=current_user,
+        stats=stats,
+        refresh_seconds=REFRESH_SECONDS,
+        window=windows.current_figures(state, instance_wide=is_instance_admin(current_user)),
+        cancelled=state.schedule_cancelled_reason
+        if current_user.can(CLIENT_SETTINGS_MANAGE) and state.schedule_cancelled_at
+        else None,
+        cancelled_at=state.schedule_cancelled_at,
     )
 
 

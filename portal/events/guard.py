@@ -2,6 +2,7 @@
 
 import threading
 
+from portal.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
 from portal.maintenance import FLAGS
@@ -15,7 +16,11 @@ def restriction_on(*, lock: bool = False) -> bool:
     if lock:  # PostgreSQL: a save that turns it on waits for our transaction, and vice versa
         query = query.with_for_update(read=True)
     row = db.session.execute(query).first()
-    return bool(row and row.enabled and row.restrict_event_processor)
+    if row is None or not row.restrict_event_processor:
+        return False
+    # A scheduled start counts from its time on, even before some process has applied it.
+    due = row.scheduled_start is not None and row.scheduled_start <= utc_now()
+    return bool(row.enabled or due)
 
 
 def begin_guarded(holder: str) -> bool:

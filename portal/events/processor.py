@@ -16,6 +16,7 @@ from portal.events.guard import begin_guarded, stopping
 from portal.events.tables import deliveries as deliveries_t
 from portal.events.tables import events, workflows
 from portal.extensions import db
+from portal.maintenance import schedule, windows
 from portal.models.events import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
@@ -42,6 +43,7 @@ def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
     batch by batch (oldest first), calling ``on_batch`` after each committed batch. Webhook
     calls are the pump's (:mod:`.webhooks.pump`)."""
     report = TickReport()
+    schedule.start_if_due()  # also when no page is being served
     if not lease.acquire(holder):
         return report
     report.holder = True
@@ -55,6 +57,9 @@ def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
             on_batch()
         if started < size:
             break
+    if stopping.is_set():
+        return report
+    windows.observe_drains()
     if not stopping.is_set():
         from portal.operations import housekeeping  # operations build on the pipeline
 

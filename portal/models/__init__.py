@@ -11,7 +11,7 @@ from portal.models.events import (
     ScheduledTrigger,
     Workflow,
 )
-from portal.models.maintenance import MaintenanceState
+from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 from portal.models.operations import ClientTotals
 from portal.models.security import SignInFailure, UserSession
 
@@ -25,7 +25,9 @@ __all__ = [
     "EventCounter",
     "Event",
     "MaintenanceState",
+    "MaintenanceWindow",
     "ProcessorLease",
+    "RestrictionPeriod",
     "Role",
     "ScheduledTrigger",
     "SignInFailure",

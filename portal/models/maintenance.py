@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.accounts import AccessGroup, Role
+from portal.models.types import BigId
 
 STATE_ID = 1
 
@@ -28,7 +29,8 @@ bypass_groups = sa.Table(
 )
 
 
-PUBLIC_FIELDS = ("enabled", "restrict_event_processor", "processing", "message")
+PUBLIC_FIELDS = ("enabled", "restrict_event_processor", "processing", "message", "scheduled_start")
+DEFAULT_NOTICE_MINUTES = 30
 
 
 class MaintenanceState(db.Model):
@@ -41,6 +43,12 @@ class MaintenanceState(db.Model):
     changed_at: Mapped[datetime | None]
     changed_by: Mapped[str | None] = mapped_column(sa.String(255))
     enabled_since: Mapped[datetime | None]
+    # A scheduled start (naive UTC) of the saved selection, and the advance notice before it.
+    scheduled_start: Mapped[datetime | None]
+    notice_minutes: Mapped[int] = mapped_column(default=DEFAULT_NOTICE_MINUTES)
+    # The last scheduled start the scheduler refused, and why (shown on admins' dashboards).
+    schedule_cancelled_at: Mapped[datetime | None]
+    schedule_cancelled_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     # loaded only when maintenance is on, so the per-request check stays one query
     bypass_roles: Mapped[list[Role]] = relationship(
@@ -72,8 +80,52 @@ class MaintenanceState(db.Model):
             "changed_at": _iso(self.changed_at),
             "changed_by": self.changed_by,
             "enabled_since": _iso(self.enabled_since),
+            "scheduled_start": _iso(self.scheduled_start),
+            "notice_minutes": self.notice_minutes
+            if self.notice_minutes is not None
+            else DEFAULT_NOTICE_MINUTES,
         }
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z" if value else None
+
+
+class MaintenanceWindow(db.Model):
+    """One maintenance window, from enable to disable: who, how, and what it cost."""
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    started_by: Mapped[str] = mapped_column(sa.String(255))
+    started_via: Mapped[str] = mapped_column(sa.String(16))  # web | cli | scheduler
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(sa.String(255))
+    ended_via: Mapped[str | None] = mapped_column(sa.String(16))
+    refused_signins: Mapped[int | None]  # counted from the audit log when the window ends
+
+    periods: Mapped[list["RestrictionPeriod"]] = relationship(
+        back_populates="window", order_by="RestrictionPeriod.id", cascade="all, delete-orphan"
+    )
+
+
+class RestrictionPeriod(db.Model):
+    """A stretch of a window with the event processor restricted, and the drain after it."""
+
+    __tablename__ = "maintenance_restriction_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("maintenance_windows.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    # Fixed when the restriction is lifted: events received while it was on, the backlog
+    # then (its peak: nothing starts while restricted) and the newest event held in it.
+    events_received: Mapped[int | None]
+    peak_backlog: Mapped[int | None]
+    last_held_id: Mapped[int | None] = mapped_column(BigId)
+    drained_at: Mapped[datetime | None]
+
+    window: Mapped[MaintenanceWindow] = relationship(back_populates="periods")

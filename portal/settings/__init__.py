@@ -13,5 +13,6 @@ from portal.settings import (  # noqa: E402,F401
     roles,
     triggers,
     users,
+    windows,
     workflows,
 )

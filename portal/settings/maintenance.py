@@ -1,21 +1,25 @@
-"""Settings → Client Settings → Maintenance Mode."""
+"""Settings → Client Settings → Maintenance Mode, and the window report."""
 
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.accounts import AccountError
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.guardrails import guarded
 from portal.maintenance import get_or_create_state, load_state
-from portal.maintenance_changes import (
+from portal.maintenance.changes import (
     UNAVAILABLE,
     MaintenanceError,
+    check_schedule,
     update_state,
     who_can_sign_in,
     would_lock_out,
 )
+from portal.maintenance.schedule import parse_start
 from portal.models import AccessGroup, MaintenanceState, Role
+from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.forms.maintenance import MaintenanceForm
@@ -35,6 +39,12 @@ def _initial(state: MaintenanceState) -> dict:
         "message": state.message,
         "bypass_roles": [role.id for role in state.bypass_roles],
         "bypass_groups": [group.id for group in state.bypass_groups],
+        "scheduled_start": f"{state.scheduled_start:%Y-%m-%dT%H:%M}"
+        if state.scheduled_start
+        else "",
+        "notice_minutes": state.notice_minutes
+        if state.notice_minutes is not None
+        else DEFAULT_NOTICE_MINUTES,
     }
 
 
@@ -43,10 +53,49 @@ def _chosen(rows: list, ids: list[int] | None) -> list:
     return [row for row in rows if row.id in wanted]
 
 
+def _changes(form: MaintenanceForm, state: MaintenanceState, roles: list, groups: list) -> dict:
+    """Return the fields to save, or raise MaintenanceError on the field it concerns."""
+    changes = {
+        "restrict_event_processor": form.restrict_event_processor.data,
+        "message": form.message.data or "",
+        "bypass_roles": roles,
+        "bypass_groups": groups,
+    }
+    if form.unschedule.data:
+        if state.scheduled_start is None:
+            raise FieldError(form.scheduled_start, "No start of maintenance mode is scheduled.")
+        return {**changes, "scheduled_start": None}
+    notice = form.notice_minutes.data
+    notice = DEFAULT_NOTICE_MINUTES if notice is None else notice
+    try:
+        check_schedule(state, None, notice, utc_now())
+    except MaintenanceError as exc:
+        raise FieldError(form.notice_minutes, str(exc)) from None
+    changes["notice_minutes"] = notice
+    text = (form.scheduled_start.data or "").strip()
+    if not text:  # start now (or stay off): a pending start is dropped
+        return {**changes, "enabled": form.enabled.data, "scheduled_start": None}
+    try:
+        start = parse_start(text)
+        if start != state.scheduled_start:
+            check_schedule(state, start, notice, utc_now())
+    except MaintenanceError as exc:
+        raise FieldError(form.scheduled_start, str(exc)) from None
+    return {**changes, "scheduled_start": start}
+
+
+class FieldError(MaintenanceError):
+    """A refusal that belongs next to one field of the form."""
+
+    def __init__(self, field, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 @bp.route("/maintenance", methods=["GET", "POST"])
 @permission_required(CLIENT_SETTINGS_MANAGE)
 def maintenance():
-    """Show and save the instance-wide maintenance state."""
+    """Show and save (or schedule) the instance-wide maintenance state."""
     available = bool(current_app.config["MAINTENANCE_MODE_AVAILABLE"])
     state = load_state()
     roles = list(db.session.scalars(sa.select(Role).order_by(Role.name)))
@@ -60,22 +109,25 @@ def maintenance():
     chosen_groups = _chosen(groups, form.bypass_groups.data)
     lockout = False
     if form.validate_on_submit() and not form.preview.data:
-        if form.enabled.data and not available:
+        try:
+            changes = _changes(form, state, chosen_roles, chosen_groups)
+        except FieldError as exc:
+            exc.field.errors = [*exc.field.errors, str(exc)]
+            changes = None
+        starting = changes is not None and (
+            changes.get("enabled") or changes.get("scheduled_start") is not None
+        )
+        if changes is None:
+            pass
+        elif starting and not available:
             form.enabled.errors.append(UNAVAILABLE)
-        elif would_lock_out(current_user, form.enabled.data, chosen_roles, chosen_groups):
+        elif would_lock_out(current_user, starting, chosen_roles, chosen_groups):
             lockout = True
         else:
             try:
                 with guarded(current_user):
                     changed = update_state(
-                        get_or_create_state(),
-                        current_user,
-                        available=available,
-                        enabled=form.enabled.data,
-                        restrict_event_processor=form.restrict_event_processor.data,
-                        message=form.message.data or "",
-                        bypass_roles=chosen_roles,
-                        bypass_groups=chosen_groups,
+                        get_or_create_state(), current_user, available=available, **changes
                     )
             except MaintenanceError as exc:
                 db.session.rollback()
@@ -85,7 +137,7 @@ def maintenance():
                 form.form_errors = [*form.form_errors, str(exc)]
             else:
                 db.session.commit()
-                flash(_saved_message(changed, form.enabled.data), "success")
+                flash(_saved_message(changed, load_state()), "success")
                 return redirect(url_for("settings.maintenance"))
     preview = who_can_sign_in(chosen_roles, chosen_groups, current_user.client)
     return render_template(
@@ -98,11 +150,16 @@ def maintenance():
     )
 
 
-def _saved_message(changed: tuple | None, enabled: bool) -> str:
+def _saved_message(changed: tuple | None, state: MaintenanceState) -> str:
     if changed is None:
         return "Nothing changed."
-    if enabled:
+    if state.enabled:
         return (
             "Maintenance settings saved. Maintenance mode is on for every client of this instance."
+        )
+    if state.scheduled_start is not None:
+        return (
+            f"Maintenance settings saved. Maintenance mode will start by itself at "
+            f"{state.scheduled_start:%Y-%m-%d %H:%M} UTC for every client of this instance."
         )
     return "Maintenance settings saved. Maintenance mode is off."

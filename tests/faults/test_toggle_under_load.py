@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
-from portal.maintenance_changes import update_state
+from portal.maintenance.changes import update_state
 from portal.models import Event
 from tests.conftest import make_app
 from tests.live import LiveServer, flask, last_line, prepare_db, running

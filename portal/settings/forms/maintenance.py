@@ -1,10 +1,26 @@
 """The maintenance-mode settings form."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectMultipleField, SubmitField, TextAreaField
-from wtforms.validators import Length
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.maintenance_changes import MAX_MESSAGE_LENGTH
+from portal.maintenance.changes import MAX_MESSAGE_LENGTH
+from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
+
+
+class CheckboxListField(SelectMultipleField):
+    """A multiple choice as a list of checkboxes (no Ctrl-click needed)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class MaintenanceForm(FlaskForm):
@@ -20,13 +36,28 @@ class MaintenanceForm(FlaskForm):
         description="Plain text shown on the login screen and in the header of bypass users.",
         render_kw={"rows": 4},
     )
-    bypass_roles = SelectMultipleField(
+    bypass_roles = CheckboxListField(
         "Maintenance bypass roles", coerce=int, description="Roles allowed in during maintenance."
     )
-    bypass_groups = SelectMultipleField(
+    bypass_groups = CheckboxListField(
         "Maintenance bypass access groups",
         coerce=int,
         description="Access groups allowed in during maintenance.",
     )
+    scheduled_start = StringField(
+        "Scheduled start (UTC)",
+        validators=[Optional(), Length(max=40)],
+        description="YYYY-MM-DDTHH:MM in UTC, e.g. 2026-12-01T18:00. Empty: start now (with "
+        "Maintenance mode ticked). The settings above then take effect by themselves at that time.",
+        render_kw={"placeholder": "2026-12-01T18:00", "autocomplete": "off"},
+    )
+    notice_minutes = IntegerField(
+        "Advance notice (minutes)",
+        default=DEFAULT_NOTICE_MINUTES,
+        validators=[Optional()],
+        description="How long before a scheduled start every page shows an advance banner.",
+        render_kw={"inputmode": "numeric"},
+    )
     submit = SubmitField("Save")
     preview = SubmitField("Preview who can sign in")
+    unschedule = SubmitField("Cancel the scheduled start")

@@ -5,16 +5,28 @@ The bypass rule itself stays in :mod:`portal.maintenance`; everything here asks 
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from portal import audit
 from portal.clock import utc_now
 from portal.extensions import db
-from portal.maintenance import Selection, may_bypass
+from portal.maintenance import windows
+from portal.maintenance.rule import Selection, may_bypass
 from portal.models import AccessGroup, Client, MaintenanceState, Role, User
 
-FIELDS = ("enabled", "restrict_event_processor", "message", "bypass_roles", "bypass_groups")
+FIELDS = (
+    "enabled",
+    "restrict_event_processor",
+    "message",
+    "bypass_roles",
+    "bypass_groups",
+    "scheduled_start",
+    "notice_minutes",
+)
+MAX_NOTICE_MINUTES = 7 * 24 * 60
+MAX_AHEAD = timedelta(days=365)
 MAX_MESSAGE_LENGTH = 2000
 UNAVAILABLE = "Maintenance mode is not available on this instance; it cannot be enabled."
 
@@ -66,48 +78,91 @@ def normalize_message(message: str) -> str:
     return (message or "").replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
+def check_schedule(
+    state: MaintenanceState, start: datetime | None, notice: int | None, now: datetime
+) -> None:
+    """Refuse a scheduled start in the past, more than a year ahead, or while already on,
+    and a notice period that is negative or longer than a week."""
+    if notice is not None and not 0 <= notice <= MAX_NOTICE_MINUTES:
+        raise MaintenanceError(
+            f"The notice period must be between 0 and {MAX_NOTICE_MINUTES} minutes (a week)."
+        )
+    if start is None:
+        return
+    if state.enabled:
+        raise MaintenanceError(
+            "Maintenance mode is already on: a start can only be scheduled while it is off."
+        )
+    if start <= now:
+        raise MaintenanceError("The start time is in the past; choose a time in the future (UTC).")
+    if start - now > MAX_AHEAD:
+        raise MaintenanceError("The start time is more than a year ahead.")
+
+
 def update_state(
-    state: MaintenanceState, actor: User | None, *, available: bool = True, **changes
+    state: MaintenanceState,
+    actor: User | str | None,
+    *,
+    available: bool = True,
+    **changes,
 ) -> tuple[dict, dict] | None:
     """Apply ``changes`` (any of FIELDS) to ``state`` and audit them; return (before, after).
 
-    Return None when nothing changed. ``actor`` None is the server shell ("cli"). Enabling is
-    refused when maintenance mode is not ``available``; turning it off always works. The caller
-    commits.
+    Return None when nothing changed. ``actor`` None is the server shell ("cli"), the string
+    ``"scheduler"`` a scheduled start. Enabling or scheduling is refused when maintenance mode
+    is not ``available``; turning it off always works. The caller commits.
     """
     unknown = set(changes) - set(FIELDS)
     if unknown:
         raise TypeError(f"Unknown maintenance fields: {', '.join(sorted(unknown))}")
-    if changes.get("enabled", state.enabled) and not available:
+    scheduling = changes.get("scheduled_start") is not None
+    if (changes.get("enabled", state.enabled) or scheduling) and not available:
         raise MaintenanceError(UNAVAILABLE)
     if "message" in changes:
         changes["message"] = normalize_message(changes["message"])
         if len(changes["message"]) > MAX_MESSAGE_LENGTH:
             raise MaintenanceError(f"The message may have at most {MAX_MESSAGE_LENGTH} characters.")
+    now = utc_now()
+    if scheduling and changes["scheduled_start"] != state.scheduled_start:
+        check_schedule(state, changes["scheduled_start"], changes.get("notice_minutes"), now)
+    elif "notice_minutes" in changes:
+        check_schedule(state, None, changes["notice_minutes"], now)
     before = state.to_dict()
-    was_enabled = bool(state.enabled)
+    was_enabled, was_paused = bool(state.enabled), bool(state.processing_paused)
     for name, value in changes.items():
         setattr(state, name, list(value) if name.startswith("bypass_") else value)
+    if state.enabled:
+        state.scheduled_start = None  # started (now or by the scheduler): nothing is pending
     if state.to_dict() == before:
         return None
-    now = utc_now()
     if state.enabled and not was_enabled:
         state.enabled_since = now
     elif not state.enabled:
         state.enabled_since = None
+    if state.enabled or state.scheduled_start is not None:
+        state.schedule_cancelled_at = state.schedule_cancelled_reason = None
     state.changed_at = now
-    state.changed_by = actor.email if actor is not None else "cli"
+    state.changed_by = windows.actor_and_via(actor)[0]
     after = state.to_dict()
-    action = {(False, True): "enable", (True, False): "disable"}.get(
-        (was_enabled, bool(state.enabled)), "update"
-    )
-    audit.record(actor, "maintenance", action, _describe(action), before=before, after=after)
+    action = _action(before, after)
+    audit.record(actor, "maintenance", action, _describe(action, after), before=before, after=after)
+    windows.record_change(state, actor, was_enabled, was_paused)
     db.session.flush()
     return before, after
 
 
-def _describe(action: str) -> str:
+def _action(before: dict, after: dict) -> str:
+    if before["enabled"] != after["enabled"]:
+        return "enable" if after["enabled"] else "disable"
+    if before["scheduled_start"] != after["scheduled_start"]:
+        return "schedule" if after["scheduled_start"] else "unschedule"
+    return "update"
+
+
+def _describe(action: str, after: dict) -> str:
     return {
         "enable": "Enabled maintenance mode",
         "disable": "Disabled maintenance mode",
+        "schedule": f"Scheduled maintenance mode to start at {after['scheduled_start']}",
+        "unschedule": "Cancelled the scheduled start of maintenance mode",
     }.get(action, "Changed maintenance settings")

@@ -1,0 +1,246 @@
+"""Maintenance windows: recording each one as the state changes, and the report's figures.
+
+A window runs from enable to disable; inside it, each stretch with the event processor
+restricted is a period. Lifting a restriction fixes what it held (events received, the
+backlog then, which is its peak since nothing starts while restricted, and the newest held
+event); the drain ends when every event up to that one has left ``queued``.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from portal.clock import utc_now
+from portal.events.tables import deliveries, events
+from portal.extensions import db
+from portal.models import AuditEntry, MaintenanceState, MaintenanceWindow, RestrictionPeriod, User
+from portal.models.events import DELIVERY_FAILED, EVENT_QUEUED
+
+SCHEDULER = "scheduler"
+WEB, CLI = "web", "cli"
+
+
+def actor_and_via(actor: User | str | None) -> tuple[str, str]:
+    """Return who made a change and how: a user on the web, the shell, or the scheduler."""
+    if isinstance(actor, User):
+        return actor.email, WEB
+    if actor == SCHEDULER:
+        return SCHEDULER, SCHEDULER
+    return actor or CLI, CLI
+
+
+def open_window() -> MaintenanceWindow | None:
+    """Return the window in progress, if any."""
+    return db.session.scalar(
+        sa.select(MaintenanceWindow)
+        .where(MaintenanceWindow.ended_at.is_(None))
+        .order_by(MaintenanceWindow.id.desc())
+        .limit(1)
+    )
+
+
+def record_change(
+    state: MaintenanceState, actor: User | str | None, was_enabled: bool, was_paused: bool
+) -> None:
+    """Open or close the window and its restriction periods after ``state`` changed."""
+    now = utc_now()
+    name, via = actor_and_via(actor)
+    window = open_window()
+    if state.enabled and not was_enabled and window is None:
+        window = MaintenanceWindow(started_at=now, started_by=name, started_via=via)
+        db.session.add(window)
+    if window is None:
+        return
+    paused = state.processing_paused
+    current = _open_period(window)
+    if paused and current is None:
+        window.periods.append(RestrictionPeriod(started_at=now))
+    elif not paused and current is not None:
+        _lift(current, now)
+    if was_enabled and not state.enabled:
+        window.ended_at, window.ended_by, window.ended_via = now, name, via
+        window.refused_signins = refused_signins(window.started_at, now)
+
+
+def _open_period(window: MaintenanceWindow) -> RestrictionPeriod | None:
+    return next((period for period in window.periods if period.ended_at is None), None)
+
+
+def _lift(period: RestrictionPeriod, now: datetime) -> None:
+    period.ended_at = now
+    period.events_received = events_received(period.started_at, now)
+    period.peak_backlog, period.last_held_id = backlog()
+    if not period.peak_backlog:
+        period.drained_at = now
+
+
+def events_received(start: datetime, end: datetime) -> int:
+    """Return how many events arrived between ``start`` and ``end``."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(events)
+        .where(events.c.received_at >= start, events.c.received_at <= end)
+    )
+
+
+def backlog(up_to_id: int | None = None) -> tuple[int, int | None]:
+    """Return how many events are still queued (up to an id) and the newest of them."""
+    query = sa.select(sa.func.count(), sa.func.max(events.c.id)).where(
+        events.c.status == EVENT_QUEUED
+    )
+    if up_to_id is not None:
+        query = query.where(events.c.id <= up_to_id)
+    count, newest = db.session.execute(query).one()
+    return int(count), newest
+
+
+def refused_signins(start: datetime, end: datetime | None) -> int:
+    """Return the refused sign-ins the audit log recorded between ``start`` and ``end``."""
+    query = sa.select(sa.func.count(AuditEntry.id)).where(
+        AuditEntry.module == "auth",
+        AuditEntry.action == "login_refused",
+        AuditEntry.created_at >= start,
+    )
+    if end is not None:
+        query = query.where(AuditEntry.created_at <= end)
+    return db.session.scalar(query)
+
+
+def failed_in_drain(period: RestrictionPeriod) -> int:
+    """Return the deliveries of held events that failed after the restriction was lifted."""
+    if period.ended_at is None or period.last_held_id is None:
+        return 0
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(deliveries)
+        .where(
+            deliveries.c.event_id <= period.last_held_id,
+            deliveries.c.created_at >= period.ended_at,
+            deliveries.c.status == DELIVERY_FAILED,
+        )
+    )
+
+
+def observe_drains() -> None:
+    """Mark lifted periods whose held events have all left ``queued`` as drained (commits)."""
+    pending = db.session.scalars(
+        sa.select(RestrictionPeriod).where(
+            RestrictionPeriod.ended_at.is_not(None), RestrictionPeriod.drained_at.is_(None)
+        )
+    ).all()
+    for period in pending:
+        remaining, _ = backlog(period.last_held_id)
+        if remaining:
+            continue
+        last = db.session.scalar(
+            sa.select(sa.func.max(events.c.processed_at)).where(
+                events.c.id <= period.last_held_id, events.c.processed_at >= period.ended_at
+            )
+        )
+        period.drained_at = last or period.ended_at
+    if pending:
+        db.session.commit()
+
+
+@dataclass
+class WindowRow:
+    """One line of the report."""
+
+    window: MaintenanceWindow
+    periods: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    refused_signins: int = 0
+    events_held: int = 0
+    peak_backlog: int = 0
+    drain_seconds: float | None = None
+    draining: bool = False
+    failed_in_drain: int = 0
+
+
+def report(limit: int = 500) -> list[WindowRow]:
+    """Return the newest windows first, with their figures."""
+    observe_drains()
+    now = utc_now()
+    windows = db.session.scalars(
+        sa.select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(limit)
+    )
+    return [_row(window, now) for window in windows]
+
+
+def _row(window: MaintenanceWindow, now: datetime) -> WindowRow:
+    row = WindowRow(window=window)
+    row.duration_seconds = ((window.ended_at or now) - window.started_at).total_seconds()
+    row.refused_signins = (
+        window.refused_signins
+        if window.refused_signins is not None
+        else refused_signins(window.started_at, window.ended_at)
+    )
+    drains = []
+    for period in window.periods:
+        row.periods.append((period.started_at, period.ended_at))
+        if period.ended_at is None:  # still restricted: the figures so far
+            row.events_held += events_received(period.started_at, now)
+            row.peak_backlog = max(row.peak_backlog, backlog()[0])
+            continue
+        row.events_held += period.events_received or 0
+        row.peak_backlog = max(row.peak_backlog, period.peak_backlog or 0)
+        row.failed_in_drain += failed_in_drain(period)
+        if period.drained_at is None:
+            row.draining = True
+        else:
+            drains.append((period.drained_at - period.ended_at).total_seconds())
+    if drains and not row.draining:
+        row.drain_seconds = sum(drains)
+    return row
+
+
+@dataclass
+class Drain:
+    """The drain in progress after a restriction was lifted, for the dashboard."""
+
+    total: int
+    remaining: int
+    lifted_at: datetime
+    eta_seconds: float | None
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * (self.total - self.remaining) / self.total)
+
+
+def current_drain() -> Drain | None:
+    """Return the newest lifted restriction whose held events are still being processed."""
+    period = db.session.scalar(
+        sa.select(RestrictionPeriod)
+        .where(RestrictionPeriod.ended_at.is_not(None), RestrictionPeriod.drained_at.is_(None))
+        .order_by(RestrictionPeriod.id.desc())
+        .limit(1)
+    )
+    if period is None:
+        return None
+    remaining, _ = backlog(period.last_held_id)
+    total = max(period.peak_backlog or 0, remaining)
+    done = total - remaining
+    elapsed = (utc_now() - period.ended_at).total_seconds()
+    eta = remaining * elapsed / done if done and elapsed > 0 else None
+    return Drain(total=total, remaining=remaining, lifted_at=period.ended_at, eta_seconds=eta)
+
+
+@dataclass
+class Current:
+    """What the dashboard shows about maintenance windows right now."""
+
+    window: MaintenanceWindow | None
+    elapsed_seconds: float | None
+    drain: Drain | None
+
+
+def current_figures(state: MaintenanceState, *, instance_wide: bool) -> Current:
+    """Return the open window and its elapsed time, and (for instance admins, since it counts
+    every client's events) a drain in progress."""
+    window = open_window() if state.enabled else None
+    elapsed = (utc_now() - window.started_at).total_seconds() if window else None
+    return Current(
+        window=window, elapsed_seconds=elapsed, drain=current_drain() if instance_wide else None
+    )

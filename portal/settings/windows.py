@@ -1,0 +1,83 @@
+"""Settings → Maintenance windows: the report of every window, as a page and a CSV file."""
+
+import csv
+import io
+
+from flask import Response, render_template, request
+
+from portal.maintenance import windows
+from portal.maintenance.hook import hms
+from portal.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
+from portal.settings import bp
+
+COLUMNS = (
+    "started_at",
+    "started_by",
+    "started_via",
+    "ended_at",
+    "ended_by",
+    "ended_via",
+    "duration_seconds",
+    "restriction_periods",
+    "refused_signins",
+    "events_held",
+    "peak_backlog",
+    "drain_seconds",
+    "failed_in_drain",
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@bp.route("/maintenance/windows")
+@any_permission_required(CLIENT_SETTINGS_MANAGE, AUDIT_VIEW)
+def maintenance_windows():
+    """List every maintenance window, newest first (``?format=csv`` downloads it)."""
+    rows = windows.report()
+    if request.args.get("format") == "csv":
+        return Response(
+            to_csv(rows),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=maintenance-windows.csv"},
+        )
+    return render_template("settings/maintenance_windows.html", rows=rows, cells=cells)
+
+
+def when(value) -> str:
+    """Return a timestamp as the report shows it (UTC, to the second)."""
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else ""
+
+
+def cells(row: windows.WindowRow) -> list[str]:
+    """Return one window's cells, the same text on the page and in the CSV."""
+    window = row.window
+    periods = "; ".join(f"{when(start)} – {when(end) or 'now'}" for start, end in row.periods)
+    return [
+        when(window.started_at),
+        window.started_by,
+        window.started_via,
+        when(window.ended_at) or "in progress",
+        window.ended_by or "",
+        window.ended_via or "",
+        hms(row.duration_seconds),
+        periods,
+        str(row.refused_signins),
+        str(row.events_held),
+        str(row.peak_backlog),
+        "draining" if row.draining else hms(row.drain_seconds),
+        str(row.failed_in_drain),
+    ]
+
+
+def escape_cell(text: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def to_csv(rows: list[windows.WindowRow]) -> str:
+    """Return the report as CSV, one window a line, newest first."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([escape_cell(cell) for cell in cells(row)])
+    return out.getvalue()

@@ -1,0 +1,98 @@
+"""Every page passes axe-core with no serious or critical violation (axe-playwright-python),
+signed out and signed in as the admin, with the advance-notice and maintenance banners shown."""
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from portal.clock import utc_now
+from tests.conftest import make_app
+from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, flask, prepare_db
+
+pytestmark = pytest.mark.browser
+
+SERIOUS = {"serious", "critical"}
+# Not pages: JSON, CSV, files, the API and sign-out.
+NOT_PAGES = ("static", "api.", "live.", "dashboard.stats", "auth.logout")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("a11y")
+    env = prepare_db(folder / "portal.db", PROCESSOR_ENABLED="false")
+    live = LiveServer(env, folder / "server.log")
+    live.env = env
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+        live.kill()
+
+
+def page_urls(tmp_path) -> list[str]:
+    """Return every GET page of the app, with 1 for each id in the URL."""
+    app = make_app(tmp_path / "unused.db", tmp_path / "instance")
+    urls = set()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint.startswith(NOT_PAGES):
+            continue
+        urls.add(re.sub(r"<[^>]+>", "1", rule.rule))
+    return sorted(urls)
+
+
+def serious_violations(axe: Axe, page) -> list[str]:
+    results = axe.run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+
+
+def test_every_page_has_no_serious_or_critical_axe_violation(browser, server, tmp_path):
+    flask(
+        server.env,
+        "maintenance",
+        "schedule",
+        "--at",
+        f"{utc_now() + timedelta(hours=2):%Y-%m-%dT%H:%M}Z",
+        "--notice-minutes",
+        "600",
+        "--message",
+        "Planned upgrade",
+        "--bypass-role",
+        "Administrator",
+        "--bypass-group",
+        "Administrators",
+    )
+    context = browser.new_context(base_url=server.url, bypass_csp=True)
+    page = context.new_page()
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    page.goto("/auth/login")
+    assert page.locator("#maintenance-notice").count() == 1
+    found["/auth/login (signed out)"] = serious_violations(axe, page)
+    page.locator("[name=email]").fill(ADMIN_EMAIL)
+    page.locator("[name=password]").fill(ADMIN_PASSWORD)
+    page.locator("form:has([name=password]) [type=submit]").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    urls = page_urls(tmp_path)
+    assert "/settings/maintenance/windows" in urls and "/settings/maintenance" in urls
+    for url in urls:
+        page.goto(url)
+        found[url] = serious_violations(axe, page)
+    flask(server.env, "maintenance", "enable", "--restrict-events")
+    for url in ("/", "/settings/maintenance", "/settings/maintenance/windows"):
+        page.goto(url)
+        assert page.locator("#maintenance-banner").count() == 1
+        found[url + " (maintenance on)"] = serious_violations(axe, page)
+    page.goto("/does-not-exist")
+    found["404 page"] = serious_violations(axe, page)
+    context.close()
+    failing = {url: problems for url, problems in found.items() if problems}
+    assert not failing, failing

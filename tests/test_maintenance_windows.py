@@ -1,0 +1,177 @@
+"""The window report (SPEC §3 rule 14) against a scripted window with known counts, its CSV,
+and the live poll that open pages use (rule 13)."""
+
+import csv
+import io
+import re
+import time
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.maintenance import live
+from portal.models import MaintenanceWindow
+from portal.settings.windows import COLUMNS, escape_cell, to_csv
+from tests.conftest import login
+from tests.events_support import add_workflow, api_key, post_events, run_tick
+from tests.maintenance_helpers import set_maintenance
+
+REPORT = "/settings/maintenance/windows"
+ADMIN = {"roles": ("Administrator",), "groups": ("Administrators",)}
+
+
+def report_rows(client) -> list[dict]:
+    response = client.get(REPORT + "?format=csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_report_figures_of_a_scripted_window(app, client):
+    key = api_key(app)
+    add_workflow(app, name="keep")  # record: succeeds
+    add_workflow(app, name="broken", action="unknown-action", event_type="door.opened")
+    set_maintenance(app, True, restrict_event_processor=True, **ADMIN)
+    http = app.test_client()
+    doors = [{"type": "door.opened", "payload": {"n": n}} for n in range(3)]
+    others = [{"type": "heartbeat", "payload": {"n": n}} for n in range(4)]
+    assert post_events(http, key, {"events": doors + others}).status_code == 202
+    for _ in range(2):  # refused sign-ins during the window (a wrong password, an unknown email)
+        login(app.test_client(), "nobody@example.com", "wrong-password-1")
+    run_tick(app)  # restricted: starts nothing
+    set_maintenance(app, False, **ADMIN)  # lifts the restriction and ends the window (cli)
+    run_tick(app)
+    run_tick(app)
+    login(client)
+    (row,) = report_rows(client)
+    assert row["started_by"] == "cli" and row["started_via"] == "cli"
+    assert row["ended_by"] == "cli" and row["ended_via"] == "cli"
+    assert row["refused_signins"] == "2"
+    assert row["events_held"] == "7"
+    assert row["peak_backlog"] == "7"
+    assert row["failed_in_drain"] == "3"  # the three door events hit the broken workflow
+    assert row["drain_seconds"] not in ("", "draining")
+    assert row["restriction_periods"].count("–") == 1
+    page = client.get(REPORT).get_data(as_text=True)
+    for name in ("refused_signins", "events_held", "peak_backlog", "failed_in_drain"):
+        assert f"<td>{row[name]}</td>" in page
+
+
+def test_report_is_newest_first_and_counts_periods_within_a_window(app, client):
+    set_maintenance(app, True, **ADMIN)  # window 1: no restriction
+    set_maintenance(app, False, **ADMIN)
+    set_maintenance(app, True, restrict_event_processor=True, **ADMIN)  # window 2
+    set_maintenance(app, True, restrict_event_processor=False, **ADMIN)
+    set_maintenance(app, True, restrict_event_processor=True, **ADMIN)
+    login(client)
+    rows = report_rows(client)
+    assert len(rows) == 2
+    assert rows[0]["ended_at"] == "in progress"
+    assert rows[0]["restriction_periods"].count("–") == 2
+    assert rows[0]["restriction_periods"].endswith("now")
+    assert rows[1]["restriction_periods"] == ""
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MaintenanceWindow.id))) == 2
+
+
+def test_csv_matches_the_page_and_escapes_formulas(app, client):
+    set_maintenance(app, True, **ADMIN)
+    set_maintenance(app, False, **ADMIN)
+    with app.app_context():
+        window = db.session.scalar(sa.select(MaintenanceWindow))
+        window.started_by = '=HYPERLINK("http://x")'
+        window.ended_by = "@SUM(A1)"
+        db.session.commit()
+    login(client)
+    rows = report_rows(client)
+    assert list(rows[0]) == list(COLUMNS)
+    assert rows[0]["started_by"] == '\'=HYPERLINK("http://x")'
+    assert rows[0]["ended_by"] == "'@SUM(A1)"
+    page = client.get(REPORT).get_data(as_text=True)
+    assert "<td>=HYPERLINK(&#34;http://x&#34;)</td>" in page
+    assert rows[0]["duration_seconds"] in page and rows[0]["started_at"] in page
+    for text in ("=1", "+1", "-1", "@x", "\tx"):
+        assert escape_cell(text) == "'" + text
+    assert escape_cell("cli") == "cli"
+    assert to_csv([]).strip() == ",".join(COLUMNS)
+
+
+def test_audit_viewers_open_the_report(app, make_user):
+    from portal import accounts
+
+    with app.app_context():
+        accounts.create_role("Auditor", ["audit:view"])
+        db.session.commit()
+    make_user("auditor@example.com", roles=("Auditor",), groups=("Administrators",))
+    client = app.test_client()
+    login(client, "auditor@example.com")
+    assert client.get(REPORT).status_code == 200
+    assert "Maintenance windows" in client.get("/auth/password").get_data(as_text=True)
+
+
+def poll(client, tag: str | None = None):
+    headers = {"Accept": "application/json"}
+    if tag is not None:
+        headers["If-None-Match"] = f'"{tag}"'
+    return client.get(live.POLL_PATH, headers=headers)
+
+
+def test_live_poll_answers_304_until_the_state_changes(app, client, monkeypatch):
+    monkeypatch.setattr(live, "CACHE_SECONDS", 0.0)
+    first = poll(client)
+    assert first.status_code == 200
+    tag = first.json["version"]
+    assert first.headers["ETag"] == f'"{tag}"'
+    assert poll(client, tag).status_code == 304
+    set_maintenance(app, True, **ADMIN)
+    changed = poll(client, tag)
+    assert changed.status_code == 200 and changed.json["version"] != tag
+    assert poll(client, changed.json["version"]).status_code == 304
+
+
+def test_live_poll_shows_the_banner_to_bypass_users_and_sends_blocked_users_away(
+    app, client, make_user
+):
+    make_user("blocked@example.com", roles=("Viewer",), groups=("Administrators",))
+    blocked = app.test_client()
+    login(blocked, "blocked@example.com")
+    login(client)
+    tag = poll(client).json["version"]
+    set_maintenance(app, True, message="Back soon", **ADMIN)
+    time.sleep(live.CACHE_SECONDS + 0.1)
+    answer = poll(client, tag)
+    assert answer.status_code == 200 and answer.json["signed_in"] is True
+    assert 'id="maintenance-banner"' in answer.json["banners"]
+    assert "Back soon" in answer.json["banners"]
+    refused = poll(blocked, tag)
+    assert refused.status_code == 503
+    assert refused.json["message"] == "Back soon"
+
+
+def test_dashboard_shows_elapsed_time_and_held_count_then_drain_progress(app, client):
+    from portal.events.tables import events
+
+    key = api_key(app)
+    set_maintenance(app, True, restrict_event_processor=True, **ADMIN)
+    five = [{"type": "t", "payload": {"n": n}} for n in range(5)]
+    assert post_events(app.test_client(), key, {"events": five}).status_code == 202
+    login(client)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="window-elapsed"' in page and "started by cli via cli" in page
+    assert re.search(r'id="window-held">[^<]*<strong>5</strong>', page)
+    set_maintenance(app, False, **ADMIN)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="window-elapsed"' not in page
+    assert '<progress id="drain-progress" class="progress" max="5" value="0">' in page
+    assert "Estimating the time left" in page
+    with app.app_context():  # the processor got through two of them
+        first_two = sa.select(events.c.id).order_by(events.c.id).limit(2).scalar_subquery()
+        db.session.execute(
+            sa.update(events).where(events.c.id.in_(first_two)).values(status="processed")
+        )
+        db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert 'max="5" value="2"' in page and "2 of 5 done (40 %)" in page
+    assert re.search(r"About \d+:\d\d:\d\d left", page)
+    run_tick(app)
+    assert 'id="drain-progress"' not in client.get("/").get_data(as_text=True)
