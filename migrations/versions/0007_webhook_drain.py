@@ -1,6 +1,6 @@
 """webhook drain: delivery limits, circuit breaker, attempts, event counters, whsec_ secrets
 
-Revision ID: 0003
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30 02:40:00
 
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = '0006'  # re-chained after main's 0002, 0004, 0005, 0006
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
