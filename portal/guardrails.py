@@ -8,14 +8,11 @@ so every way of getting there (editing a user, a role, deleting a role) is caugh
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import sqlalchemy as sa
-
 from portal.accounts import AccountError
 from portal.extensions import db
 from portal.maintenance import load_state, may_bypass
-from portal.models import Role, User
-from portal.models.accounts import user_roles
-from portal.permissions import CLIENT_SETTINGS_MANAGE
+from portal.maintenance.schedule import managers_who_could_sign_in
+from portal.models import User
 
 LAST_MANAGER = (
     "This change is refused: it would leave no active user who can manage client settings "
@@ -32,19 +29,7 @@ NOT_YOURSELF = "You cannot deactivate or delete your own account."
 def settings_manager_count() -> int:
     """Return how many active users with ``client_settings:manage`` can sign in right now: the
     maintenance state as it stands in this session (flushed changes included) must let them."""
-    role_ids = [
-        role.id
-        for role in db.session.scalars(sa.select(Role))
-        if CLIENT_SETTINGS_MANAGE in role.permissions
-    ]
-    if not role_ids:
-        return 0
-    holders = sa.select(user_roles.c.user_id).where(user_roles.c.role_id.in_(role_ids))
-    managers = db.session.scalars(
-        sa.select(User).where(User.active.is_(True), User.id.in_(holders))
-    )
-    state = load_state()
-    return sum(1 for user in managers if may_bypass(user, state))
+    return managers_who_could_sign_in(load_state())
 
 
 @contextmanager

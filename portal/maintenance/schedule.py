@@ -47,8 +47,9 @@ def parse_start(text: str) -> datetime:
     return value
 
 
-def managers_who_could_sign_in(state: MaintenanceState) -> int:
-    """Return the active ``client_settings:manage`` holders the saved selection lets in."""
+def managers_who_could_sign_in(state: MaintenanceState | Selection) -> int:
+    """Return how many active ``client_settings:manage`` holders ``may_bypass`` lets in under
+    ``state`` (the saved state, or a selection as it would be once it starts)."""
     role_ids = [
         role.id
         for role in db.session.scalars(sa.select(Role))
@@ -60,8 +61,7 @@ def managers_who_could_sign_in(state: MaintenanceState) -> int:
     managers = db.session.scalars(
         sa.select(User).where(User.active.is_(True), User.id.in_(holders))
     )
-    selection = Selection(list(state.bypass_roles), list(state.bypass_groups))
-    return sum(1 for user in managers if may_bypass(user, selection))
+    return sum(1 for user in managers if may_bypass(user, state))
 
 
 def start_if_due(now: datetime | None = None) -> str | None:
@@ -86,7 +86,9 @@ def start_if_due(now: datetime | None = None) -> str | None:
         db.session.rollback()
         return None
     state = db.session.get(MaintenanceState, STATE_ID, populate_existing=True)
-    if not managers_who_could_sign_in(state):
+    if not managers_who_could_sign_in(
+        Selection(list(state.bypass_roles), list(state.bypass_groups))
+    ):
         state.schedule_cancelled_at = now
         state.schedule_cancelled_reason = UNSAFE
         audit.record(
