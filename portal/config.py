@@ -25,6 +25,9 @@ class Defaults:
     WEBHOOK_CONCURRENCY = 100
     WEBHOOK_RETRY_AFTER_MAX_SECONDS = 300.0
     WEBHOOK_CIRCUIT_FAILURES = 20  # consecutive failed calls that pause an endpoint (0: never)
+    # ... and for at least this long: a burst of calls in flight that time out together is one
+    # bad moment of the receiver, not a dead endpoint
+    WEBHOOK_CIRCUIT_SECONDS = 30.0
     INGEST_MAX_EVENTS = 1000
     RETENTION_BATCH_SIZE = 500  # events deleted per transaction (bounds the write-lock time)
     RETENTION_SECONDS_PER_TICK = 0.5

@@ -134,7 +134,7 @@ def test_detail_shows_payload_deliveries_and_attempts_then_retry_and_replay(app,
 
 def test_a_paused_endpoint_shows_and_resumes(app, admin_client):
     app.config.update(WEBHOOK_MAX_ATTEMPTS=10, WEBHOOK_BACKOFF_SECONDS=0.0)
-    app.config["WEBHOOK_CIRCUIT_FAILURES"] = 2
+    app.config.update(WEBHOOK_CIRCUIT_FAILURES=2, WEBHOOK_CIRCUIT_SECONDS=0)
     recorder = Recorder()
     recorder.statuses = [503, 503]
     with webhook_server(recorder) as (url, server):

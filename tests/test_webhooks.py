@@ -303,7 +303,7 @@ def test_a_bad_receiver_is_a_failed_attempt_with_a_clear_error(app, client, answ
 
 def test_a_failing_endpoint_is_paused_and_its_deliveries_held(app, client):
     app.config.update(WEBHOOK_MAX_ATTEMPTS=10, WEBHOOK_BACKOFF_SECONDS=0.0)
-    app.config["WEBHOOK_CIRCUIT_FAILURES"] = 3
+    app.config.update(WEBHOOK_CIRCUIT_FAILURES=3, WEBHOOK_CIRCUIT_SECONDS=0)
     recorder = Recorder()
     recorder.statuses = [500] * 3
     with webhook_server(recorder) as (url, server):
@@ -322,6 +322,31 @@ def test_a_failing_endpoint_is_paused_and_its_deliveries_held(app, client):
         run_tick(app)
         assert server.count == 4
     assert _delivery(app).status == "succeeded"
+
+
+def test_a_burst_of_failures_opens_the_circuit_only_once_it_has_lasted(app, client):
+    """Calls in flight that fail together (a receiver's bad moment) do not pause the endpoint;
+    the same run of failures still going on after WEBHOOK_CIRCUIT_SECONDS does."""
+    app.config.update(WEBHOOK_MAX_ATTEMPTS=3, WEBHOOK_BACKOFF_SECONDS=0.0)
+    app.config.update(WEBHOOK_CIRCUIT_FAILURES=3, WEBHOOK_CIRCUIT_SECONDS=3600)
+    recorder = Recorder()
+    recorder.statuses = [500] * 100
+    with webhook_server(recorder) as (url, server):
+        flow_id = add_workflow(app, action="webhook", url=url, secret=SECRET)
+        post_events(client, api_key(app), {"type": "t", "source_id": "first"})
+        run_tick(app)
+        assert server.count == 3
+        with app.app_context():
+            flow = db.session.get(Workflow, flow_id)
+            assert flow.consecutive_failures == 3 and flow.failing_since is not None
+            assert flow.paused_at is None  # a run of failures younger than the span
+            flow.failing_since -= timedelta(hours=2)  # the same run, two hours on
+            db.session.commit()
+        post_events(client, api_key(app), {"type": "t", "source_id": "second"})
+        run_tick(app)
+        with app.app_context():
+            flow = db.session.get(Workflow, flow_id)
+            assert flow.paused_at is not None and flow.consecutive_failures >= 4
 
 
 @pytest.mark.parametrize(("cap", "expected_most"), [(1, 1), (None, 5)])

@@ -26,6 +26,7 @@ def upgrade():
         batch_op.add_column(sa.Column('rate_limit', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('consecutive_failures', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('paused_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('failing_since', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('pause_reason', sa.Text(), nullable=True))
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
@@ -98,6 +99,7 @@ def downgrade():
         batch_op.drop_column('claimed_until')
     with op.batch_alter_table('workflows', schema=None) as batch_op:
         batch_op.drop_column('pause_reason')
+        batch_op.drop_column('failing_since')
         batch_op.drop_column('paused_at')
         batch_op.drop_column('consecutive_failures')
         batch_op.drop_column('rate_limit')

@@ -76,6 +76,7 @@ def resume_workflow(actor: User, workflow: Workflow) -> None:
     workflow.paused_at = None
     workflow.pause_reason = None
     workflow.consecutive_failures = 0
+    workflow.failing_since = None
     audit.record(
         actor,
         MODULE,

@@ -64,6 +64,7 @@ class Workflow(db.Model):
     # Circuit breaker: after WEBHOOK_CIRCUIT_FAILURES consecutive failed attempts the endpoint is
     # paused (its deliveries are held, not failed) until an admin resumes it.
     consecutive_failures: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[datetime | None]  # when the current run of failures began
     paused_at: Mapped[datetime | None]
     pause_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -215,8 +215,10 @@ def _finishing(event_ids: list[int]) -> dict[int, tuple[str, str | None]]:
 
 
 def _circuit(sent: list[Result], now: datetime) -> None:
-    """Count consecutive failures per workflow; pause (circuit open) at the configured number."""
+    """Count consecutive failures per workflow; pause it (circuit open) once the run of failures
+    reaches the configured number and has lasted the configured time."""
     threshold = int(current_app.config["WEBHOOK_CIRCUIT_FAILURES"])
+    span = timedelta(seconds=float(current_app.config["WEBHOOK_CIRCUIT_SECONDS"]))
     by_flow: dict[int, list[CallOutcome]] = defaultdict(list)
     for r in sent:
         if r.workflow_id is not None:
@@ -225,12 +227,16 @@ def _circuit(sent: list[Result], now: datetime) -> None:
         successes = [i for i, outcome in enumerate(outcomes) if outcome.ok]
         if successes:
             streak = len(outcomes) - 1 - successes[-1]
-            count = sa.literal(streak)
+            values = {
+                "consecutive_failures": sa.literal(streak),
+                "failing_since": sa.literal(now if streak else None, sa.DateTime()),
+            }
         else:
-            count = workflows.c.consecutive_failures + len(outcomes)
-        db.session.execute(
-            sa.update(workflows).where(workflows.c.id == flow_id).values(consecutive_failures=count)
-        )
+            values = {
+                "consecutive_failures": workflows.c.consecutive_failures + len(outcomes),
+                "failing_since": sa.func.coalesce(workflows.c.failing_since, now),
+            }
+        db.session.execute(sa.update(workflows).where(workflows.c.id == flow_id).values(values))
         if threshold <= 0:
             continue
         last = outcomes[-1].error or "failed"
@@ -241,6 +247,7 @@ def _circuit(sent: list[Result], now: datetime) -> None:
                 workflows.c.id == flow_id,
                 workflows.c.paused_at.is_(None),
                 workflows.c.consecutive_failures >= threshold,
+                workflows.c.failing_since <= now - span,
             )
             .values(paused_at=now, pause_reason=reason[:1000])
         )
