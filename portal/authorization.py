@@ -69,11 +69,11 @@ def in_scope(user: User, client_id: int | None) -> bool:
     return is_instance_admin(user) or client_id == user.client_id
 
 
-def owned_or_404(model, row_id: int, user: User):
-    """Return the row of ``model`` (anything with a ``client_id``) if ``user`` may act on its
-    client; 404 otherwise."""
+def owned_or_404(model, row_id: int, user: User, client_of=lambda row: row.client_id):
+    """Return the row of ``model`` if ``user`` may act on its client (``client_of(row)``, its
+    ``client_id`` unless told otherwise); 404 otherwise."""
     row = db.get_or_404(model, row_id)
-    if not in_scope(user, row.client_id):
+    if not in_scope(user, client_of(row)):
         abort(404)
     return row
 

@@ -1,9 +1,9 @@
 """Events page views: thin wrappers around :mod:`portal.events.browse` and ``operations``."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.authorization import visible_client_ids, visible_clients
+from portal.authorization import owned_or_404, visible_clients
 from portal.event_log.forms import EventFilterForm
 from portal.events import browse, operations
 from portal.extensions import db
@@ -14,13 +14,6 @@ from portal.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_require
 from portal.settings.forms.common import ConfirmForm
 
 bp = Blueprint("event_log", __name__, url_prefix="/events")
-
-
-def _visible_or_404(model, row_id: int, client_of=lambda row: row.client_id):
-    row = db.session.get(model, row_id)  # the URL converters bound the id
-    if row is None or client_of(row) not in visible_client_ids(current_user):
-        abort(404)  # another client's row does not show that it exists
-    return row
 
 
 @bp.get("")
@@ -59,7 +52,7 @@ def index():
 @permission_required(EVENTS_VIEW)
 def detail(event_id: int):
     """Show an event: payload, status and every delivery with each attempt."""
-    event = _visible_or_404(Event, event_id)
+    event = owned_or_404(Event, event_id, current_user)
     return render_template(
         "event_log/detail.html",
         event=event,
@@ -89,7 +82,7 @@ def _act(action, row, done: str, back: str):
 @permission_required(WORKFLOWS_MANAGE)
 def replay(event_id: int):
     """Queue the event again so its workflows run anew (new deliveries)."""
-    event = _visible_or_404(Event, event_id)
+    event = owned_or_404(Event, event_id, current_user)
     back = url_for("event_log.detail", event_id=event.id)
     return _act(operations.replay_event, event, f"Event {event.id} queued for replay.", back)
 
@@ -98,8 +91,11 @@ def replay(event_id: int):
 @permission_required(WORKFLOWS_MANAGE)
 def retry(delivery_id: int):
     """Retry a failed delivery now."""
-    delivery = _visible_or_404(
-        Delivery, delivery_id, lambda row: db.session.get(Event, row.event_id).client_id
+    delivery = owned_or_404(
+        Delivery,
+        delivery_id,
+        current_user,
+        lambda row: db.session.get(Event, row.event_id).client_id,
     )
     back = url_for("event_log.detail", event_id=delivery.event_id)
     done = f"Delivery {delivery.id} will be retried now."
@@ -110,7 +106,7 @@ def retry(delivery_id: int):
 @permission_required(WORKFLOWS_MANAGE)
 def resume_workflow(workflow_id: int):
     """Resume a paused webhook endpoint (close its circuit)."""
-    workflow = _visible_or_404(Workflow, workflow_id)
+    workflow = owned_or_404(Workflow, workflow_id, current_user)
     back = request.referrer if _same_site(request.referrer) else url_for("settings.workflows")
     done = f"Workflow {workflow.name} resumed; its held deliveries go out again."
     return _act(operations.resume_workflow, workflow, done, back)

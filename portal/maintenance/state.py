@@ -58,31 +58,27 @@ def phase(flags, now: datetime) -> str:
     return "notice" if now >= notice_from(flags.scheduled_start, flags.notice_minutes) else "off"
 
 
+def _default_state() -> MaintenanceState:
+    """Return the state of an instance that never saved one: off, nothing selected."""
+    return MaintenanceState(
+        id=STATE_ID,
+        enabled=False,
+        restrict_event_processor=False,
+        message="",
+        notice_minutes=DEFAULT_NOTICE_MINUTES,
+    )
+
+
 def load_state() -> MaintenanceState:
     """Return the instance's state row (a disabled, unsaved default if setup never ran)."""
-    state = db.session.get(MaintenanceState, STATE_ID)
-    if state is None:
-        state = MaintenanceState(
-            id=STATE_ID,
-            enabled=False,
-            restrict_event_processor=False,
-            message="",
-            notice_minutes=DEFAULT_NOTICE_MINUTES,
-        )
-    return state
+    return db.session.get(MaintenanceState, STATE_ID) or _default_state()
 
 
 def get_or_create_state() -> MaintenanceState:
     """Return the state row, adding it to the session if it does not exist yet."""
     state = db.session.get(MaintenanceState, STATE_ID)
     if state is None:
-        state = MaintenanceState(
-            id=STATE_ID,
-            enabled=False,
-            restrict_event_processor=False,
-            message="",
-            notice_minutes=DEFAULT_NOTICE_MINUTES,
-        )
+        state = _default_state()
         db.session.add(state)
         db.session.flush()
     return state
