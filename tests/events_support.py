@@ -18,6 +18,9 @@ from portal.models import Event, Workflow
 
 HOLDER = "test-processor"
 
+# A Standard Webhooks secret for test workflows (whsec_ + base64 of the key bytes).
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
 
 def api_key(app: Flask, client_name: str = accounts.DEFAULT_CLIENT) -> str:
     """Return a fresh API key of the client (created if missing)."""

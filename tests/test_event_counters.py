@@ -13,6 +13,7 @@ from portal.events.tables import events as events_t
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, User
 from tests.events_support import (
+    SECRET,
     Recorder,
     add_workflow,
     api_key,
@@ -21,8 +22,6 @@ from tests.events_support import (
     webhook_server,
 )
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
-
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _exact(app) -> None:

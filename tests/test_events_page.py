@@ -9,6 +9,7 @@ from portal.models import Delivery, Event, Workflow
 from tests.admin_helpers import audit_entries
 from tests.conftest import login, post_form
 from tests.events_support import (
+    SECRET,
     Recorder,
     add_workflow,
     api_key,
@@ -16,8 +17,6 @@ from tests.events_support import (
     run_tick,
     webhook_server,
 )
-
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _ids(page: str) -> list[int]:

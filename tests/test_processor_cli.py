@@ -18,6 +18,7 @@ from portal.events.tables import lease as lease_table
 from portal.extensions import db
 from portal.models import Delivery, Event
 from tests.events_support import (
+    SECRET,
     Recorder,
     add_workflow,
     api_key,
@@ -29,7 +30,6 @@ from tests.events_support import (
 from tests.live import portal_env
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _env(db_path: Path, **extra) -> dict:

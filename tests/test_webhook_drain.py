@@ -10,6 +10,7 @@ from portal.events.webhooks.pump import Pump
 from portal.extensions import db
 from portal.models import Delivery
 from tests.events_support import (
+    SECRET,
     Recorder,
     add_workflow,
     api_key,
@@ -17,8 +18,6 @@ from tests.events_support import (
     set_restriction,
     webhook_server,
 )
-
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _wait(condition, seconds: float = 60.0) -> None:

@@ -17,6 +17,7 @@ from portal.events.webhooks.slots import Item, Slots
 from portal.extensions import db
 from portal.models import Delivery, DeliveryAttempt, Workflow
 from tests.events_support import (
+    SECRET,
     Recorder,
     add_workflow,
     api_key,
@@ -27,8 +28,6 @@ from tests.events_support import (
     set_restriction,
     webhook_server,
 )
-
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _deliveries(app) -> list[Delivery]:

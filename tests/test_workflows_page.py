@@ -7,8 +7,7 @@ from portal.extensions import db
 from portal.models import Client, Workflow
 from tests.admin_helpers import audit_entries
 from tests.conftest import login, post_form
-
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+from tests.events_support import SECRET
 
 NEW = "/settings/workflows/new"
 
