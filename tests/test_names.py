@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.models import AccessGroup, AuditEntry, Client, Role
 from tests.admin_helpers import client_id, role_id, text
 from tests.conftest import post_form
+from tests.test_postgres import pg_app  # noqa: F401  (the PostgreSQL fixture)
 
 MIGRATION = (
     Path(__file__).resolve().parent.parent / "migrations/versions/0009_case_insensitive_names.py"
@@ -179,9 +180,10 @@ def test_migration_new_names_are_deterministic_and_fit():
     assert renamed == {2: "N" * 76 + " (2)"}
 
 
-def test_migration_resolves_existing_case_duplicates(app, runner):
-    """Downgrade below 0009, store duplicates as an old version could, upgrade again."""
-    assert runner.invoke(args=["db", "downgrade", "0007"]).exit_code == 0
+def check_migration_resolves_case_duplicates(app) -> None:
+    """Downgrade one step (below 0009), store duplicates as an old version could, upgrade again."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade"]).exit_code == 0
     with app.app_context():
         db.session.execute(
             sa.text("INSERT INTO roles (name, permissions) VALUES ('operator', '[]')")
@@ -209,3 +211,11 @@ def test_migration_resolves_existing_case_duplicates(app, runner):
         db.session.add(Role(name="OPERATOR (2)", permissions=[]))
         with pytest.raises(IntegrityError):
             db.session.commit()
+
+
+def test_migration_resolves_existing_case_duplicates(app):
+    check_migration_resolves_case_duplicates(app)
+
+
+def test_migration_resolves_existing_case_duplicates_on_postgres(pg_app):  # noqa: F811
+    check_migration_resolves_case_duplicates(pg_app)
