@@ -82,9 +82,9 @@ def cells(entry: AuditEntry) -> list[str]:
 
 
 def _json_cell(value) -> str:
-    return (
-        "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    )
+    if value is None:
+        return ""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _filtered(query: sa.Select, form: AuditFilterForm) -> sa.Select:

@@ -30,7 +30,8 @@ def lines(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]
 
 
 def download(filename: str, header: Iterable[str], rows: Iterable[Iterable[str]]) -> Response:
-    """Return a streamed CSV attachment (``rows`` may be a lazy database result)."""
+    """Return a CSV attachment, written while it is sent (``rows`` may be a generator that
+    reads the database as it goes)."""
     return Response(
         stream_with_context(lines(header, rows)),
         mimetype="text/csv",
