@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from portal import names
 from portal.extensions import db
 from portal.models import AccessGroup, Client, Role, User
 from portal.passwords import hash_password, password_problem, unlock
@@ -50,14 +51,6 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
-def name_taken(model, name: str, exclude_id: int | None = None) -> bool:
-    """Return whether another row of ``model`` (a Role, AccessGroup or Client) has ``name``."""
-    query = sa.select(model.id).where(model.name == name)
-    if exclude_id is not None:
-        query = query.where(model.id != exclude_id)
-    return db.session.scalar(query) is not None
-
-
 def _check_email(email: str, exclude_id: int | None = None) -> str:
     email = normalize_email(email)
     if not EMAIL_RE.match(email):
@@ -78,12 +71,17 @@ def _check_memberships(roles: list[Role], groups: list[AccessGroup]) -> None:
 
 
 def clean_name(name: str, label: str, model, exclude_id: int | None = None) -> str:
-    """Return ``name`` trimmed, raising AccountError when it is empty or taken."""
+    """Return ``name`` trimmed, raising AccountError when it is empty, too long or taken
+    (names are unique without regard to case; see ``portal.names``)."""
     name = (name or "").strip()
     if not name:
         raise AccountError(f"{label} needs a name.", "name")
-    if name_taken(model, name, exclude_id):
-        raise AccountError(f"{label} named {name} already exists.", "name")
+    problem = names.length_problem(model, name)
+    if problem:
+        raise AccountError(problem, "name")
+    existing = names.taken_by(model, name, exclude_id=exclude_id)
+    if existing is not None:
+        raise AccountError(names.duplicate_message(label, name, existing), "name")
     return name
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from portal import accounts, audit, clients
+from portal import accounts, audit, clients, names
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Client, Role, User
@@ -30,10 +30,10 @@ def bootstrap(admin_email: str | None = None, admin_password: str | None = None)
     if accounts.default_client() is None:
         _default_client(done)
     for name, codes in BUILTIN_ROLES.items():
-        if db.session.scalar(sa.select(Role).where(Role.name == name)) is None:
+        if names.taken_by(Role, name) is None:  # in any case: an admin may have renamed it
             accounts.create_role(name, codes)
             _record(done, "roles", f"Created role {name}", after={"permissions": codes})
-    if db.session.scalar(sa.select(AccessGroup).where(AccessGroup.name == ADMIN_GROUP)) is None:
+    if names.taken_by(AccessGroup, ADMIN_GROUP) is None:
         accounts.create_group(ADMIN_GROUP, "Administrators of this instance")
         _record(done, "groups", f"Created access group {ADMIN_GROUP}")
     get_or_create_state()

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.maintenance import live
 from portal.models import MaintenanceWindow
-from portal.settings.windows import COLUMNS, escape_cell, to_csv
+from portal.settings.csvfile import escape_cell
+from portal.settings.windows import COLUMNS, to_csv
 from tests.conftest import login
 from tests.events_support import add_workflow, api_key, post_events, run_tick
 from tests.maintenance_helpers import set_maintenance

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from portal import accounts
+from portal import accounts, names
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Role, User
@@ -145,7 +145,7 @@ def test_group_name_is_escaped(app, admin_client):
 
 def test_a_name_race_becomes_a_message_not_an_error_page(app, admin_client, monkeypatch):
     # Another admin saved "Operator" between our check and our commit.
-    monkeypatch.setattr(accounts, "name_taken", lambda *args, **kwargs: False)
+    monkeypatch.setattr(names, "taken_by", lambda *args, **kwargs: None)
     response = post_form(admin_client, "/settings/roles/new", {"name": "Operator"})
     assert response.status_code == 302 and response.headers["Location"] == "/settings/roles/new"
     page = admin_client.get("/settings/roles/new").get_data(as_text=True)

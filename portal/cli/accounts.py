@@ -5,7 +5,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from portal import accounts, audit, clients
+from portal import accounts, audit, clients, names
 from portal.extensions import db
 from portal.models import AccessGroup, Client, Role
 
@@ -22,8 +22,9 @@ users_cli = AppGroup("users", help="Manage users.")
 )
 def create_role(name: str, permissions: tuple[str, ...]) -> None:
     """Create a role with the given permissions (an existing name is left unchanged)."""
-    if accounts.name_taken(Role, name.strip()):
-        click.echo(f"Role {name.strip()} already exists.")
+    existing = names.taken_by(Role, name)
+    if existing is not None:
+        click.echo(f"Role {existing} already exists.")
         return
     try:
         role = accounts.create_role(name, permissions)
@@ -38,8 +39,9 @@ def create_role(name: str, permissions: tuple[str, ...]) -> None:
 @click.option("--description", default="", help="What the group is for.")
 def create_group(name: str, description: str) -> None:
     """Create an access group (an existing name is left unchanged)."""
-    if accounts.name_taken(AccessGroup, name.strip()):
-        click.echo(f"Access group {name.strip()} already exists.")
+    existing = names.taken_by(AccessGroup, name)
+    if existing is not None:
+        click.echo(f"Access group {existing} already exists.")
         return
     try:
         group = accounts.create_group(name, description)

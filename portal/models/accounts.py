@@ -86,6 +86,12 @@ class AccessGroup(db.Model):
         return f"<AccessGroup {self.name}>"
 
 
+# Names are unique without regard to case (the rule is portal.names; these back it up).
+sa.Index("uq_clients_name_lower", sa.func.lower(Client.name), unique=True)
+sa.Index("uq_roles_name_lower", sa.func.lower(Role.name), unique=True)
+sa.Index("uq_access_groups_name_lower", sa.func.lower(AccessGroup.name), unique=True)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 

@@ -1,14 +1,11 @@
 """Settings → Maintenance windows: the report of every window, as a page and a CSV file."""
 
-import csv
-import io
-
 from flask import Response, render_template, request
 
 from portal.maintenance import windows
 from portal.maintenance.hook import hms
 from portal.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
-from portal.settings import bp
+from portal.settings import bp, csvfile
 
 COLUMNS = (
     "started_at",
@@ -25,7 +22,6 @@ COLUMNS = (
     "drain_seconds",
     "failed_in_drain",
 )
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @bp.route("/maintenance/windows")
@@ -68,16 +64,6 @@ def cells(row: windows.WindowRow) -> list[str]:
     ]
 
 
-def escape_cell(text: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def to_csv(rows: list[windows.WindowRow]) -> str:
     """Return the report as CSV, one window a line, newest first."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([escape_cell(cell) for cell in cells(row)])
-    return out.getvalue()
+    return "".join(csvfile.lines(COLUMNS, (cells(row) for row in rows)))

@@ -2,15 +2,17 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from portal.clients import MAX_LOCKOUT_MINUTES, MAX_RETRY_LIMIT
+from portal.models import Client
+from portal.settings.forms.common import name_field
 
 
 class ClientForm(FlaskForm):
     """A client's name, contact and security policy."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = name_field(Client)
     contact_email = EmailField("Contact email", validators=[Optional(), Length(max=255)])
     password_retry_limit = IntegerField(
         "Password retry limit",

@@ -1,11 +1,11 @@
 """Pieces shared by the workflow and trigger forms."""
 
-import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, ValidationError
 
-from portal.extensions import db
+from portal import names
 from portal.models import Client
 
 
@@ -14,6 +14,25 @@ def strip(value: object) -> object:
     if value is None:
         return ""
     return value.strip() if isinstance(value, str) else value
+
+
+def name_field(model, label: str = "Name") -> StringField:
+    """Return the name input of ``model``: trimmed, its limit shown as a hint and enforced by
+    the browser (``maxlength``), longer text refused by the server with a message."""
+    limit = names.max_length(model)
+
+    def within_limit(_form, field) -> None:
+        problem = names.length_problem(model, field.data or "")
+        if problem:
+            raise ValidationError(problem)
+
+    return StringField(
+        label,
+        filters=[strip],
+        validators=[DataRequired(), within_limit],
+        description=f"Up to {limit} characters.",
+        render_kw={"maxlength": limit},
+    )
 
 
 class ClientScopedForm(FlaskForm):
@@ -29,16 +48,17 @@ class ClientScopedForm(FlaskForm):
         self.editing_id = editing_id
 
     def name_taken(self, model) -> bool:
-        """Return whether another row of ``model`` of the chosen client has this name."""
+        """Return whether another row of ``model`` of the chosen client has this name (in any
+        case)."""
         if self.client_id.errors:  # not one of the choices: maybe not even a valid row id
             return False
-        query = sa.select(model.id).where(
-            model.client_id == self.client_id.data,
-            sa.func.lower(model.name) == self.name.data.lower(),
+        taken = names.taken_by(
+            model,
+            self.name.data,
+            exclude_id=self.editing_id,
+            where=[model.client_id == self.client_id.data],
         )
-        if self.editing_id is not None:
-            query = query.where(model.id != self.editing_id)
-        return db.session.scalar(query.limit(1)) is not None
+        return taken is not None
 
 
 class ConfirmForm(FlaskForm):

@@ -1,13 +1,16 @@
 """Forms of the access groups page."""
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import SubmitField, TextAreaField
+from wtforms.validators import Length
+
+from portal.models import AccessGroup
+from portal.settings.forms.common import name_field
 
 
 class GroupForm(FlaskForm):
     """An access group's name and description."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    name = name_field(AccessGroup)
     description = TextAreaField("Description", validators=[Length(max=500)])
     submit = SubmitField("Save")

@@ -1,12 +1,13 @@
 """Forms of the roles page."""
 
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField, SubmitField
+from wtforms import SelectMultipleField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.models import Role
 from portal.permissions import CATALOGUE
+from portal.settings.forms.common import name_field
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -19,7 +20,7 @@ class MultiCheckboxField(SelectMultipleField):
 class RoleForm(FlaskForm):
     """A role's name and permissions."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    name = name_field(Role)
     permissions = MultiCheckboxField("Permissions")
     submit = SubmitField("Save")
 

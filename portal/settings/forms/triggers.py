@@ -9,13 +9,13 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from portal import jsonvalues
 from portal.models import ScheduledTrigger
 from portal.schedule import cron_problem
-from portal.settings.forms.common import ClientScopedForm, strip
+from portal.settings.forms.common import ClientScopedForm, name_field, strip
 
 MAX_INTERVAL = 366 * 24 * 3600
 
 
 class TriggerForm(ClientScopedForm):
-    name = StringField("Name", filters=[strip], validators=[DataRequired(), Length(max=120)])
+    name = name_field(ScheduledTrigger)
     interval_seconds = IntegerField(
         "Interval (seconds)",
         validators=[

@@ -14,7 +14,7 @@ from portal import jsonvalues
 from portal.events import targets
 from portal.events.webhooks.signing import secret_key
 from portal.models import Workflow
-from portal.settings.forms.common import ClientScopedForm, strip
+from portal.settings.forms.common import ClientScopedForm, name_field, strip
 
 OPERATORS = [
     SelectChoice("eq", "equals"),
@@ -52,7 +52,7 @@ def value_text(value: Any) -> str:
 
 
 class WorkflowForm(ClientScopedForm):
-    name = StringField("Name", filters=[strip], validators=[DataRequired(), Length(max=120)])
+    name = name_field(Workflow)
     event_type = StringField(
         "Event type",
         filters=[strip],
