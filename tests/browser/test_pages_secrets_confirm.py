@@ -18,13 +18,12 @@ import requests
 import standardwebhooks
 
 from tests.events_support import webhook_server
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, flask, post_events
+from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, flask, last_line, post_events
 
 pytestmark = pytest.mark.browser
 
-CLIENT = "secrets Acme"
+CLIENT, NEW_CLIENT = "secrets Acme", "secrets Beta"
 ROLE, GROUP, USER = "secrets Crew", "secrets Shift", "secrets.crew@example.com"
-SEEN: dict[str, str] = {}  # what one test learns and the next one uses
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +51,12 @@ def open_page(browser, live_server) -> Iterator:
     yield factory
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def acme_key(live_server) -> str:
+    """A client of this module's own (its workflows never see other tests' events); its key."""
+    return last_line(flask(live_server.env, "clients", "create", CLIENT))
 
 
 def shown(page, input_id: str) -> str | None:
@@ -89,7 +94,7 @@ def test_a_new_client_key_survives_reloads_copies_works_and_goes_when_dismissed(
 ):
     admin = open_page()
     admin.goto("/settings/clients/new")
-    admin.locator("[name=name]").fill(CLIENT)
+    admin.locator("[name=name]").fill(NEW_CLIENT)
     admin.locator("form:has([name=name]) [type=submit]").click()
     admin.wait_for_load_state()
     assert re.search(r"/settings/clients/\d+/key$", admin.url), admin.url  # redirected to a GET
@@ -111,30 +116,35 @@ def test_a_new_client_key_survives_reloads_copies_works_and_goes_when_dismissed(
     admin.goto(reveal)
     assert shown(admin, "api-key-value") is None and key not in admin.content()
     assert ingest_status(live_server, key) == 202  # dismissing hides it; the key still works
-    SEEN["client key"], SEEN["client edit"] = key, reveal.removesuffix("/key")
 
 
-def test_a_rotated_key_is_revealed_the_same_way_even_without_javascript(open_page, live_server):
+def test_a_rotated_key_is_revealed_the_same_way_even_without_javascript(
+    open_page, live_server, acme_key
+):
     admin = open_page(javascript=False)
-    admin.goto(SEEN["client edit"])
+    admin.goto("/settings/clients")
+    admin.locator("main table").get_by_role("link", name=CLIENT, exact=True).click()
+    admin.wait_for_load_state()
     admin.get_by_role("button", name="Rotate key").click()
     admin.wait_for_load_state()
     assert admin.url.endswith("/key")
     key = shown(admin, "api-key-value")
-    assert key and key != SEEN["client key"]
+    assert key and key != acme_key
     assert admin.locator("button.copy-button").is_hidden()  # no script: select and copy by hand
     admin.reload()
     assert shown(admin, "api-key-value") == key
     assert ingest_status(live_server, key) == 202
-    assert ingest_status(live_server, SEEN["client key"]) == 401
-    SEEN["client key"] = key
+    assert ingest_status(live_server, acme_key) == 401
+    reveal = admin.url
     dismiss(admin, "/settings/clients")
-    admin.go_back()
-    admin.reload()
+    admin.goto(reveal)
     assert shown(admin, "api-key-value") is None
 
 
-def test_a_generated_signing_secret_is_revealed_copied_and_signs_the_calls(open_page, live_server):
+def test_a_generated_signing_secret_is_revealed_copied_and_signs_the_calls(
+    open_page, live_server, acme_key
+):
+    key = last_line(flask(live_server.env, "clients", "rotate-key", CLIENT))  # CLI as before
     admin = open_page()
     with webhook_server() as (url, recorder):
         admin.goto("/settings/workflows/new")
@@ -153,7 +163,7 @@ def test_a_generated_signing_secret_is_revealed_copied_and_signs_the_calls(open_
         assert shown(admin, "signing-secret-value") == secret
         assert copy_and_read(admin) == secret
         reveal = admin.url
-        post_events(live_server.url, SEEN["client key"], [{"type": "secrets.ping", "payload": {}}])
+        post_events(live_server.url, key, [{"type": "secrets.ping", "payload": {}}])
         deadline = time.monotonic() + 15
         while recorder.count == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -164,7 +174,6 @@ def test_a_generated_signing_secret_is_revealed_copied_and_signs_the_calls(open_
     dismiss(admin, "/settings/workflows")
     admin.goto(reveal)
     assert shown(admin, "signing-secret-value") is None
-    SEEN["workflow"] = reveal.removesuffix("/secret")
 
 
 # --- item 7: one confirmation for every delete ----------------------------------------------
@@ -240,12 +249,23 @@ def test_deleting_a_user_asks_first_naming_their_open_sessions(open_page, team):
     assert "/auth/login" in crew.url  # the session named on the page did end
 
 
-def test_deleting_a_workflow_uses_the_same_confirmation(open_page):
+def test_deleting_a_workflow_uses_the_same_confirmation(open_page, acme_key):
     admin = open_page()
-    admin.goto(SEEN["workflow"] + "/delete")
-    assert admin.locator("h1").inner_text() == "Delete workflow secrets hook?"
-    assert "1 past delivery stays in the history, without the workflow." in consequences(admin)
+    admin.goto("/settings/workflows/new")
+    form = admin.locator("form:has([name=secret])")
+    form.locator("[name=client_id]").select_option(label=CLIENT)
+    form.locator("[name=name]").fill("secrets record")
+    form.locator("[name=event_type]").fill("secrets.never")
+    form.locator("[type=submit]").first.click()
+    admin.wait_for_load_state()
+    admin.locator(f"section[data-client='{CLIENT}'] tr", has_text="secrets record").get_by_role(
+        "link", name="Delete…"
+    ).click()
+    admin.wait_for_load_state()
+    assert admin.locator("h1").inner_text() == "Delete workflow secrets record?"
+    said = consequences(admin)
+    assert "0 past deliveries stay in the history, without the workflow." in said
     admin.get_by_role("button", name="Delete workflow").click()
     admin.wait_for_load_state()
-    assert "Workflow secrets hook deleted." in admin.locator(".flash").first.inner_text()
-    assert admin.locator("table td", has_text="secrets hook").count() == 0
+    assert "Workflow secrets record deleted." in admin.locator(".flash").first.inner_text()
+    assert admin.locator("table td", has_text="secrets record").count() == 0
