@@ -24,7 +24,7 @@ def user_effects(user: User) -> list[str]:
     return [
         f"{user.email} can no longer sign in; {_count(sessions, 'open session')} "
         f"{'ends' if sessions == 1 else 'end'} at once (remember-me cookies included).",
-        "Their roles and access groups stay for the other users; only this membership goes.",
+        "Their roles and access groups stay; only their memberships go.",
         "Audit entries about them and their changes stay in the audit log.",
     ]
 
@@ -67,7 +67,7 @@ def workflow_effects(workflow: Workflow) -> list[str]:
     )
     pending = counts.pop(DELIVERY_PENDING, 0)
     done = sum(counts.values())
-    lines = [f"The workflow stops running at once: no new event of {workflow.event_type} runs it."]
+    lines = ["The workflow stops at once: no new event runs it."]
     lines.append(
         f"{_count(done, 'past delivery', 'past deliveries')} "
         f"{'stays' if done == 1 else 'stay'} in the history, without the workflow."
@@ -83,7 +83,7 @@ def workflow_effects(workflow: Workflow) -> list[str]:
 def trigger_effects(trigger: ScheduledTrigger) -> list[str]:
     """Say what stops with a trigger and what stays."""
     nxt = trigger.next_fire_at
-    when = f" (next firing was due {nxt:%Y-%m-%d %H:%M} UTC)" if trigger.enabled and nxt else ""
+    when = f" (it would next fire at {nxt:%Y-%m-%d %H:%M} UTC)" if trigger.enabled and nxt else ""
     return [
         f"The trigger stops firing at once{when}.",
         f"Events it already emitted ({trigger.event_type}) stay, with their deliveries.",

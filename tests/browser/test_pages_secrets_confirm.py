@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import standardwebhooks
+from axe_playwright_python.sync_playwright import Axe
 
 from tests.events_support import webhook_server
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, flask, last_line, post_events
@@ -65,6 +66,12 @@ def shown(page, input_id: str) -> str | None:
     return field.input_value() if field.count() else None
 
 
+def serious_axe_violations(page) -> list[str]:
+    """Return axe-core's serious and critical findings on the page as it is now."""
+    found = Axe().run(page).response["violations"]
+    return [v["id"] for v in found if v["impact"] in ("serious", "critical")]
+
+
 def ingest_status(live_server, key: str) -> int:
     response = requests.post(
         live_server.url + "/api/v1/events",
@@ -106,6 +113,7 @@ def test_a_new_client_key_survives_reloads_copies_works_and_goes_when_dismissed(
         assert shown(admin, "api-key-value") == key  # the same key, nothing resubmitted
     assert "already exists" not in admin.locator("main").inner_text()
     assert copy_and_read(admin) == key
+    assert serious_axe_violations(admin) == []
     assert ingest_status(live_server, key) == 202
     elsewhere = open_page()  # the same admin, another session
     elsewhere.goto(admin.url)
@@ -214,6 +222,7 @@ def confirm_then_cancel_then_delete(
     url = open_confirmation(page, list_url, name, control or f"Delete {kind} {name}…")
     assert page.locator("h1").inner_text() == f"Delete {kind} {name}?"
     assert effect in consequences(page)
+    assert serious_axe_violations(page) == []
     page.locator("#cancel-delete").click()
     page.wait_for_load_state()
     assert row_link(page, list_url, name).count() == 1  # cancelling keeps the row
