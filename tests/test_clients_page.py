@@ -43,6 +43,9 @@ def test_new_client_form_has_default_policy(admin_client):
 
 def test_create_client_shows_the_key_once_and_stores_only_its_hash(app, admin_client):
     response = post_form(admin_client, "/settings/clients/new", client_data())
+    assert response.status_code == 302  # post/redirect/get: a reload does not create it again
+    assert response.headers["Location"] == f"/settings/clients/{client_id(app, 'Acme')}/key"
+    response = admin_client.get(response.headers["Location"])
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     key = KEY_RE.search(response.get_data(as_text=True)).group(1)
@@ -58,7 +61,7 @@ def test_create_client_shows_the_key_once_and_stores_only_its_hash(app, admin_cl
 
 
 def test_rotate_key_invalidates_the_old_one(app, admin_client):
-    first = post_form(admin_client, "/settings/clients/new", client_data())
+    first = post_form(admin_client, "/settings/clients/new", client_data(), follow_redirects=True)
     old_key = KEY_RE.search(first.get_data(as_text=True)).group(1)
     cid = client_id(app, "Acme")
     response = post_form(
@@ -66,8 +69,9 @@ def test_rotate_key_invalidates_the_old_one(app, admin_client):
         f"/settings/clients/{cid}/rotate-key",
         {},
         token_from=f"/settings/clients/{cid}",
+        follow_redirects=True,
     )
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.request.path == f"/settings/clients/{cid}/key"
     new_key = KEY_RE.search(response.get_data(as_text=True)).group(1)
     assert new_key != old_key
     with app.app_context():

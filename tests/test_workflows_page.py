@@ -39,8 +39,10 @@ def test_create_webhook_workflow_generates_secret_and_audits(app, admin_client):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Workflow Notify ops created." in page
-    assert "https://hooks.example.com/portal" in page
     (workflow,) = workflows(app)
+    assert response.request.path == f"/settings/workflows/{workflow.id}/secret"
+    assert f'value="{workflow.secret}"' in page  # the generated secret, until dismissed
+    assert "https://hooks.example.com/portal" in admin_client.get("/settings/workflows").text
     assert workflow.condition == {"field": "sensor.temp", "op": "gt", "value": 30}
     assert workflow.enabled and workflow.action == "webhook"
     assert len(workflow.secret) >= 32

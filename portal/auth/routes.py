@@ -23,7 +23,7 @@ from portal.clock import utc_now
 from portal.extensions import db, login_manager
 from portal.maintenance import display_message, load_state
 from portal.models import User
-from portal.security import devices, sessions, signins
+from portal.security import devices, reveals, sessions, signins
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -105,6 +105,7 @@ def logout():
         sessions.end(current_user._get_current_object())
         db.session.commit()
     logout_user()
+    reveals.forget_all()  # a new key or secret waiting to be shown goes with the session
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
 

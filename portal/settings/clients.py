@@ -1,7 +1,7 @@
 """Settings → Clients: list, create, edit the security policy, rotate the API key."""
 
 import sqlalchemy as sa
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 
 from portal.accounts import AccountError
 from portal.clients import POLICY_FIELDS, create_client, rotate_api_key, set_policy, update_client
@@ -9,11 +9,14 @@ from portal.extensions import db
 from portal.models import Client
 from portal.operations.retention import set_retention
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
+from portal.security import reveals
 from portal.settings import bp
-from portal.settings.common import commit_change, refuse
+from portal.settings.common import commit_change, refuse, reveal_page
 from portal.settings.forms.clients import ClientForm
 from portal.settings.forms.common import ConfirmForm
 from portal.snapshots import client_values
+
+KEY_REVEAL = "client-api-key"
 
 
 @bp.route("/clients")
@@ -27,7 +30,7 @@ def clients():
 @bp.route("/clients/new", methods=["GET", "POST"])
 @permission_required(CLIENT_SETTINGS_MANAGE)
 def client_new():
-    """Create a client and show its API key once."""
+    """Create a client, then show its API key on the page that reveals it once."""
     form = ClientForm()
     if form.validate_on_submit():
         try:
@@ -44,7 +47,8 @@ def client_new():
                 after=client_values(client),
                 client_id=client.id,
             )
-            return _show_key(client, key, created=True)
+            flash(f"Client {client.name} created.", "success")
+            return _reveal_key(client, key)
     return render_template("settings/client_form.html", form=form, client=None)
 
 
@@ -78,7 +82,7 @@ def client_edit(client_id: int):
 @bp.route("/clients/<int:client_id>/rotate-key", methods=["POST"])
 @permission_required(CLIENT_SETTINGS_MANAGE)
 def client_rotate_key(client_id: int):
-    """Replace a client's API key and show the new one once."""
+    """Replace a client's API key, then show the new one on the page that reveals it once."""
     client = db.get_or_404(Client, client_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("settings.client_edit", client_id=client.id))
@@ -86,17 +90,46 @@ def client_rotate_key(client_id: int):
     commit_change(
         "clients", "rotate_key", f"Rotated the API key of {client.name}", client_id=client.id
     )
-    return _show_key(client, key, created=False)
+    flash(f"The API key of {client.name} was rotated; the old key no longer works.", "success")
+    return _reveal_key(client, key)
+
+
+@bp.route("/clients/<int:client_id>/key")
+@permission_required(CLIENT_SETTINGS_MANAGE)
+def client_key(client_id: int):
+    """Show the client's new API key to the session that made it, until dismissed."""
+    client = db.get_or_404(Client, client_id)
+    return reveal_page(
+        title=f"API key of {client.name}",
+        what="API key",
+        secret=reveals.peek(KEY_REVEAL, client.id),
+        input_id="api-key-value",
+        usage=f"Devices and upstream systems of {client.name} send it in the X-API-Key header "
+        "of POST /api/v1/events. It is stored only as a hash: once dismissed, nobody can show "
+        "it again (rotate the key to get a new one).",
+        dismiss_url=url_for("settings.client_key_dismiss", client_id=client.id),
+        back_url=url_for("settings.client_edit", client_id=client.id),
+    )
+
+
+@bp.route("/clients/<int:client_id>/key/dismiss", methods=["POST"])
+@permission_required(CLIENT_SETTINGS_MANAGE)
+def client_key_dismiss(client_id: int):
+    """Forget the client's new API key (the admin has stored it)."""
+    client = db.get_or_404(Client, client_id)
+    if ConfirmForm().validate_on_submit():
+        reveals.dismiss(KEY_REVEAL, client.id)
+        flash(f"The API key of {client.name} is no longer shown.", "info")
+        return redirect(url_for("settings.clients"))
+    return redirect(url_for("settings.client_key", client_id=client.id))
 
 
 def _policy(form: ClientForm) -> dict:
     return {name: form[name].data for name in POLICY_FIELDS}
 
 
-def _show_key(client: Client, key: str, *, created: bool):
-    """Render the one page that ever shows the key; browsers must not cache it."""
-    response = make_response(
-        render_template("settings/client_key.html", client=client, key=key, created=created)
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _reveal_key(client: Client, key: str):
+    """Hold the new key for this session and redirect to the page that shows it (a reload
+    shows it again instead of submitting the form twice)."""
+    reveals.keep(KEY_REVEAL, client.id, key)
+    return redirect(url_for("settings.client_key", client_id=client.id))

@@ -1,8 +1,9 @@
 """Helpers shared by the admin pages' views."""
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from portal.accounts import AccountError
 from portal.authorization import Refused
 from portal.extensions import db
 from portal.settings import bp
+from portal.settings.forms.common import ConfirmForm
 
 CONFLICT = (
     "Another change saved the same name or email a moment ago, so nothing was saved. "
@@ -78,3 +80,50 @@ def page_number() -> int:
     if not (page.isascii() and page.isdigit()) or int(page) < 1:
         return 1
     return min(int(page), MAX_PAGE)
+
+
+def reveal_page(*, secret: str | None, **texts: str):
+    """Render the page that shows a new secret with a copy button and a dismiss form (``texts``:
+    title, what, usage, input_id, dismiss_url, back_url); browsers must not cache it."""
+    page = render_template("settings/reveal.html", secret=secret, form=ConfirmForm(), **texts)
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def dry_run(change: Callable[[], None]) -> str | None:
+    """Make ``change`` and undo it; return why it was refused (AccountError), or None.
+
+    The confirmation page asks the same code the delete runs, so it says in advance what the
+    delete would refuse. Nothing is audited or committed.
+    """
+    try:
+        change()
+        db.session.flush()
+    except AccountError as exc:
+        return str(exc)
+    finally:
+        db.session.rollback()
+    return None
+
+
+def confirm_delete(
+    *,
+    title: str,
+    consequences: list[str],
+    button: str,
+    cancel_url: str,
+    refusal: str | None = None,
+    form: FlaskForm | None = None,
+):
+    """Render the one confirmation page of every delete: what goes with the row, and the POST
+    (with its CSRF token) to the same URL; a refused delete shows why and no button."""
+    return render_template(
+        "settings/confirm_delete.html",
+        title=title,
+        consequences=consequences,
+        button=button,
+        cancel_url=cancel_url,
+        refusal=refusal,
+        form=form or ConfirmForm(),
+    )

@@ -12,8 +12,8 @@ from portal.guardrails import guarded
 from portal.maintenance import load_state
 from portal.models import AccessGroup
 from portal.permissions import USERS_MANAGE, permission_required
-from portal.settings import bp
-from portal.settings.common import commit_change, refuse
+from portal.settings import bp, deletions
+from portal.settings.common import commit_change, confirm_delete, dry_run, refuse
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.groups import GroupForm
 from portal.snapshots import group_values
@@ -76,26 +76,41 @@ def group_edit(group_id: int):
     return _render_edit(group, form)
 
 
-@bp.route("/groups/<int:group_id>/delete", methods=["POST"])
+@bp.route("/groups/<int:group_id>/delete", methods=["GET", "POST"])
 @permission_required(USERS_MANAGE)
 def group_delete(group_id: int):
-    """Delete an access group unless a guardrail forbids it."""
+    """Ask first, naming who loses the group; then delete it unless a guardrail forbids it."""
     group = db.get_or_404(AccessGroup, group_id)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("settings.group_edit", group_id=group.id))
-    before = group_values(group)
-    try:
-        check_instance_admin(current_user, "groups", "deleting an access group")
-        with guarded(current_user):
-            accounts.delete_group(group)
-    except AccountError as exc:
-        refuse(None, exc)
-        form = GroupForm(formdata=None, data=group_values(group))
-        form.form_errors = [str(exc)]
-        return _render_edit(group, form)
-    commit_change("groups", "delete", f"Deleted access group {before['name']}", before=before)
-    flash(f"Access group {before['name']} deleted.", "success")
-    return redirect(url_for("settings.groups"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        before = group_values(group)
+        try:
+            _delete(group)
+        except AccountError as exc:
+            refuse(None, exc)
+            return _confirm(group, form, str(exc))
+        commit_change("groups", "delete", f"Deleted access group {before['name']}", before=before)
+        flash(f"Access group {before['name']} deleted.", "success")
+        return redirect(url_for("settings.groups"))
+    return _confirm(group, form, dry_run(lambda: _delete(group)))
+
+
+def _delete(group: AccessGroup) -> None:
+    check_instance_admin(current_user, "groups", "deleting an access group")
+    with guarded(current_user):
+        accounts.delete_group(group)
+
+
+def _confirm(group: AccessGroup, form: ConfirmForm, refusal: str | None):
+    effects = deletions.group_effects(group, current_user)
+    return confirm_delete(
+        title=f"Delete access group {group.name}?",
+        consequences=effects,
+        button="Delete access group",
+        cancel_url=url_for("settings.group_edit", group_id=group.id),
+        refusal=refusal,
+        form=form,
+    )
 
 
 def _render_edit(group: AccessGroup, form: GroupForm):

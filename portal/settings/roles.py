@@ -12,8 +12,8 @@ from portal.guardrails import guarded
 from portal.maintenance import load_state
 from portal.models import Role
 from portal.permissions import CATALOGUE, USERS_MANAGE, permission_required
-from portal.settings import bp
-from portal.settings.common import commit_change, refuse
+from portal.settings import bp, deletions
+from portal.settings.common import commit_change, confirm_delete, dry_run, refuse
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.roles import RoleForm
 from portal.snapshots import role_values
@@ -77,26 +77,41 @@ def role_edit(role_id: int):
     return _render_edit(role, form)
 
 
-@bp.route("/roles/<int:role_id>/delete", methods=["POST"])
+@bp.route("/roles/<int:role_id>/delete", methods=["GET", "POST"])
 @permission_required(USERS_MANAGE)
 def role_delete(role_id: int):
-    """Delete a role unless a guardrail forbids it."""
+    """Ask first, naming who loses the role; then delete it unless a guardrail forbids it."""
     role = db.get_or_404(Role, role_id)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("settings.role_edit", role_id=role.id))
-    before = role_values(role)
-    try:
-        check_instance_admin(current_user, "roles", "deleting a role")
-        with guarded(current_user):
-            accounts.delete_role(role)
-    except AccountError as exc:
-        refuse(None, exc)
-        form = RoleForm(formdata=None, data={"name": role.name, "permissions": role.permissions})
-        form.form_errors = [str(exc)]
-        return _render_edit(role, form)
-    commit_change("roles", "delete", f"Deleted role {before['name']}", before=before)
-    flash(f"Role {before['name']} deleted.", "success")
-    return redirect(url_for("settings.roles"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        before = role_values(role)
+        try:
+            _delete(role)
+        except AccountError as exc:
+            refuse(None, exc)
+            return _confirm(role, form, str(exc))
+        commit_change("roles", "delete", f"Deleted role {before['name']}", before=before)
+        flash(f"Role {before['name']} deleted.", "success")
+        return redirect(url_for("settings.roles"))
+    return _confirm(role, form, dry_run(lambda: _delete(role)))
+
+
+def _delete(role: Role) -> None:
+    check_instance_admin(current_user, "roles", "deleting a role")
+    with guarded(current_user):
+        accounts.delete_role(role)
+
+
+def _confirm(role: Role, form: ConfirmForm, refusal: str | None):
+    effects = deletions.role_effects(role, current_user)
+    return confirm_delete(
+        title=f"Delete role {role.name}?",
+        consequences=effects,
+        button="Delete role",
+        cancel_url=url_for("settings.role_edit", role_id=role.id),
+        refusal=refusal,
+        form=form,
+    )
 
 
 def _render_edit(role: Role, form: RoleForm):

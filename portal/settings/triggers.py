@@ -9,7 +9,8 @@ from portal.extensions import db
 from portal.models import ScheduledTrigger
 from portal.permissions import WORKFLOWS_MANAGE, permission_required
 from portal.schedule import describe
-from portal.settings import bp
+from portal.settings import bp, deletions
+from portal.settings.common import confirm_delete
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.triggers import TriggerForm
 
@@ -85,4 +86,10 @@ def trigger_delete(trigger_id: int):
         db.session.commit()
         flash(f"Trigger {name} deleted.", "success")
         return redirect(url_for("settings.triggers"))
-    return render_template("settings/triggers_delete.html", form=form, trigger=trigger)
+    return confirm_delete(
+        title=f"Delete trigger {trigger.name}?",
+        consequences=deletions.trigger_effects(trigger),
+        button="Delete trigger",
+        cancel_url=url_for("settings.triggers"),
+        form=form,
+    )

@@ -19,8 +19,15 @@ from portal.extensions import db
 from portal.guardrails import check_not_self, guarded
 from portal.models import AccessGroup, Client, Role, User
 from portal.permissions import USERS_MANAGE, permission_required
-from portal.settings import bp
-from portal.settings.common import commit_change, language, page_number, refuse
+from portal.settings import bp, deletions
+from portal.settings.common import (
+    commit_change,
+    confirm_delete,
+    dry_run,
+    language,
+    page_number,
+    refuse,
+)
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.users import NewUserForm, PasswordResetForm, UserForm, UserSearchForm
 from portal.snapshots import user_values
@@ -154,25 +161,45 @@ def user_unlock(user_id: int):
     return redirect(url_for("settings.user_edit", user_id=user.id))
 
 
-@bp.route("/users/<int:user_id>/delete", methods=["POST"])
+@bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
 @permission_required(USERS_MANAGE)
 def user_delete(user_id: int):
-    """Delete a user (not yourself, not the last one who can manage client settings)."""
+    """Ask first, naming what goes with the user; then delete them (not yourself, not the last
+    one who can manage client settings)."""
     user = owned_or_404(User, user_id, current_user)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("settings.user_edit", user_id=user.id))
-    before, email, client_id = user_values(user), user.email, user.client_id
-    try:
-        check_may_manage_user(set(current_user.permissions), user, "delete")
-        check_not_self(current_user, user)
-        with guarded(current_user):
-            db.session.delete(user)
-    except AccountError as exc:
-        refuse(None, exc)
-        return _render_edit(user, error=str(exc))
-    commit_change("users", "delete", f"Deleted user {email}", before=before, client_id=client_id)
-    flash(f"User {email} deleted.", "success")
-    return redirect(url_for("settings.users"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        before, email, client_id = user_values(user), user.email, user.client_id
+        try:
+            _delete(user)
+        except AccountError as exc:
+            refuse(None, exc)
+            return _confirm(user, form, str(exc))
+        commit_change(
+            "users", "delete", f"Deleted user {email}", before=before, client_id=client_id
+        )
+        flash(f"User {email} deleted.", "success")
+        return redirect(url_for("settings.users"))
+    return _confirm(user, form, dry_run(lambda: _delete(user)))
+
+
+def _delete(user: User) -> None:
+    check_may_manage_user(set(current_user.permissions), user, "delete")
+    check_not_self(current_user, user)
+    with guarded(current_user):
+        db.session.delete(user)
+
+
+def _confirm(user: User, form: ConfirmForm, refusal: str | None):
+    effects = deletions.user_effects(user)
+    return confirm_delete(
+        title=f"Delete user {user.email}?",
+        consequences=effects,
+        button="Delete user",
+        cancel_url=url_for("settings.user_edit", user_id=user.id),
+        refusal=refusal,
+        form=form,
+    )
 
 
 def _current(user: User) -> dict:

@@ -8,9 +8,13 @@ from portal.authorization import owned_or_404, rows_by_client, visible_clients
 from portal.extensions import db
 from portal.models import Workflow
 from portal.permissions import WORKFLOWS_MANAGE, permission_required
-from portal.settings import bp
+from portal.security import reveals
+from portal.settings import bp, deletions
+from portal.settings.common import confirm_delete, reveal_page
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.workflows import WorkflowForm
+
+REVEAL_KIND = "workflow-signing-secret"  # names the reveal, not a secret
 
 
 @bp.route("/workflows")
@@ -37,8 +41,7 @@ def workflow_new():
         )
         db.session.commit()
         flash(f"Workflow {workflow.name} created.", "success")
-        _flash_secret(secret)
-        return redirect(url_for("settings.workflows"))
+        return _after_save(workflow, secret)
     return render_template("settings/workflows_form.html", form=form, workflow=None)
 
 
@@ -56,8 +59,7 @@ def workflow_edit(workflow_id: int):
         )
         db.session.commit()
         flash(f"Workflow {workflow.name} saved.", "success")
-        _flash_secret(secret)
-        return redirect(url_for("settings.workflows"))
+        return _after_save(workflow, secret)
     return render_template("settings/workflows_form.html", form=form, workflow=workflow)
 
 
@@ -86,9 +88,46 @@ def workflow_delete(workflow_id: int):
         db.session.commit()
         flash(f"Workflow {name} deleted.", "success")
         return redirect(url_for("settings.workflows"))
-    return render_template("settings/workflows_delete.html", form=form, workflow=workflow)
+    return confirm_delete(
+        title=f"Delete workflow {workflow.name}?",
+        consequences=deletions.workflow_effects(workflow),
+        button="Delete workflow",
+        cancel_url=url_for("settings.workflows"),
+        form=form,
+    )
 
 
-def _flash_secret(secret: str | None) -> None:
-    if secret:
-        flash("A signing secret was generated; its edit page shows it for the receiver.", "info")
+@bp.route("/workflows/<int:workflow_id>/secret")
+@permission_required(WORKFLOWS_MANAGE)
+def workflow_secret(workflow_id: int):
+    """Show a workflow's newly generated signing secret to the session that made it."""
+    workflow = owned_or_404(Workflow, workflow_id, current_user)
+    return reveal_page(
+        title=f"Signing secret of {workflow.name}",
+        what="signing secret",
+        secret=reveals.peek(REVEAL_KIND, workflow.id),
+        input_id="signing-secret-value",
+        usage="The receiver verifies each call's webhook-signature header with it (Standard "
+        "Webhooks). The workflow's edit page also shows the current secret.",
+        dismiss_url=url_for("settings.workflow_secret_dismiss", workflow_id=workflow.id),
+        back_url=url_for("settings.workflows"),
+    )
+
+
+@bp.route("/workflows/<int:workflow_id>/secret/dismiss", methods=["POST"])
+@permission_required(WORKFLOWS_MANAGE)
+def workflow_secret_dismiss(workflow_id: int):
+    """Stop showing a workflow's generated signing secret on its reveal page."""
+    workflow = owned_or_404(Workflow, workflow_id, current_user)
+    if ConfirmForm().validate_on_submit():
+        reveals.dismiss(REVEAL_KIND, workflow.id)
+        return redirect(url_for("settings.workflows"))
+    return redirect(url_for("settings.workflow_secret", workflow_id=workflow.id))
+
+
+def _after_save(workflow: Workflow, secret: str | None):
+    """Go back to the list, or, when a signing secret was generated, to the page that shows it."""
+    if not secret:
+        return redirect(url_for("settings.workflows"))
+    reveals.keep(REVEAL_KIND, workflow.id, secret)
+    return redirect(url_for("settings.workflow_secret", workflow_id=workflow.id))
