@@ -98,7 +98,8 @@ def strength_problem(password: str, user_inputs: Iterable[str] = ()) -> str | No
 def account_words(email: str) -> list[str]:
     """Return the words of an email address a password must not be built from."""
     email = (email or "").strip().lower()
-    return [email, *(word for word in re.split(r"[^a-z0-9]+", email) if len(word) > 2)]
+    words = [word for word in re.split(r"[^a-z0-9]+", email) if len(word) > 2]
+    return [email, email.partition("@")[0], *words]
 
 
 def generate_password(client: Client, email: str) -> str:
