@@ -171,7 +171,8 @@ def test_last_signed_in_is_never_then_the_time_of_the_last_success(app, admin_cl
     assert shown() == "Never"  # a refused sign-in is no sign-in
     login(app.test_client(), "seen@example.com")
     assert re.fullmatch(
-        r'<time datetime="[\dT:.-]+Z">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>', shown()
+        r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>',
+        shown(),
     )
 
 
@@ -213,3 +214,17 @@ def test_the_list_costs_the_same_queries_for_more_users(app, admin_client, make_
         make_user(f"many{n}@example.com", roles=("Viewer", "Operator"), groups=("Administrators",))
     assert queries() == few
     assert user_id(app, "many14@example.com")
+
+
+def test_the_migration_round_trip_keeps_users_and_their_memberships(app, runner, make_user):
+    make_user("member@example.com", roles=("Operator",), groups=("Administrators",))
+    force(app, "member@example.com")
+    for command in (["db", "downgrade", "0007"], ["db", "upgrade"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        db.session.remove()
+        user = db.session.scalar(sa.select(User).where(User.email == "member@example.com"))
+        assert [role.name for role in user.roles] == ["Operator"]
+        assert [group.name for group in user.groups] == ["Administrators"]
+        assert user.must_change_password is False and user.last_signed_in_at is None

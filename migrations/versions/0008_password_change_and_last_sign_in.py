@@ -16,12 +16,16 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('last_signed_in_at', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # In place, not batch mode: a copy of users would cascade to user_roles, user_groups and
+    # user_sessions (SQLite's foreign keys are on).
+    op.add_column('users', sa.Column('last_signed_in_at', sa.DateTime(), nullable=True))
+    op.add_column(
+        'users',
+        sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('must_change_password')
-        batch_op.drop_column('last_signed_in_at')
+    # In place for the same reason (SQLite 3.35+ and PostgreSQL drop a column in place).
+    for column in ('must_change_password', 'last_signed_in_at'):
+        op.execute(f'ALTER TABLE users DROP COLUMN {column}')
