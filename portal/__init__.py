@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask, render_template
 
 from portal import maintenance, navigation, security
+from portal.auth import gate
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
 from portal.models.types import URL_CONVERTERS
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     register_blueprints(app)
     register_errorhandlers(app)
     maintenance.init_app(app)
+    gate.init_app(app)  # after the maintenance hook
     navigation.init_app(app)
     register_cli(app)
     return app

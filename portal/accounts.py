@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from portal import names
 from portal.extensions import db
 from portal.models import AccessGroup, Client, Role, User
-from portal.passwords import hash_password, password_problem, unlock
+from portal.passwords import account_words, hash_password, password_problem, unlock
 from portal.permissions import CATALOGUE
 from portal.security import sessions
 
@@ -114,14 +114,13 @@ def create_user(
     groups: list[AccessGroup],
     *,
     active: bool = True,
+    must_change_password: bool = False,
     lang: str = "en",
 ) -> User:
     """Create a user after checking email, uniqueness, roles, groups and the password policy."""
     email = _check_email(email)
     _check_memberships(roles, groups)
-    problem = password_problem(client, password, lang)
-    if problem:
-        raise AccountError(problem, "password")
+    _check_password(client, password, email, lang)
     user = User(
         email=email,
         password_hash=hash_password(password),
@@ -129,6 +128,7 @@ def create_user(
         roles=list(roles),
         groups=list(groups),
         active=active,
+        must_change_password=must_change_password,
     )
     db.session.add(user)
     db.session.flush()
@@ -143,8 +143,10 @@ def update_user(
     groups: list[AccessGroup],
     *,
     active: bool,
+    must_change_password: bool | None = None,
 ) -> None:
-    """Change a user's details with the same checks as creating one (the password stays)."""
+    """Change a user's details with the same checks as creating one (the password stays;
+    ``must_change_password`` None keeps the flag)."""
     user.email = _check_email(email, exclude_id=user.id)
     _check_memberships(roles, groups)
     user.client = client
@@ -153,16 +155,27 @@ def update_user(
     if user.active and not active:
         sessions.end_all(user)  # a deactivated user is signed out everywhere
     user.active = active
+    if must_change_password is not None:
+        user.must_change_password = must_change_password
 
 
-def set_password(user: User, password: str, lang: str = "en") -> None:
-    """Set a new password after checking the user's client policy; also unlocks the account."""
-    problem = password_problem(user.client, password, lang)
-    if problem:
-        raise AccountError(problem, "password")
+def set_password(
+    user: User, password: str, lang: str = "en", *, must_change_password: bool = False
+) -> None:
+    """Set a new password after checking the user's client policy and its strength; also
+    unlocks the account. ``must_change_password``: the user must choose another at sign-in
+    (an admin's reset); the user's own new password clears it."""
+    _check_password(user.client, password, user.email, lang)
     user.password_hash = hash_password(password)
+    user.must_change_password = must_change_password
     unlock(user)
     sessions.end_all(user)  # the sessions and remember-me cookies of the old password end
+
+
+def _check_password(client: Client, password: str, email: str, lang: str) -> None:
+    problem = password_problem(client, password, lang, account_words(email))
+    if problem:
+        raise AccountError(problem, "password")
 
 
 def create_role(name: str, permissions: Iterable[str]) -> Role:

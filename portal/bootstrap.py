@@ -1,11 +1,10 @@
 """What ``flask setup`` puts in a new database: idempotent, so running it twice changes nothing."""
 
-import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from portal import accounts, audit, clients, names
+from portal import accounts, audit, clients, names, passwords
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Client, Role, User
@@ -39,11 +38,16 @@ def bootstrap(admin_email: str | None = None, admin_password: str | None = None)
     get_or_create_state()
 
     if db.session.scalar(sa.select(sa.func.count(User.id))) == 0:
-        done.generated_password = None if admin_password else secrets.token_urlsafe(12)
+        email, client = admin_email or DEFAULT_ADMIN_EMAIL, accounts.default_client()
+        if not admin_password:
+            try:
+                done.generated_password = passwords.generate_password(client, email)
+            except ValueError as exc:
+                raise accounts.AccountError(f"{exc} Choose one with --admin-password.") from None
         done.admin = accounts.create_user(
-            admin_email or DEFAULT_ADMIN_EMAIL,
+            email,
             admin_password or done.generated_password,
-            accounts.default_client(),
+            client,
             accounts.find_roles([ADMIN_ROLE]),
             accounts.find_groups([ADMIN_GROUP]),
         )

@@ -46,6 +46,7 @@ class Defaults:
     LOGIN_THROTTLE = "30 per 5 minutes"
     TRUSTED_PROXIES = 0
     HTTPS = False
+    PASSWORD_MIN_SCORE = 2  # zxcvbn score (0-4) a new password needs; 2 refuses the guessable
     WEBHOOK_ALLOWED_NETWORKS: list[str] = []  # CIDRs beyond the public internet, e.g. 127.0.0.0/8
     USERS_PER_PAGE = 25
     AUDIT_PER_PAGE = 50

@@ -10,6 +10,7 @@ def user_values(user: User) -> dict:
         "roles": sorted(role.name for role in user.roles),
         "groups": sorted(group.name for group in user.groups),
         "active": user.active,
+        "must_change_password": user.must_change_password,
     }
 
 

@@ -70,7 +70,10 @@ def test_create_user_through_the_form(app, admin_client, client):
     entry = last_audit(app, "users")
     assert entry.action == "create"
     assert entry.after["email"] == "new@example.com" and entry.after["roles"] == ["Viewer"]
-    assert "password" not in json.dumps(entry.after).lower()
+    # neither the password nor its hash is stored (the must_change_password flag is no secret)
+    stored = json.dumps(entry.after).lower()
+    assert NEW_PASSWORD not in stored and "hash" not in stored and "scrypt:" not in stored
+    assert entry.after["must_change_password"] is False
     other = app.test_client()
     assert login(other, "new@example.com", NEW_PASSWORD).status_code == 302
 

@@ -1,7 +1,7 @@
 """Names of clients, roles and access groups unique without regard to case
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 
 Existing names that differ only in case (or in surrounding spaces) are resolved first: the oldest
 row keeps its name, each later one becomes "name (2)", "name (3)", ... (shortened to fit the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -113,24 +113,38 @@ def logout():
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def change_password():
-    """Let any signed-in user change their own password."""
+    """Let any signed-in user change their own password (required first when an admin asks)."""
     form = ChangePasswordForm()
     lang = request.accept_languages.best_match(["en", "de"]) or "en"
-    form.new_password.description = passwords.rule_message(current_user.client, lang)
+    form.new_password.description = passwords.requirements(current_user.client, lang)
+    required = current_user.must_change_password
     if form.validate_on_submit():
         if not passwords.check_password(current_user, form.current_password.data):
             form.current_password.errors.append("The current password is wrong.")
+        elif form.new_password.data == form.current_password.data:
+            form.new_password.errors.append("Choose a password other than your current one.")
         else:
             try:
                 accounts.set_password(current_user, form.new_password.data, lang)
             except accounts.AccountError as exc:
                 form.new_password.errors.append(str(exc))
             else:
-                audit.record(current_user, "users", "password", "Changed own password")
+                before = after = None
+                if required:  # the flag's change is audited like an admin's edit
+                    before, after = {"must_change_password": True}, {"must_change_password": False}
+                audit.record(
+                    current_user,
+                    "users",
+                    "password",
+                    "Changed own password",
+                    before=before,
+                    after=after,
+                    client_id=current_user.client_id,
+                )
                 db.session.commit()
                 flash("Your password has been changed.", "success")
-                return redirect(url_for("dashboard.index"))
-    return render_template("auth/password.html", form=form)
+                return redirect(safe_next(request.args.get("next")))
+    return render_template("auth/password.html", form=form, required=required)
 
 
 def _known(user_ids: list[int], email: str) -> bool:

@@ -51,6 +51,7 @@ def attempt_sign_in(email: str, password: str, address: str, known_device: bool)
     else:
         signins.forget_failures(user, address)
         user.failed_logins = 0
+        user.last_signed_in_at = now  # the users list's "Last signed in"
         outcome = OK
     if outcome in (WRONG, LOCKED):
         # Only a wrong password counts toward the account's lockout; every refusal here

@@ -84,7 +84,11 @@ def rotate_key(name: str) -> None:
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--password", required=True, help="The password (must meet the client's policy).")
+@click.option(
+    "--password",
+    required=True,
+    help="The password (the client's policy applies; easily guessed ones are refused).",
+)
 @click.option("--role", "roles", multiple=True, required=True, help="A role name (repeatable).")
 @click.option(
     "--group", "groups", multiple=True, required=True, help="An access group (repeatable)."
@@ -95,12 +99,16 @@ def rotate_key(name: str) -> None:
     default=None,
     help="The user's client (default: the default client made by setup).",
 )
+@click.option(
+    "--must-change-password", is_flag=True, help="Make the user choose a new password at sign-in."
+)
 def create_user(
     email: str,
     password: str,
     roles: tuple[str, ...],
     groups: tuple[str, ...],
     client_name: str | None,
+    must_change_password: bool,
 ) -> None:
     """Create a user with one or more roles and access groups."""
     client = _client(client_name) if client_name else accounts.default_client()
@@ -108,7 +116,12 @@ def create_user(
         raise click.ClickException("There is no default client yet: run flask setup first.")
     try:
         user = accounts.create_user(
-            email, password, client, accounts.find_roles(roles), accounts.find_groups(groups)
+            email,
+            password,
+            client,
+            accounts.find_roles(roles),
+            accounts.find_groups(groups),
+            must_change_password=must_change_password,
         )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
@@ -116,7 +129,12 @@ def create_user(
         "users",
         "create",
         f"Created user {user.email}",
-        after={"email": user.email, "roles": list(roles), "groups": list(groups)},
+        after={
+            "email": user.email,
+            "roles": list(roles),
+            "groups": list(groups),
+            "must_change_password": must_change_password,
+        },
         client_id=client.id,
     )
     click.echo(f"Created user {user.email} in client {client.name}.")
@@ -124,17 +142,30 @@ def create_user(
 
 @users_cli.command("set-password")
 @click.argument("email")
-@click.option("--password", required=True, help="The new password (must meet the client's policy).")
-def set_password(email: str, password: str) -> None:
+@click.option(
+    "--password",
+    required=True,
+    help="The new password (the client's policy applies; easily guessed ones are refused).",
+)
+@click.option(
+    "--must-change-password", is_flag=True, help="Make the user choose a new password at sign-in."
+)
+def set_password(email: str, password: str, must_change_password: bool) -> None:
     """Set a user's password and unlock the account (e.g. a lost admin password)."""
     user = accounts.find_user(email)
     if user is None:
         raise click.ClickException(f"Unknown user: {accounts.normalize_email(email)}")
     try:
-        accounts.set_password(user, password)
+        accounts.set_password(user, password, must_change_password=must_change_password)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc))
-    _commit("users", "password", f"Set the password of {user.email}", client_id=user.client_id)
+    _commit(
+        "users",
+        "password",
+        f"Set the password of {user.email}",
+        after={"must_change_password": must_change_password},
+        client_id=user.client_id,
+    )
     click.echo(f"Set the password of {user.email}; the account is unlocked.")
 
 

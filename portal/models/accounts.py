@@ -102,6 +102,10 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # Set by each successful sign-in (portal.auth.signin); None: never signed in.
+    last_signed_in_at: Mapped[datetime | None]
+    # Every page but the own-password page redirects there until a new password is set.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     client: Mapped[Client] = relationship(back_populates="users", lazy="joined")

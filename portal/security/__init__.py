@@ -8,13 +8,19 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.security import headers
-from portal.security.config import parse_networks, parse_proxy_count, parse_throttle
+from portal.security.config import (
+    parse_min_score,
+    parse_networks,
+    parse_proxy_count,
+    parse_throttle,
+)
 
 
 def init_app(app: Flask) -> None:
     config = app.config
     config["LOGIN_THROTTLE_PARSED"] = parse_throttle(config["LOGIN_THROTTLE"])
     config["WEBHOOK_ALLOWED_NETWORKS_PARSED"] = parse_networks(config["WEBHOOK_ALLOWED_NETWORKS"])
+    config["PASSWORD_MIN_SCORE"] = parse_min_score(config["PASSWORD_MIN_SCORE"])
     proxies = parse_proxy_count(config["TRUSTED_PROXIES"])
     if proxies:
         # Trust exactly that many X-Forwarded-For/-Proto hops; with 0 a forged header is ignored.

@@ -64,3 +64,16 @@ def parse_proxy_count(value: object) -> int:
     if not 0 <= count <= 10:
         raise ConfigError("TRUSTED_PROXIES", f"{count} is not between 0 and 10")
     return count
+
+
+def parse_min_score(value: object) -> int:
+    """Read ``PASSWORD_MIN_SCORE``: the zxcvbn score (0 to 4) a new password needs at least."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError("PASSWORD_MIN_SCORE", f"{value!r} is not a whole number")
+    try:
+        score = int(value)
+    except ValueError:
+        raise ConfigError("PASSWORD_MIN_SCORE", f"{value!r} is not a whole number") from None
+    if not 0 <= score <= 4:
+        raise ConfigError("PASSWORD_MIN_SCORE", f"{score} is not between 0 and 4")
+    return score

@@ -17,6 +17,7 @@ from portal.authorization import (
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.guardrails import check_not_self, guarded
+from portal.maintenance import Selection, load_state, may_bypass
 from portal.models import AccessGroup, Client, Role, User
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp, deletions
@@ -44,8 +45,19 @@ def users():
     pagination = db.paginate(
         query, page=page_number(), per_page=current_app.config["USERS_PER_PAGE"], error_out=False
     )
+    # Who could sign in with the saved bypass selection were maintenance on now: the rule itself
+    # answers, for the page's users (their roles and groups come with the page, not per row).
+    state = load_state()
+    selection = Selection(list(state.bypass_roles), list(state.bypass_groups))
+    bypass = {user.id: may_bypass(user, selection) for user in pagination.items}
     return render_template(
-        "settings/users.html", search=search, pagination=pagination, now=utc_now()
+        "settings/users.html",
+        search=search,
+        pagination=pagination,
+        now=utc_now(),
+        bypass=bypass,
+        selection=selection,
+        maintenance_on=state.enabled,
     )
 
 
@@ -68,6 +80,7 @@ def user_new():
                 _chosen(Role, form.roles.data),
                 _chosen(AccessGroup, form.groups.data),
                 active=form.active.data,
+                must_change_password=form.must_change_password.data,
                 lang=language(),
             )
         except AccountError as exc:
@@ -113,6 +126,7 @@ def user_edit(user_id: int):
                     _chosen(Role, form.roles.data),
                     _chosen(AccessGroup, form.groups.data),
                     active=form.active.data,
+                    must_change_password=form.must_change_password.data,
                 )
         except AccountError as exc:
             refuse(form, exc)
@@ -132,11 +146,15 @@ def user_password(user_id: int):
     if reset.validate_on_submit():
         try:
             check_may_manage_user(set(current_user.permissions), user, "reset the password of")
-            accounts.set_password(user, reset.password.data, language())
+            must_change = reset.must_change_password.data
+            accounts.set_password(
+                user, reset.password.data, language(), must_change_password=must_change
+            )
         except AccountError as exc:
             refuse(reset, exc)
         else:
-            _record(user, "password", f"Reset the password of {user.email}", None, None)
+            after = {"must_change_password": must_change}
+            _record(user, "password", f"Reset the password of {user.email}", None, after)
             flash(f"New password set for {user.email}.", "success")
             return redirect(url_for("settings.user_edit", user_id=user.id))
     return _render_edit(user, reset=reset)
@@ -209,6 +227,7 @@ def _current(user: User) -> dict:
         "roles": [role.id for role in user.roles],
         "groups": [group.id for group in user.groups],
         "active": user.active,
+        "must_change_password": user.must_change_password,
     }
 
 
@@ -230,7 +249,7 @@ def _describe_password(form, client_id: int | None) -> None:
     """Show the chosen client's password rule next to the password fields."""
     client = next((c for c in visible_clients(current_user) if c.id == client_id), None)
     if client is not None:
-        form.password.description = passwords.rule_message(client, language())
+        form.password.description = passwords.requirements(client, language())
 
 
 def _record(user: User, action: str, text: str, before, after) -> None:
@@ -248,7 +267,7 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
     if error:
         form.form_errors = [*form.form_errors, error]
     reset = reset or PasswordResetForm(formdata=None)
-    reset.password.description = passwords.rule_message(user.client, language())
+    reset.password.description = passwords.requirements(user.client, language())
     return render_template(
         "settings/user_form.html",
         form=form,

@@ -27,6 +27,7 @@ class UserForm(FlaskForm):
         "Access groups", coerce=int, validators=[DataRequired("Choose at least one access group.")]
     )
     active = BooleanField("Active (may sign in)", default=True)
+    must_change_password = BooleanField("Must change the password at the next sign-in")
     submit = SubmitField("Save")
 
 
@@ -51,6 +52,10 @@ class PasswordResetForm(FlaskForm):
         "Confirm new password",
         id="reset-confirm",
         validators=[DataRequired(), EqualTo("password", MISMATCH)],
+    )
+    # An admin's password is a temporary one: by default the user replaces it at sign-in.
+    must_change_password = BooleanField(
+        "Must change it at the next sign-in", id="reset-must-change-password", default=True
     )
     submit = SubmitField("Set password", id="reset-submit")
 
