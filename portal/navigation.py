@@ -163,7 +163,7 @@ def visible(pages: tuple[Page, ...]) -> list[Page]:
 
 
 def nav_items() -> list[Page]:
-    """Return the top of the menu the signed-in user may open (ask :func:`visible` below)."""
+    """Return the pages at the top of the menu that the signed-in user may open."""
     return visible(MENU)
 
 
