@@ -25,6 +25,7 @@ from tests.conftest import csrf_token, login
 PUBLIC = {
     "static",  # CSS
     "auth.login",  # the sign-in form
+    "aliases.login",  # /login: a redirect to the sign-in form
     "auth.logout",  # POST only; signing out an anonymous visitor does nothing
     "api.healthz",  # health check for load balancers and deploy scripts
     "api.openapi",  # the API description (no key)
@@ -43,6 +44,9 @@ PROTECTED: dict[str, str | tuple[str, ...] | None] = {
     "auth.change_password": SIGNED_IN_ONLY,
     "dashboard.index": DASHBOARD_VIEW,
     "settings.maintenance": CLIENT_SETTINGS_MANAGE,
+    # The overview pages open for anyone who may open one of the pages they list.
+    "settings.index": (WORKFLOWS_MANAGE, USERS_MANAGE, CLIENT_SETTINGS_MANAGE, AUDIT_VIEW),
+    "settings.client_settings": (CLIENT_SETTINGS_MANAGE, AUDIT_VIEW),
     "settings.users": USERS_MANAGE,
     "settings.user_new": USERS_MANAGE,
     "settings.user_edit": USERS_MANAGE,

@@ -10,6 +10,7 @@ from portal.settings import (  # noqa: E402,F401
     clients,
     groups,
     maintenance,
+    overview,
     roles,
     triggers,
     users,
