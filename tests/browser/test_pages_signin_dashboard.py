@@ -28,7 +28,7 @@ BLOCKED = "signin-blocked@example.com"  # Viewer + Administrators: blocked
 DEMOTED = "signin-demoted@example.com"  # may sign in until an admin takes the role away
 WATCHER = "signin-watcher@example.com"  # dashboard:view and nothing else
 WATCHER_ROLE = "signin-dashboard-only"
-FOLLOW_MS = 8_000  # an open page follows within 5 s (SPEC §3 rule 13), plus the CLI's own time
+FOLLOW_MS = 12_000  # rule 13 says 5 s (test_maintenance_windows times it); slack for a busy machine
 
 
 @pytest.fixture(scope="module")
