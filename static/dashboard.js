@@ -47,8 +47,11 @@
       state.setAttribute("data-state", data.processor.state);
       setText(state, data.processor.label);
     }
+    Array.prototype.forEach.call(root.querySelectorAll("[data-label=queued]"), function (label) {
+      setText(label, data.queued_label);
+    });
     data.clients.forEach(function (client) {
-      ["queued", "held", "processed_5m", "failed", "purged"].forEach(function (key) {
+      ["queued", "processed_5m", "failed", "purged"].forEach(function (key) {
         setText(document.getElementById("counter-" + client.id + "-" + key), String(client[key]));
       });
       setText(document.getElementById("last-purge-" + client.id), client.last_purge
@@ -70,25 +73,34 @@
     setText(document.getElementById("stats-updated"), "Figures as of " + data.generated_at + " UTC.");
   }
 
-  function stop(reason) {
+  function signedOut() {
+    // The session has ended (signed out elsewhere, or blocked by maintenance, e.g. after a
+    // change of roles that the maintenance state's poll cannot see): go where the user can
+    // sign in again and read why, as an open page does when the maintenance state changes.
     window.clearInterval(timer);
-    setText(document.getElementById("stats-updated"), reason);
+    setText(document.getElementById("stats-updated"), "Your session has ended.");
+    var login = document.body.getAttribute("data-login-url");
+    if (login) { window.location.assign(login); }
   }
 
   function refresh() {
     fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
       .then(function (response) {
         var type = response.headers.get("Content-Type") || "";
-        // A redirect to the sign-in page, or 503 during maintenance: the session has ended.
-        if (response.redirected || response.status === 503 || type.indexOf("json") === -1) {
-          stop("Live updates stopped: your session has ended. Reload the page.");
-          return null;
-        }
-        return response.ok ? response.json() : null;
+        // A redirect to the sign-in page, or the hook's 503 during maintenance: the session
+        // has ended. Anything else that is not JSON (a proxy's error page): try again later.
+        if (response.redirected) { signedOut(); return null; }
+        if (type.indexOf("json") === -1) { return null; }
+        return response.json().then(function (data) {
+          if (response.status === 503 && data.error === "maintenance") { signedOut(); return null; }
+          return response.ok ? data : null;
+        });
       })
       .then(function (data) { if (data) { update(data); } })
       .catch(function () { /* network hiccup: keep the last figures and try again */ });
   }
 
   timer = window.setInterval(refresh, seconds * 1000);
+  // The maintenance state changed (static/live.js): the queued figure's label follows at once.
+  document.addEventListener("maintenance:changed", refresh);
 })();

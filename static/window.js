@@ -1,5 +1,6 @@
 // Dashboard: keep the maintenance window's elapsed time, held count and drain progress current
-// by re-reading that part of the page every few seconds while a window or a drain is on.
+// by re-reading that part of the page every few seconds while a window or a drain is on, and
+// the maintenance state's sentence whenever the state changes.
 // Progressive enhancement only: without JavaScript the page shows the figures of its load.
 (function () {
   "use strict";
@@ -11,10 +12,16 @@
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         if (!html) { return; }
-        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("maintenance-window");
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var fresh = page.getElementById("maintenance-window");
         if (fresh) {
           target.innerHTML = fresh.innerHTML;
           target.setAttribute("data-refresh", fresh.getAttribute("data-refresh"));
+        }
+        var sentence = document.getElementById("maintenance-state");
+        var freshSentence = page.getElementById("maintenance-state");
+        if (sentence && freshSentence && sentence.innerHTML !== freshSentence.innerHTML) {
+          sentence.innerHTML = freshSentence.innerHTML;
         }
       })
       .catch(function () { /* try again at the next tick */ });

@@ -96,7 +96,9 @@ def test_counts_per_client_in_html_and_json(app, admin_client):
     add_events(app, "Acme", ("queued", None), ("failed", timedelta(hours=2)))
     page = admin_client.get("/").get_data(as_text=True)
     expected = {"queued": 3, "held": 0, "processed_5m": 2, "failed": 1}
-    assert {key: counter(page, "Default", key) for key in expected} == expected
+    shown = {"queued": 3, "processed_5m": 2, "failed": 1}
+    assert {key: counter(page, "Default", key) for key in shown} == shown
+    assert 'data-counter="held"' not in page  # the queued figure carries its state instead
     assert counter(page, "Acme", "queued") == 1 and counter(page, "Acme", "failed") == 1
     assert page.index('data-client="Default"') < page.index('data-client="Acme"')  # own first
     data = admin_client.get(STATS).get_json()
@@ -104,14 +106,27 @@ def test_counts_per_client_in_html_and_json(app, admin_client):
     assert json_counts(data, "Acme") == {"queued": 1, "held": 0, "processed_5m": 0, "failed": 1}
 
 
+def queued_label(page: str) -> str:
+    match = re.search(r'<div class="label" data-label="queued">([^<]*)</div>', page)
+    assert match, "no label for the queued figure"
+    return match.group(1)
+
+
 def test_held_counts_queued_events_while_restricted(app, admin_client):
     add_events(app, "Default", *MIXED)
     set_maintenance(app, enabled=True, restrict=True)
     page = admin_client.get("/").get_data(as_text=True)
-    assert counter(page, "Default", "held") == 3
-    assert admin_client.get(STATS).get_json()["clients"][0]["held"] == 3
+    # one figure with its state, not "Queued 3" beside "Held 3" (which reads as 6)
+    assert counter(page, "Default", "queued") == 3
+    assert queued_label(page) == "Queued — held by maintenance"
+    assert 'data-counter="held"' not in page
+    data = admin_client.get(STATS).get_json()
+    assert data["clients"][0]["held"] == 3 and data["queued_label"] == queued_label(page)
     set_maintenance(app, enabled=True, restrict=False)  # logins restricted, processing runs
-    assert counter(admin_client.get("/").get_data(as_text=True), "Default", "held") == 0
+    page = admin_client.get("/").get_data(as_text=True)
+    assert counter(page, "Default", "queued") == 3 and queued_label(page) == "Queued"
+    data = admin_client.get(STATS).get_json()
+    assert data["clients"][0]["held"] == 0 and data["queued_label"] == "Queued"
 
 
 @pytest.mark.parametrize(
@@ -185,6 +200,10 @@ def test_without_events_view_no_figures(app, client, make_user):
     login(client, "watch@example.com")
     page = client.get("/").get_data(as_text=True)
     assert 'id="me-email"' in page and "hidden.type" not in page and "data-counter" not in page
+    # not an empty "Figures as of" section: a sentence says why and what would show them
+    assert 'id="stats-updated"' not in page
+    assert 'id="no-figures"' in page and "View events and deliveries" in page
+    assert 'id="processor-state"' in page
     data = client.get(STATS).get_json()
     assert data["figures"] is False and data["clients"] == [] and data["events"] == []
 

@@ -4,6 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal import accounts
+from portal.auth.routes import MAINTENANCE_REFUSAL
 from portal.extensions import db
 from portal.guardrails import LAST_MANAGER, NOT_YOURSELF, SELF_LOCKOUT
 from portal.maintenance import get_or_create_state, may_bypass
@@ -242,4 +243,4 @@ def test_acceptance_create_role_group_user_then_bypass_them(app, admin_client, m
     assert night.get("/").status_code == 200
     refused = login(day, "day@example.com")
     assert refused.status_code == 200
-    assert "restricted while the gateway is in maintenance" in text(refused)
+    assert MAINTENANCE_REFUSAL in text(refused)

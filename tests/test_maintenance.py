@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from portal import accounts
+from portal.auth.routes import MAINTENANCE_REFUSAL
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import load_state
@@ -60,7 +61,7 @@ def test_fresh_sign_in(app, client, groups, make_user, role_in, group_in, allowe
     else:
         page = response.get_data(as_text=True)
         assert response.status_code == 200
-        assert "restricted while the gateway is in maintenance" in page
+        assert MAINTENANCE_REFUSAL in page
         assert client.get("/").status_code == 302  # not signed in
 
 
@@ -160,7 +161,7 @@ def test_state_survives_a_new_app_and_never_times_out(app, db_path, tmp_path, gr
             assert [role.name for role in state.bypass_roles] == ["Operator"]
         client = restarted.test_client()
         page = login(client, EMAIL, PASSWORD).get_data(as_text=True)
-        assert "restricted while the gateway is in maintenance" in page
+        assert MAINTENANCE_REFUSAL in page
     finally:
         with restarted.app_context():
             db.engine.dispose()

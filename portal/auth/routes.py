@@ -27,6 +27,13 @@ from portal.security import devices, reveals, sessions, signins
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
+# While maintenance is on every refusal shows this one line (no oracle), worded so that someone
+# who may sign in and mistyped their password knows to try again rather than read a lockout.
+MAINTENANCE_REFUSAL = (
+    "Sign-in failed. During maintenance only some teams may sign in. "
+    "If you are one of them, check your email and password and try again."
+)
+
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
@@ -82,7 +89,7 @@ def login():
             return response
         db.session.commit()
         if attempt.maintenance:
-            error = "Sign-in is restricted while the gateway is in maintenance."
+            error = MAINTENANCE_REFUSAL
         elif attempt.outcome == signin.LOCKED:
             error = "This account is temporarily locked after too many failed sign-ins."
         else:

@@ -6,7 +6,13 @@ from flask_login import current_user
 from portal.authorization import is_instance_admin
 from portal.dashboard.stats import snapshot
 from portal.maintenance import load_state, windows
-from portal.permissions import CLIENT_SETTINGS_MANAGE, DASHBOARD_VIEW, permission_required
+from portal.permissions import (
+    CATALOGUE,
+    CLIENT_SETTINGS_MANAGE,
+    DASHBOARD_VIEW,
+    EVENTS_VIEW,
+    permission_required,
+)
 
 bp = Blueprint("dashboard", __name__)
 REFRESH_SECONDS = 5
@@ -23,6 +29,7 @@ def index():
         user=current_user,
         stats=stats,
         refresh_seconds=REFRESH_SECONDS,
+        figures_permission=CATALOGUE[EVENTS_VIEW],
         window=windows.current_figures(state, instance_wide=is_instance_admin(current_user)),
         cancelled=state.schedule_cancelled_reason
         if current_user.can(CLIENT_SETTINGS_MANAGE) and state.schedule_cancelled_at

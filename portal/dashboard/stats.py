@@ -28,6 +28,9 @@ PROCESSOR_LABELS = {
     "paused": "Paused by maintenance",
     "stopped": "No active processor",
 }
+# While processing is paused every queued event is held: one figure, its state in the label
+# (two counters for the same events read as twice as many).
+QUEUED_LABELS = {False: "Queued", True: "Queued — held by maintenance"}
 
 
 def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[int, dict[str, int]]:
@@ -118,6 +121,7 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
         "generated_at": _stamp(now),
         "maintenance": {"enabled": state.enabled, "processing_paused": state.processing_paused},
         "processor": {"state": processor, "label": PROCESSOR_LABELS[processor]},
+        "queued_label": QUEUED_LABELS[state.processing_paused],
         "figures": user.can(EVENTS_VIEW),
         "clients": [],
         "events": [],

@@ -9,6 +9,7 @@ from portal.maintenance import schedule
 from portal.maintenance.live import POLL_SECONDS
 from portal.maintenance.rule import may_bypass
 from portal.maintenance.state import FLAGS, Flags, display_message, load_state, phase, version
+from portal.permissions import CLIENT_SETTINGS_MANAGE
 from portal.security import sessions
 
 # Endpoints that work whatever the state: signing in/out, the health check, key-authenticated API.
@@ -67,7 +68,19 @@ def inject_maintenance() -> dict:
         "maintenance_notice": notice,
         "maintenance_version": g.get("maintenance_version", ""),
         "live_poll_seconds": POLL_SECONDS,
+        "maintenance_settings_url": maintenance_settings_url,
     }
+
+
+def maintenance_settings_url() -> str | None:
+    """Return where the banners link the signed-in user to manage maintenance (None: nowhere).
+
+    A function, so only a page that shows a banner asks; the live poll renders the banners
+    with it too (``live.state``).
+    """
+    if current_user.is_authenticated and current_user.can(CLIENT_SETTINGS_MANAGE):
+        return url_for("settings.maintenance")
+    return None
 
 
 def hms(seconds: float | None) -> str:
