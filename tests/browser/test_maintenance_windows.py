@@ -276,7 +276,7 @@ def test_maintenance_form_by_keyboard_alone(server, reset, open_page):
     admin.keyboard.type("45")
     tab_to("review")
     admin.keyboard.press("Enter")
-    admin.wait_for_load_state()
+    admin.locator("#review-summary").wait_for()
     tab_to("submit")  # the review step's "Confirm and apply"
     admin.keyboard.press("Enter")
     admin.wait_for_load_state()

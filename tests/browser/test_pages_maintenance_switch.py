@@ -127,6 +127,9 @@ def number(text: str, pattern: str) -> int:
 
 
 def test_restrict_option_is_part_of_maintenance_and_says_what_happens_next(admin, live_server):
+    if maintenance_status(live_server.env)["restrict_event_processor"]:
+        fill(admin, enabled=False, restrict=False)  # start from the restriction off
+        review_and_confirm(admin)
     admin.goto("/settings/maintenance")
     switch = admin.locator("#maintenance-switch")
     # the option sits with the switch it depends on, and states its effect now
