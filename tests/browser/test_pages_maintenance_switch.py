@@ -264,3 +264,22 @@ def test_a_2000_character_message_with_line_breaks_saves_and_is_counted(admin, l
     review_and_confirm(admin)
     assert maintenance_status(live_server.env)["message"] == message
     assert admin.locator("#message-counter").inner_text() == "2000 / 2000 characters"
+
+
+def test_review_page_has_no_serious_axe_violation(browser, live_server, people):
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(base_url=live_server.url, bypass_csp=True)  # axe injects
+    context.set_default_timeout(10_000)
+    page = signed_in(context.new_page(), ADMIN_EMAIL)
+    try:
+        fill(page, enabled=True, restrict=True)
+        fill_message_and_bypass(page, "mpage axe", ADMIN_BYPASS)
+        review(page)
+        assert page.locator("#review-who").count() == 1
+        violations = Axe().run(page).response["violations"]
+        serious = [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
+        assert serious == []
+        assert maintenance_status(live_server.env)["message"] != "mpage axe"  # not applied
+    finally:
+        context.close()
