@@ -1,13 +1,34 @@
-// Progressive enhancement: refresh "who will still be able to sign in" when the selection
-// changes, using the same server-side preview as the form's "Preview" button.
+// Progressive enhancement of the maintenance page: refresh "who will still be able to sign in"
+// when the selection changes (the same server-side preview as the form's "Preview" button), and
+// count the message's characters against the limit the server applies (its maxlength).
 (function () {
   "use strict";
   var form = document.getElementById("maintenance-form");
+  if (!form) return;
+
+  // "123 / 2000 characters": a line break counts as one, as the server counts it.
+  var message = form.querySelector("textarea[name=message][maxlength]");
+  if (message) {
+    var limit = message.getAttribute("maxlength");
+    var counter = document.createElement("p");
+    counter.id = "message-counter";
+    counter.className = "help message-counter";
+    message.insertAdjacentElement("afterend", counter);
+    var describedBy = message.getAttribute("aria-describedby");
+    message.setAttribute("aria-describedby", (describedBy ? describedBy + " " : "") + counter.id);
+    var count = function () {
+      counter.textContent = message.value.length + " / " + limit + " characters";
+    };
+    message.addEventListener("input", count);
+    count();
+  }
+
   var target = document.getElementById("who-can-sign-in");
-  if (!form || !target || !window.fetch || !window.DOMParser) return;
+  if (!target || !window.fetch || !window.DOMParser) return;
 
   function refresh() {
     var data = new FormData(form);
+    data.delete("review");
     data.delete("submit");
     data.set("preview", "1");
     fetch(form.action || window.location.href, {

@@ -64,7 +64,8 @@ def test_admin_builds_the_bypass_from_new_role_group_and_user(browser, live_url)
         for name in names:
             admin.locator(fieldset).get_by_label(name, exact=True).check()
     admin.get_by_label("Maintenance mode", exact=True).check()
-    admin.get_by_role("button", name="Save").click()
+    admin.get_by_role("button", name="Review changes").click()
+    admin.get_by_role("button", name="Confirm and apply").click()
     preview = admin.locator("#who-can-sign-in").inner_text()
     assert "night@example.com" in preview and ADMIN_EMAIL in preview
 

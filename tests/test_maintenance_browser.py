@@ -32,13 +32,14 @@ def test_preview_follows_the_selection_and_lockout_is_explained(app, page):
     roles.get_by_label("Administrator", exact=True).uncheck()
     roles.get_by_label("Viewer", exact=True).check()
     page.get_by_label("Maintenance mode", exact=True).check()
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Review changes").click()
     assert "you would lock yourself out" in page.locator("#lockout-error").inner_text()
     assert state_dict(app)["enabled"] is False
 
     roles.get_by_label("Administrator", exact=True).check()
     page.get_by_label("Maintenance message").fill("Back soon.\nReally.")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Review changes").click()
+    page.get_by_role("button", name="Confirm and apply").click()
     assert "Maintenance settings saved" in page.content()
     assert page.locator("#maintenance-banner .message").inner_text() == "Back soon.\nReally."
     assert state_dict(app)["enabled"] is True

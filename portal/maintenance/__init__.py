@@ -3,8 +3,9 @@
 The rule is one pure function, :func:`may_bypass` (in ``rule.py``); every caller (the request
 hook, the login view, the settings page, the CLI, the guardrails) asks it. The rest of the
 package: ``state`` (reading the one state row), ``hook`` (the per-request check), ``changes``
-(saving and previewing), ``schedule`` (a scheduled start), ``windows`` (the window report) and
-``live`` (open pages following the state).
+(saving and previewing), ``impact`` (what a proposed change would do, for the review step),
+``schedule`` (a scheduled start), ``windows`` (the window report) and ``live`` (open pages
+following the state).
 """
 
 from portal.maintenance.hook import (

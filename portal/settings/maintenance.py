@@ -17,6 +17,7 @@ from portal.maintenance.changes import (
     who_can_sign_in,
     would_lock_out,
 )
+from portal.maintenance.impact import describe, processing_effect
 from portal.maintenance.schedule import parse_start
 from portal.models import AccessGroup, MaintenanceState, Role
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
@@ -95,7 +96,7 @@ class FieldError(MaintenanceError):
 @bp.route("/maintenance", methods=["GET", "POST"])
 @permission_required(CLIENT_SETTINGS_MANAGE)
 def maintenance():
-    """Show and save (or schedule) the instance-wide maintenance state."""
+    """Show, review and save (or schedule) the instance-wide maintenance state."""
     available = bool(current_app.config["MAINTENANCE_MODE_AVAILABLE"])
     state = load_state()
     roles = list(db.session.scalars(sa.select(Role).order_by(Role.name)))
@@ -108,37 +109,19 @@ def maintenance():
     chosen_roles = _chosen(roles, form.bypass_roles.data)
     chosen_groups = _chosen(groups, form.bypass_groups.data)
     lockout = False
-    if form.validate_on_submit() and not form.preview.data:
-        try:
-            changes = _changes(form, state, chosen_roles, chosen_groups)
-        except FieldError as exc:
-            exc.field.errors = [*exc.field.errors, str(exc)]
-            changes = None
-        starting = changes is not None and (
-            changes.get("enabled") or changes.get("scheduled_start") is not None
-        )
-        if changes is None:
-            pass
-        elif starting and not available:
-            form.enabled.errors.append(UNAVAILABLE)
-        elif would_lock_out(current_user, starting, chosen_roles, chosen_groups):
-            lockout = True
-        else:
-            try:
-                with guarded(current_user):
-                    changed = update_state(
-                        get_or_create_state(), current_user, available=available, **changes
-                    )
-            except MaintenanceError as exc:
-                db.session.rollback()
-                form.message.errors.append(str(exc))
-            except AccountError as exc:
-                db.session.rollback()
-                form.form_errors = [*form.form_errors, str(exc)]
-            else:
-                db.session.commit()
-                flash(_saved_message(changed, load_state()), "success")
-                return redirect(url_for("settings.maintenance"))
+    if form.validate_on_submit() and not (form.preview.data or form.back.data):
+        changes, lockout = _allowed_changes(form, state, available, chosen_roles, chosen_groups)
+        if changes is not None and form.review.data:
+            return render_template(
+                "settings/maintenance_review.html",
+                form=form,
+                state=state,
+                impact=describe(state, changes, current_user),
+            )
+        saved = _apply(form, available, changes) if changes is not None else None
+        if saved is not None:
+            flash(saved, "success")
+            return redirect(url_for("settings.maintenance"))
     preview = who_can_sign_in(chosen_roles, chosen_groups, current_user.client)
     return render_template(
         "settings/maintenance.html",
@@ -147,19 +130,77 @@ def maintenance():
         available=available,
         lockout=LOCKOUT if lockout else None,
         preview=preview,
+        restrict_effect=processing_effect(
+            state.enabled, state.restrict_event_processor, state.scheduled_start
+        ),
     )
+
+
+def _allowed_changes(
+    form: MaintenanceForm, state: MaintenanceState, available: bool, roles: list, groups: list
+) -> tuple[dict | None, bool]:
+    """Return the fields to save and whether they would lock the admin out (then None).
+
+    The same refusals as on saving, so the review step shows them before any confirmation;
+    a refusal that belongs to a field is put on it.
+    """
+    try:
+        changes = _changes(form, state, roles, groups)
+    except FieldError as exc:
+        exc.field.errors = [*exc.field.errors, str(exc)]
+        return None, False
+    starting = bool(changes.get("enabled") or changes.get("scheduled_start") is not None)
+    if starting and not available:
+        form.enabled.errors.append(UNAVAILABLE)
+        return None, False
+    if would_lock_out(current_user, starting, roles, groups):
+        return None, True
+    return changes, False
+
+
+def _apply(form: MaintenanceForm, available: bool, changes: dict) -> str | None:
+    """Save ``changes``; return the message to flash, or None with the refusal on the form."""
+    try:
+        with guarded(current_user):
+            changed = update_state(
+                get_or_create_state(), current_user, available=available, **changes
+            )
+    except MaintenanceError as exc:
+        db.session.rollback()
+        form.message.errors.append(str(exc))
+        return None
+    except AccountError as exc:
+        db.session.rollback()
+        form.form_errors = [*form.form_errors, str(exc)]
+        return None
+    db.session.commit()
+    return _saved_message(changed, load_state())
 
 
 def _saved_message(changed: tuple | None, state: MaintenanceState) -> str:
     if changed is None:
         return "Nothing changed."
+    restrict = state.restrict_event_processor
     if state.enabled:
+        processing = (
+            "event processing is paused and incoming events are held"
+            if restrict
+            else "event processing keeps running"
+        )
         return (
-            "Maintenance settings saved. Maintenance mode is on for every client of this instance."
+            "Maintenance settings saved. Maintenance mode is on for every client of this "
+            f"instance; {processing}."
         )
     if state.scheduled_start is not None:
+        processing = "will then be paused" if restrict else "will keep running"
         return (
             f"Maintenance settings saved. Maintenance mode will start by itself at "
-            f"{state.scheduled_start:%Y-%m-%d %H:%M} UTC for every client of this instance."
+            f"{state.scheduled_start:%Y-%m-%d %H:%M} UTC for every client of this instance; "
+            f"event processing {processing}."
+        )
+    if restrict:
+        return (
+            "Maintenance settings saved. Maintenance mode is off; when it is next turned on, "
+            "event processing will be paused (incoming events held)."
         )
     return "Maintenance settings saved. Maintenance mode is off."

@@ -90,7 +90,9 @@ def save_maintenance(page, *, enabled: bool, restrict: bool = False) -> None:
     form.locator("[name=message]").fill(MESSAGE)
     choose(form, "bypass_roles", labels=["Administrator", ROLE])
     choose(form, "bypass_groups", labels=["Administrators", GROUP])
-    form.locator("[type=submit]:not([name=preview])").first.click()
+    form.locator("[type=submit]:not([name=preview])").first.click()  # Review changes
+    page.wait_for_load_state()
+    page.get_by_role("button", name="Confirm and apply").click()
     page.wait_for_load_state()
 
 

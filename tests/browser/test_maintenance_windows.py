@@ -278,7 +278,10 @@ def test_maintenance_form_by_keyboard_alone(server, reset, open_page):
     tab_to("notice_minutes")
     admin.keyboard.press("Control+A")
     admin.keyboard.type("45")
-    tab_to("submit")
+    tab_to("review")
+    admin.keyboard.press("Enter")
+    admin.locator("#review-summary").wait_for()
+    tab_to("submit")  # the review step's "Confirm and apply"
     admin.keyboard.press("Enter")
     admin.wait_for_load_state()
     admin.locator(".flash-success").wait_for()

@@ -12,7 +12,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.maintenance.changes import MAX_MESSAGE_LENGTH
+from portal.maintenance.changes import MAX_MESSAGE_LENGTH, normalize_message
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
 
 
@@ -27,13 +27,18 @@ class MaintenanceForm(FlaskForm):
     enabled = BooleanField("Maintenance mode")
     restrict_event_processor = BooleanField(
         "Restrict event processor",
-        description="On: no event is processed, no workflow runs and no trigger fires; incoming "
-        "events are held. Off: event processing continues normally.",
+        description="Part of maintenance mode: only while maintenance mode is on, no event is "
+        "processed, no workflow runs and no trigger fires; incoming events are held (nothing is "
+        "lost). Off: event processing continues during maintenance.",
     )
+    # The Length validator also gives the textarea its maxlength: one limit for both sides.
+    # Line breaks are normalised first, so one counts as one character, as the browser counts it.
     message = TextAreaField(
         "Maintenance message",
+        filters=[normalize_message],
         validators=[Length(max=MAX_MESSAGE_LENGTH)],
-        description="Plain text shown on the login screen and in the header of bypass users.",
+        description="Plain text shown on the login screen and in the header of bypass users. "
+        f"At most {MAX_MESSAGE_LENGTH} characters; a line break counts as one.",
         render_kw={"rows": 4},
     )
     bypass_roles = CheckboxListField(
@@ -58,6 +63,10 @@ class MaintenanceForm(FlaskForm):
         description="How long before a scheduled start every page shows an advance banner.",
         render_kw={"inputmode": "numeric"},
     )
-    submit = SubmitField("Save")
+    # A person's submit (a click or Enter) asks for the review step; a POST without ``review``
+    # (the review's "Confirm and apply", or a script) applies directly.
+    review = SubmitField("Review changes")
+    submit = SubmitField("Confirm and apply")
+    back = SubmitField("Back to edit")
     preview = SubmitField("Preview who can sign in")
     unschedule = SubmitField("Cancel the scheduled start")

@@ -1,0 +1,171 @@
+"""What a proposed maintenance change would do, computed from the database now.
+
+The settings page shows it on its review step, before the admin confirms: who is signed out,
+whose event processing pauses (or which held events are released), and who is blocked or still
+gets in. Every "who" asks :func:`may_bypass`, like the request hook that enforces the state.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from portal.events import counters
+from portal.extensions import db
+from portal.maintenance.changes import normalize_message, proposal
+from portal.maintenance.rule import may_bypass
+from portal.maintenance.state import notice_from
+from portal.models import Client, MaintenanceState, User, UserSession
+
+
+@dataclass
+class ClientAudience:
+    """Another client's users while maintenance is on: counts only, never names."""
+
+    name: str
+    allowed: int = 0
+    blocked: int = 0
+
+
+@dataclass
+class Impact:
+    """The effect of a proposed change; with ``scheduled_start``, the effect at that time."""
+
+    changes: list[str]
+    on_after: bool  # maintenance is on after the change (or at the scheduled start)
+    ends: bool  # the change turns maintenance off
+    scheduled_start: datetime | None = None
+    notice_from: datetime | None = None
+    signed_out: int = 0  # signed-in users it would sign out
+    pauses: bool = False  # processing pauses for every client (the restriction is global)
+    lifts: bool = False  # the restriction is lifted: held events are released
+    stays_paused: bool = False
+    restrict_later: bool = False  # restriction saved while off: it applies at the next start
+    clients: int = 0
+    queued: int = 0  # events queued now: held from the pause, or released by the lift
+    queued_clients: int = 0  # clients with queued events
+    own_allowed: list[str] = field(default_factory=list)
+    own_blocked: list[str] = field(default_factory=list)
+    others: list[ClientAudience] = field(default_factory=list)
+
+    @property
+    def nothing(self) -> bool:
+        return not self.changes
+
+
+def describe(state: MaintenanceState, changes: dict, admin: User) -> Impact:
+    """Return what applying ``changes`` (fields of ``update_state``) to ``state`` would do."""
+    after = {**_fields(state), **changes}
+    after["message"] = normalize_message(after["message"])
+    if after["enabled"]:
+        after["scheduled_start"] = None  # started now: nothing stays pending
+    on_after = bool(after["enabled"] or after["scheduled_start"])
+    paused_after = bool(on_after and after["restrict_event_processor"])
+    impact = Impact(
+        changes=_changed(_fields(state), after),
+        on_after=on_after,
+        ends=bool(state.enabled and not after["enabled"]),
+        scheduled_start=after["scheduled_start"],
+        notice_from=notice_from(after["scheduled_start"], after["notice_minutes"]),
+        restrict_later=bool(after["restrict_event_processor"] and not on_after),
+    )
+    if impact.nothing:
+        return impact
+    impact.pauses = paused_after and not state.processing_paused
+    impact.lifts = state.processing_paused and not paused_after
+    impact.stays_paused = paused_after and state.processing_paused
+    queued = counters.figures(list(db.session.scalars(sa.select(Client.id))))
+    impact.clients = len(queued)
+    impact.queued = sum(figures["queued"] for figures in queued.values())
+    impact.queued_clients = sum(1 for figures in queued.values() if figures["queued"])
+    if on_after:
+        _audience(impact, state, proposal(after["bypass_roles"], after["bypass_groups"]), admin)
+    return impact
+
+
+def _fields(state: MaintenanceState) -> dict:
+    return {
+        "enabled": bool(state.enabled),
+        "restrict_event_processor": bool(state.restrict_event_processor),
+        "message": state.message or "",
+        "bypass_roles": list(state.bypass_roles),
+        "bypass_groups": list(state.bypass_groups),
+        "scheduled_start": state.scheduled_start,
+        "notice_minutes": state.notice_minutes,
+    }
+
+
+def _changed(before: dict, after: dict) -> list[str]:
+    """Return one line per field the change alters, as the admin reads it."""
+    lines = []
+    for name, label in (("enabled", "Maintenance mode"), ("restrict_event_processor", None)):
+        if bool(before[name]) != bool(after[name]):
+            label = label or "Restrict event processor"
+            lines.append(f"{label}: {_on(before[name])} → {_on(after[name])}")
+    if before["message"] != after["message"]:
+        lines.append("Maintenance message: changed")
+    for name, label in (("bypass_roles", "Bypass roles"), ("bypass_groups", "Bypass groups")):
+        old, new = _names(before[name]), _names(after[name])
+        if old != new:
+            lines.append(f"{label}: {old or 'none'} → {new or 'none'}")
+    if before["scheduled_start"] != after["scheduled_start"]:
+        old, new = _when(before["scheduled_start"]), _when(after["scheduled_start"])
+        lines.append(f"Scheduled start: {old} → {new}")
+    if before["notice_minutes"] != after["notice_minutes"]:
+        lines.append(
+            f"Advance notice: {before['notice_minutes']} → {after['notice_minutes']} minutes"
+        )
+    return lines
+
+
+def _on(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _names(rows: list) -> str:
+    return ", ".join(sorted(row.name for row in rows))
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "none"
+
+
+def _audience(impact: Impact, state: MaintenanceState, selection, admin: User) -> None:
+    """Fill in who is blocked and who still gets in, and how many sessions are ended."""
+    signed_in = set(db.session.scalars(sa.select(UserSession.user_id).distinct()))
+    others = {
+        client.id: ClientAudience(client.name)
+        for client in db.session.scalars(sa.select(Client).order_by(Client.name))
+        if client.id != admin.client_id
+    }
+    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.email))
+    for user in users:
+        allowed = may_bypass(user, selection)
+        # a user the current state already blocks is signed out by it, not by this change
+        if not allowed and user.id in signed_in and may_bypass(user, state):
+            impact.signed_out += 1
+        if user.client_id == admin.client_id:
+            (impact.own_allowed if allowed else impact.own_blocked).append(user.email)
+        elif user.client_id in others:
+            audience = others[user.client_id]
+            audience.allowed += allowed
+            audience.blocked += not allowed
+    impact.others = list(others.values())
+
+
+def processing_effect(enabled: bool, restrict: bool, scheduled_start: datetime | None) -> str:
+    """Return what the event-processor restriction means in this state, in one sentence."""
+    if enabled:
+        if restrict:
+            return "Maintenance is on: processing is paused and incoming events are held."
+        return "Maintenance is on: processing runs (tick this to pause it and hold new events)."
+    if scheduled_start is not None:
+        when = f"when maintenance starts at {scheduled_start:%Y-%m-%d %H:%M} UTC"
+    else:
+        when = "when maintenance is next turned on"
+    if restrict:
+        return (
+            f"Maintenance is off: processing runs; {when}, processing will pause and events "
+            "will be held."
+        )
+    return f"Maintenance is off: processing runs, and keeps running {when}."
