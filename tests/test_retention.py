@@ -212,10 +212,10 @@ def test_client_page_shows_the_default_and_saves_a_new_retention(app, admin_clie
 def test_a_new_client_keeps_30_days_unless_told(app, admin_client):
     form = _client_form(name="Acme")
     del form["retention_days"]
-    assert post_form(admin_client, "/settings/clients/new", form).status_code == 200
+    assert post_form(admin_client, "/settings/clients/new", form).status_code == 302  # to its key
     assert _retention_days(app, "Acme") == 30
     form = _client_form(name="Brief", retention_days="2")
-    assert post_form(admin_client, "/settings/clients/new", form).status_code == 200
+    assert post_form(admin_client, "/settings/clients/new", form).status_code == 302
     assert _retention_days(app, "Brief") == 2
 
 

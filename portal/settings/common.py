@@ -107,6 +107,35 @@ def dry_run(change: Callable[[], None]) -> str | None:
     return None
 
 
+def ask_then_delete(
+    *,
+    module: str,
+    what: str,
+    before: dict,
+    delete: Callable[[], None],
+    ask: Callable[[ConfirmForm, str | None], Any],
+    done_url: str,
+    client_id: int | None = None,
+):
+    """The one flow of every guarded delete (users, roles, access groups).
+
+    A GET (or a POST without a valid token) asks first, saying already what a rule would refuse;
+    a confirmed POST deletes, audits and returns to ``done_url``; a refused one asks again with
+    the reason. ``what`` names the row in messages ("role Operator").
+    """
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return ask(form, dry_run(delete))
+    try:
+        delete()
+    except AccountError as exc:
+        refuse(None, exc)
+        return ask(form, str(exc))
+    commit_change(module, "delete", f"Deleted {what}", before=before, client_id=client_id)
+    flash(f"{what[0].upper()}{what[1:]} deleted.", "success")
+    return redirect(done_url)
+
+
 def confirm_delete(
     *,
     title: str,

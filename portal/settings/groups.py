@@ -13,7 +13,7 @@ from portal.maintenance import load_state
 from portal.models import AccessGroup
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp, deletions
-from portal.settings.common import commit_change, confirm_delete, dry_run, refuse
+from portal.settings.common import ask_then_delete, commit_change, confirm_delete, refuse
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.groups import GroupForm
 from portal.snapshots import group_values
@@ -81,18 +81,14 @@ def group_edit(group_id: int):
 def group_delete(group_id: int):
     """Ask first, naming who loses the group; then delete it unless a guardrail forbids it."""
     group = db.get_or_404(AccessGroup, group_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        before = group_values(group)
-        try:
-            _delete(group)
-        except AccountError as exc:
-            refuse(None, exc)
-            return _confirm(group, form, str(exc))
-        commit_change("groups", "delete", f"Deleted access group {before['name']}", before=before)
-        flash(f"Access group {before['name']} deleted.", "success")
-        return redirect(url_for("settings.groups"))
-    return _confirm(group, form, dry_run(lambda: _delete(group)))
+    return ask_then_delete(
+        module="groups",
+        what=f"access group {group.name}",
+        before=group_values(group),
+        delete=lambda: _delete(group),
+        ask=lambda form, refusal: _confirm(group, form, refusal),
+        done_url=url_for("settings.groups"),
+    )
 
 
 def _delete(group: AccessGroup) -> None:

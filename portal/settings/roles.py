@@ -13,7 +13,7 @@ from portal.maintenance import load_state
 from portal.models import Role
 from portal.permissions import CATALOGUE, USERS_MANAGE, permission_required
 from portal.settings import bp, deletions
-from portal.settings.common import commit_change, confirm_delete, dry_run, refuse
+from portal.settings.common import ask_then_delete, commit_change, confirm_delete, refuse
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.roles import RoleForm
 from portal.snapshots import role_values
@@ -82,18 +82,14 @@ def role_edit(role_id: int):
 def role_delete(role_id: int):
     """Ask first, naming who loses the role; then delete it unless a guardrail forbids it."""
     role = db.get_or_404(Role, role_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        before = role_values(role)
-        try:
-            _delete(role)
-        except AccountError as exc:
-            refuse(None, exc)
-            return _confirm(role, form, str(exc))
-        commit_change("roles", "delete", f"Deleted role {before['name']}", before=before)
-        flash(f"Role {before['name']} deleted.", "success")
-        return redirect(url_for("settings.roles"))
-    return _confirm(role, form, dry_run(lambda: _delete(role)))
+    return ask_then_delete(
+        module="roles",
+        what=f"role {role.name}",
+        before=role_values(role),
+        delete=lambda: _delete(role),
+        ask=lambda form, refusal: _confirm(role, form, refusal),
+        done_url=url_for("settings.roles"),
+    )
 
 
 def _delete(role: Role) -> None:

@@ -22,9 +22,9 @@ from portal.models import AccessGroup, Client, Role, User
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp, deletions
 from portal.settings.common import (
+    ask_then_delete,
     commit_change,
     confirm_delete,
-    dry_run,
     language,
     page_number,
     refuse,
@@ -185,20 +185,15 @@ def user_delete(user_id: int):
     """Ask first, naming what goes with the user; then delete them (not yourself, not the last
     one who can manage client settings)."""
     user = owned_or_404(User, user_id, current_user)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        before, email, client_id = user_values(user), user.email, user.client_id
-        try:
-            _delete(user)
-        except AccountError as exc:
-            refuse(None, exc)
-            return _confirm(user, form, str(exc))
-        commit_change(
-            "users", "delete", f"Deleted user {email}", before=before, client_id=client_id
-        )
-        flash(f"User {email} deleted.", "success")
-        return redirect(url_for("settings.users"))
-    return _confirm(user, form, dry_run(lambda: _delete(user)))
+    return ask_then_delete(
+        module="users",
+        what=f"user {user.email}",
+        before=user_values(user),
+        client_id=user.client_id,
+        delete=lambda: _delete(user),
+        ask=lambda form, refusal: _confirm(user, form, refusal),
+        done_url=url_for("settings.users"),
+    )
 
 
 def _delete(user: User) -> None:

@@ -9,8 +9,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from portal.clock import utc_now
+from tests.browser.pages import sign_in
 from tests.conftest import make_app
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, flask, prepare_db
+from tests.live import LiveServer, flask, prepare_db
 
 pytestmark = pytest.mark.browser
 
@@ -77,10 +78,7 @@ def test_every_page_has_no_serious_or_critical_axe_violation(browser, server, tm
     page.goto("/auth/login")
     assert page.locator("#maintenance-notice").count() == 1
     found["/auth/login (signed out)"] = serious_violations(axe, page)
-    page.locator("[name=email]").fill(ADMIN_EMAIL)
-    page.locator("[name=password]").fill(ADMIN_PASSWORD)
-    page.locator("form:has([name=password]) [type=submit]").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
+    sign_in(page)
     urls = page_urls(tmp_path)
     assert "/settings/maintenance/windows" in urls and "/settings/maintenance" in urls
     for url in urls:

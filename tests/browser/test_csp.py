@@ -3,7 +3,7 @@
 import pytest
 
 from portal import create_app
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.browser.pages import sign_in
 from tests.test_routes_inventory import routes
 
 pytestmark = pytest.mark.browser
@@ -34,11 +34,7 @@ def test_no_page_violates_the_content_security_policy(new_page, live_server, tmp
             else None
         ),
     )
-    page.goto("/auth/login")
-    page.locator("[name=email]").fill(ADMIN_EMAIL)
-    page.locator("[name=password]").fill(ADMIN_PASSWORD)
-    page.locator("form:has([name=password]) [type=submit]").click()
-    page.wait_for_load_state()
+    sign_in(page)
     visited = 0
     for url in html_pages(live_server, tmp_path):
         response = page.goto(url)

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from tests.browser.pages import submit_sign_in as sign_in
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -20,15 +21,6 @@ BYPASS_EMAIL, BLOCKED_EMAIL = "bypass@example.com", "blocked@example.com"
 MESSAGE = "Upgrading the gateway <b>tonight</b>.\nBack at 06:00 UTC."
 MESSAGE_FIRST_LINE = "Upgrading the gateway <b>tonight</b>."
 OPEN_TABS: dict = {}  # user email -> a page that stays open across the tests
-
-
-def sign_in(page, email: str, password: str = ADMIN_PASSWORD, remember: bool = False) -> None:
-    page.goto("/auth/login")
-    page.locator("[name=email]").fill(email)
-    page.locator("[name=password]").fill(password)
-    page.locator("[name=remember]").set_checked(remember)
-    page.locator("form:has([name=password]) [type=submit]").click()
-    page.wait_for_load_state()
 
 
 def tab(new_page, email: str):

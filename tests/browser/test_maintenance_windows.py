@@ -16,6 +16,8 @@ import pytest
 import requests
 
 from portal.clock import utc_now
+from tests.browser.pages import sign_in as sign_in_page
+from tests.browser.pages import submit_sign_in
 from tests.live import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -81,11 +83,7 @@ def open_page(browser, server):
         page = context.new_page()
         pages.append(context)
         if email:
-            page.goto("/auth/login")
-            page.locator("[name=email]").fill(email)
-            page.locator("[name=password]").fill(ADMIN_PASSWORD)
-            page.locator("form:has([name=password]) [type=submit]").click()
-            page.wait_for_url(lambda url: "/auth/login" not in url)
+            sign_in_page(page, email)
         return page
 
     yield factory
@@ -235,10 +233,7 @@ def test_checkbox_preview_updates_as_boxes_are_ticked(server, reset, open_page):
 
 def test_preview_button_works_without_javascript(server, reset, open_page):
     page = open_page(javascript=False)
-    page.goto("/auth/login")
-    page.locator("[name=email]").fill(ADMIN_EMAIL)
-    page.locator("[name=password]").fill(ADMIN_PASSWORD)
-    page.locator("form:has([name=password]) [type=submit]").click()
+    submit_sign_in(page)
     page.goto("/settings/maintenance")
     form = page.locator("#maintenance-form")
     for box in form.locator("input[type=checkbox][name^=bypass_]").all():

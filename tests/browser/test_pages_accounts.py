@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from tests.browser.pages import submit_sign_in as sign_in_page
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, flask, form_post, maintenance_status, sign_in
 
 pytestmark = pytest.mark.browser
@@ -27,14 +28,6 @@ OWN_PASSWORD = "accounts-harbour-kestrel-58"
 BYPASS, OTHER = "accounts.bypass@example.com", "accounts.other@example.com"
 ROLE, GROUP, OTHER_GROUP = "accounts role", "accounts group", "accounts other group"
 PAGES: dict = {}
-
-
-def sign_in_page(page, email: str, password: str) -> None:
-    page.goto("/auth/login")
-    page.locator("[name=email]").fill(email)
-    page.locator("[name=password]").fill(password)
-    page.locator("form:has([name=password]) [type=submit]").click()
-    page.wait_for_load_state()
 
 
 def admin_page(new_page):

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from portal.clock import utc_now
+from tests.browser.pages import sign_in as signed_in
 from tests.live import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -76,15 +77,6 @@ def restore(page, env: dict, before: dict) -> None:
     after = maintenance_status(env)
     for name in ("enabled", "restrict_event_processor", "message", "bypass_roles"):
         assert after[name] == before[name], name
-
-
-def signed_in(page, email: str):
-    page.goto("/auth/login")
-    page.locator("[name=email]").fill(email)
-    page.locator("[name=password]").fill(ADMIN_PASSWORD)
-    page.locator("form:has([name=password]) [type=submit]").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-    return page
 
 
 def form_of(page):

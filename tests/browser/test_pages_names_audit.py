@@ -8,22 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.browser.pages import sign_in
+from tests.live import ADMIN_EMAIL
 
 pytestmark = pytest.mark.browser
 
 FIRST, CLASH = "Names-night shift", "names-NIGHT SHIFT"
 OLD_ROLE, NEW_ROLE = "Names-audit before", "Names-audit after"
 CSV_ROLE, CSV_RENAMED = "Names-csv role", "Names-csv role renamed"
-
-
-def sign_in(page) -> None:
-    page.goto("/auth/login")
-    page.locator("[name=email]").fill(ADMIN_EMAIL)
-    page.locator("[name=password]").fill(ADMIN_PASSWORD)
-    page.locator("form:has([name=password]) [type=submit]").click()
-    page.wait_for_load_state()
-    assert "/auth/login" not in page.url
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import requests
 import standardwebhooks
 from axe_playwright_python.sync_playwright import Axe
 
+from tests.browser.pages import sign_in
 from tests.events_support import webhook_server
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, flask, last_line, post_events
 
@@ -42,11 +43,7 @@ def open_page(browser, live_server) -> Iterator:
         contexts.append(context)
         page = context.new_page()
         if email:
-            page.goto("/auth/login")
-            page.locator("[name=email]").fill(email)
-            page.locator("[name=password]").fill(ADMIN_PASSWORD)
-            page.locator("form:has([name=password]) [type=submit]").click()
-            page.wait_for_url(lambda url: "/auth/login" not in url)
+            sign_in(page, email)
         return page
 
     yield factory

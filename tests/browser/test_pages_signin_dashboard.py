@@ -18,6 +18,7 @@ import requests
 
 from portal import accounts
 from portal.extensions import db
+from tests.browser.pages import submit_sign_in as sign_in
 from tests.conftest import make_app
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, flask, maintenance_status, post_events
 
@@ -67,14 +68,6 @@ def maintenance(live_server, users) -> Iterator[list[str]]:
         *(o for g in groups for o in ("--bypass-group", g))
     ]
     flask(live_server.env, "maintenance", "disable")
-
-
-def sign_in(page, email: str, password: str = ADMIN_PASSWORD) -> None:
-    page.goto("/auth/login")
-    page.locator("[name=email]").fill(email)
-    page.locator("[name=password]").fill(password)
-    page.locator("form:has([name=password]) [type=submit]").click()
-    page.wait_for_load_state()
 
 
 def dashboard(new_page, email: str):
