@@ -81,6 +81,21 @@ def test_rotate_key_invalidates_the_old_one(app, admin_client):
     assert new_key not in all_audit_json(app) and old_key not in all_audit_json(app)
 
 
+def test_rotating_a_key_asks_first_and_a_get_changes_nothing(app, admin_client):
+    first = post_form(admin_client, "/settings/clients/new", client_data(), follow_redirects=True)
+    key = KEY_RE.search(first.get_data(as_text=True)).group(1)
+    cid = client_id(app, "Acme")
+    edit = admin_client.get(f"/settings/clients/{cid}").get_data(as_text=True)
+    assert f'href="/settings/clients/{cid}/rotate-key"' in edit  # a link to the question
+    page = admin_client.get(f"/settings/clients/{cid}/rotate-key")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Rotate the API key of Acme?" in text
+    assert f"starting {key[:10]}" in text and "stops working at once" in text
+    assert "received 0 events in the last 24 hours" in text
+    with app.app_context():
+        assert clients.client_for_api_key(key).name == "Acme"  # asking rotated nothing
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -10,8 +10,8 @@ from portal.models import Client
 from portal.operations.retention import set_retention
 from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.security import reveals
-from portal.settings import bp
-from portal.settings.common import commit_change, refuse, reveal_page
+from portal.settings import bp, deletions
+from portal.settings.common import commit_change, confirm_delete, refuse, reveal_page
 from portal.settings.forms.clients import ClientForm
 from portal.settings.forms.common import ConfirmForm
 from portal.snapshots import client_values
@@ -79,13 +79,21 @@ def client_edit(client_id: int):
     return render_template("settings/client_form.html", form=form, client=client)
 
 
-@bp.route("/clients/<int:client_id>/rotate-key", methods=["POST"])
+@bp.route("/clients/<int:client_id>/rotate-key", methods=["GET", "POST"])
 @permission_required(CLIENT_SETTINGS_MANAGE)
 def client_rotate_key(client_id: int):
-    """Replace a client's API key, then show the new one on the page that reveals it once."""
+    """Ask first (the current key stops working at once); then replace the key and show the new
+    one on the page that reveals it once."""
     client = db.get_or_404(Client, client_id)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("settings.client_edit", client_id=client.id))
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return confirm_delete(
+            title=f"Rotate the API key of {client.name}?",
+            consequences=deletions.key_rotation_effects(client),
+            button="Rotate key",
+            cancel_url=url_for("settings.client_edit", client_id=client.id),
+            form=form,
+        )
     key = rotate_api_key(client)
     commit_change(
         "clients", "rotate_key", f"Rotated the API key of {client.name}", client_id=client.id

@@ -1,19 +1,34 @@
-"""What deleting a row takes with it, in the words of the confirmation page.
+"""What a destructive action (a delete, a key rotation) takes with it, in the words of the
+confirmation page.
 
 Each function reads the row as it stands and returns sentences; whether the delete is allowed
 at all is not decided here but by running the delete itself (``common.dry_run``), so the page
 and the POST cannot disagree.
 """
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import Selection, load_state, may_bypass
-from portal.models import AccessGroup, Delivery, Role, ScheduledTrigger, User, UserSession, Workflow
+from portal.models import (
+    AccessGroup,
+    Client,
+    Delivery,
+    Event,
+    Role,
+    ScheduledTrigger,
+    User,
+    UserSession,
+    Workflow,
+)
 from portal.models.events import DELIVERY_PENDING
 from portal.permissions import CLIENT_SETTINGS_MANAGE
 
 NAMED = 5  # users named on the page; the rest are counted
+RECENT = timedelta(hours=24)  # how far back a key rotation counts the events sent with the key
 
 
 def user_effects(user: User) -> list[str]:
@@ -26,6 +41,22 @@ def user_effects(user: User) -> list[str]:
         f"{'ends' if sessions == 1 else 'end'} at once (remember-me cookies included).",
         "Their roles and access groups stay; only their memberships go.",
         "Audit entries about them and their changes stay in the audit log.",
+    ]
+
+
+def key_rotation_effects(client: Client) -> list[str]:
+    """Say what rotating a client's API key breaks: every sender still using the current key."""
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Event)
+        .where(Event.client_id == client.id, Event.received_at >= utc_now() - RECENT)
+    )
+    prefix = client.api_key_prefix or "—"
+    return [
+        f"The current key (starting {prefix}) stops working at once: every device or system "
+        "that posts events with it is refused (401) until it has the new key.",
+        f"{client.name} received {_count(recent, 'event')} in the last 24 hours.",
+        "The new key is shown once, on its own page, until you dismiss it.",
     ]
 
 

@@ -130,6 +130,15 @@ def test_a_rotated_key_is_revealed_the_same_way_even_without_javascript(
     admin.goto("/settings/clients")
     admin.locator("main table").get_by_role("link", name=CLIENT, exact=True).click()
     admin.wait_for_load_state()
+    admin.get_by_role("link", name="Rotate key…").click()  # asks first, like every delete
+    admin.wait_for_load_state()
+    assert admin.url.endswith("/rotate-key")
+    assert "stops working at once" in admin.locator("#consequences").inner_text()
+    admin.locator("#cancel-delete").click()
+    admin.wait_for_load_state()
+    assert ingest_status(live_server, acme_key) == 202  # cancelled: the key still works
+    admin.get_by_role("link", name="Rotate key…").click()
+    admin.wait_for_load_state()
     admin.get_by_role("button", name="Rotate key").click()
     admin.wait_for_load_state()
     assert admin.url.endswith("/key")
