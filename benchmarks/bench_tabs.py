@@ -37,7 +37,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def start_server(db_file: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def start_server(
+    db_file: Path, workers: int, app: str = "wsgi:app"
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -56,7 +58,7 @@ def start_server(db_file: Path, workers: int) -> tuple[subprocess.Popen, int]:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "wsgi:app",
+            app,
         ],
         cwd=ROOT,
         env=env_for(db_file, PROCESSOR_ENABLED="false"),
@@ -120,6 +122,18 @@ async def run_tabs(port: int, cookie: str, tabs: int, seconds: float, server_pid
     polled = sum(counts.values()) - polled_before
     await asyncio.gather(*tasks, return_exceptions=True)
     return 100.0 * used / wall, polled / wall, counts
+
+
+def bench_floor(db_file: Path, tabs: int, seconds: float, workers: int) -> float:
+    """Return the CPU (percent of one core) of the same tabs polling ``floor_app``: gunicorn's
+    own cost, measured in the same run so the portal's figure can be read against it."""
+    server, port = start_server(db_file, workers, app="benchmarks.floor_app:app")
+    try:
+        pct, _rate, _counts = asyncio.run(run_tabs(port, "", tabs, seconds, server.pid))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return pct
 
 
 def bench_open_tabs(db_file: Path, tabs: int, seconds: float, workers: int) -> dict:

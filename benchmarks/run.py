@@ -31,7 +31,7 @@ from bench_setup import (
     start_gunicorn,
     wait_for_lease,
 )
-from bench_tabs import bench_open_tabs
+from bench_tabs import bench_floor, bench_open_tabs
 from bench_webhooks import bench_dashboard, bench_fairness, bench_rss, bench_webhook_rate
 
 
@@ -148,6 +148,13 @@ def main() -> None:
     )
     results["open_tabs_cpu_pct"] = round(tabs["cpu_pct"], 2)
     results["open_tabs_polls_per_s"] = round(tabs["polls_per_s"], 1)
+    floor = bench_floor(db_file, 500, 10 if quick else 30, args.workers)
+    log(
+        f"open tabs floor: the same tabs polling a WSGI app that only answers 304 cost "
+        f"{floor:.1f}% of one core: the portal's poll costs {tabs['cpu_pct'] / floor:.2f}x that"
+    )
+    results["open_tabs_floor_cpu_pct"] = round(floor, 2)
+    results["open_tabs_vs_floor"] = round(tabs["cpu_pct"] / floor, 3)
     results.update(webhook_figures(folder, quick))
     if os.environ.get("PORTAL_TEST_POSTGRES_URI"):
         results.update(postgres_figures(folder, quick))
