@@ -3,7 +3,6 @@
 The bypass rule itself stays in :mod:`portal.maintenance`; everything here asks ``may_bypass``.
 """
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,15 +34,6 @@ class MaintenanceError(ValueError):
     """A change that may not be saved; the message is shown to the user as is."""
 
 
-@dataclass
-class Preview:
-    """Who could sign in with a selection: own client's users by email, others as counts."""
-
-    own_client: Client | None
-    own_users: list[str] = field(default_factory=list)
-    other_clients: list[tuple[str, int]] = field(default_factory=list)
-
-
 def proposal(roles: list[Role], groups: list[AccessGroup]) -> Selection:
     """Return this selection as ``may_bypass`` sees it while maintenance is on."""
     return Selection(bypass_roles=list(roles), bypass_groups=list(groups))
@@ -56,20 +46,67 @@ def would_lock_out(
     return enabled and not may_bypass(admin, proposal(roles, groups))
 
 
+@dataclass
+class ClientAudience:
+    """Another client's active users under a selection: counts only, never names."""
+
+    name: str
+    allowed: int = 0
+    blocked: int = 0
+
+
+@dataclass
+class Audience:
+    """Who a selection lets in while maintenance is on: the own client's users by email, other
+    clients as counts, and the blocked users themselves (for the review step's sign-out count)."""
+
+    own_allowed: list[str] = field(default_factory=list)
+    own_blocked: list[str] = field(default_factory=list)
+    others: list[ClientAudience] = field(default_factory=list)
+    blocked: list[User] = field(default_factory=list)
+
+
+def audience(selection: Selection, own_client_id: int | None) -> Audience:
+    """Ask ``may_bypass`` about every active user with ``selection``: the one place the settings
+    page's preview and its review step learn who gets in and who is blocked."""
+    result = Audience()
+    others = {
+        client.id: ClientAudience(client.name)
+        for client in db.session.scalars(sa.select(Client).order_by(Client.name))
+        if client.id != own_client_id
+    }
+    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.email))
+    for user in users:
+        allowed = may_bypass(user, selection)
+        if not allowed:
+            result.blocked.append(user)
+        if user.client_id == own_client_id:
+            (result.own_allowed if allowed else result.own_blocked).append(user.email)
+        elif user.client_id in others:
+            others[user.client_id].allowed += allowed
+            others[user.client_id].blocked += not allowed
+    result.others = list(others.values())
+    return result
+
+
+@dataclass
+class Preview:
+    """Who could sign in with a selection: own client's users by email, others as counts."""
+
+    own_client: Client | None
+    own_users: list[str] = field(default_factory=list)
+    other_clients: list[tuple[str, int]] = field(default_factory=list)
+
+
 def who_can_sign_in(
     roles: list[Role], groups: list[AccessGroup], own_client: Client | None
 ) -> Preview:
     """Return the active users ``may_bypass`` lets in while maintenance is on with these."""
-    selection = proposal(roles, groups)
-    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.email))
-    allowed = [user for user in users if may_bypass(user, selection)]
-    own_id = own_client.id if own_client else None
-    counts = Counter(user.client_id for user in allowed if user.client_id != own_id)
-    clients = db.session.scalars(sa.select(Client).order_by(Client.name))
+    found = audience(proposal(roles, groups), own_client.id if own_client else None)
     return Preview(
         own_client=own_client,
-        own_users=[user.email for user in allowed if user.client_id == own_id],
-        other_clients=[(c.name, counts[c.id]) for c in clients if c.id != own_id],
+        own_users=found.own_allowed,
+        other_clients=[(other.name, other.allowed) for other in found.others],
     )
 
 

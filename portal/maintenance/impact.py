@@ -12,19 +12,10 @@ import sqlalchemy as sa
 
 from portal.events import counters
 from portal.extensions import db
-from portal.maintenance.changes import normalize_message, proposal
+from portal.maintenance.changes import ClientAudience, audience, normalize_message, proposal
 from portal.maintenance.rule import may_bypass
 from portal.maintenance.state import notice_from
 from portal.models import Client, MaintenanceState, User, UserSession
-
-
-@dataclass
-class ClientAudience:
-    """Another client's users while maintenance is on: counts only, never names."""
-
-    name: str
-    allowed: int = 0
-    blocked: int = 0
 
 
 @dataclass
@@ -132,25 +123,14 @@ def _when(value: datetime | None) -> str:
 
 def _audience(impact: Impact, state: MaintenanceState, selection, admin: User) -> None:
     """Fill in who is blocked and who still gets in, and how many sessions are ended."""
+    found = audience(selection, admin.client_id)
     signed_in = set(db.session.scalars(sa.select(UserSession.user_id).distinct()))
-    others = {
-        client.id: ClientAudience(client.name)
-        for client in db.session.scalars(sa.select(Client).order_by(Client.name))
-        if client.id != admin.client_id
-    }
-    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.email))
-    for user in users:
-        allowed = may_bypass(user, selection)
-        # a user the current state already blocks is signed out by it, not by this change
-        if not allowed and user.id in signed_in and may_bypass(user, state):
-            impact.signed_out += 1
-        if user.client_id == admin.client_id:
-            (impact.own_allowed if allowed else impact.own_blocked).append(user.email)
-        elif user.client_id in others:
-            audience = others[user.client_id]
-            audience.allowed += allowed
-            audience.blocked += not allowed
-    impact.others = list(others.values())
+    # a user the current state already blocks is signed out by it, not by this change
+    impact.signed_out = sum(
+        1 for user in found.blocked if user.id in signed_in and may_bypass(user, state)
+    )
+    impact.own_allowed, impact.own_blocked = found.own_allowed, found.own_blocked
+    impact.others = found.others
 
 
 def processing_effect(enabled: bool, restrict: bool, scheduled_start: datetime | None) -> str:
