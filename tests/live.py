@@ -184,6 +184,17 @@ def running(server: Process) -> Iterator[Process]:
         server.kill()
 
 
+@contextmanager
+def serving(env: dict[str, str], folder: Path) -> Iterator["LiveServer"]:
+    """Serve the portal on ``env`` (``flask run``, logging to ``folder``) for the browser tests:
+    the server carries its ``env`` and a fresh API key of the default client."""
+    server = LiveServer(env, folder / "server.log")
+    server.env = env
+    server.api_key = last_line(flask(env, "clients", "rotate-key", "Default"))
+    with running(server):
+        yield server
+
+
 def csrf_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no csrf_token on the page"

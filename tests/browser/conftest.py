@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, LiveServer, flask, last_line, prepare_db
+from tests.live import ROOT, LiveServer, prepare_db, serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -65,15 +65,8 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     """The portal on a loopback port (``flask run``), on its own prepared SQLite file."""
     folder = tmp_path_factory.mktemp("browser")
     env = prepare_db(folder / "portal.db")
-    server = LiveServer(env, folder / "server.log")
-    server.api_key = last_line(flask(env, "clients", "rotate-key", "Default"))
-    server.env = env
-    server.start()
-    try:
+    with serving(env, folder) as server:
         yield server
-    finally:
-        server.stop()
-        server.kill()
 
 
 @pytest.fixture(scope="package")

@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from portal.clock import utc_now
 from tests.browser.pages import sign_in
 from tests.conftest import make_app
-from tests.live import LiveServer, flask, prepare_db
+from tests.live import LiveServer, flask, prepare_db, serving
 
 pytestmark = pytest.mark.browser
 
@@ -24,14 +24,8 @@ NOT_PAGES = ("static", "api.", "live.", "dashboard.stats", "auth.logout")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("a11y")
     env = prepare_db(folder / "portal.db", PROCESSOR_ENABLED="false")
-    live = LiveServer(env, folder / "server.log")
-    live.env = env
-    live.start()
-    try:
+    with serving(env, folder) as live:
         yield live
-    finally:
-        live.stop()
-        live.kill()
 
 
 def page_urls(tmp_path) -> list[str]:

@@ -24,10 +24,10 @@ from tests.live import (
     LiveServer,
     Process,
     flask,
-    last_line,
     maintenance_status,
     post_events,
     prepare_db,
+    serving,
     sign_in,
 )
 
@@ -54,15 +54,8 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
         "--group",
         "Administrators",
     )
-    live = LiveServer(env, folder / "server.log")
-    live.env = env
-    live.api_key = last_line(flask(env, "clients", "rotate-key", "Default"))
-    live.start()
-    try:
+    with serving(env, folder) as live:
         yield live
-    finally:
-        live.stop()
-        live.kill()
 
 
 @pytest.fixture()

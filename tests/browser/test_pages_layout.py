@@ -26,9 +26,9 @@ from tests.live import (
     flask,
     form_post,
     free_port,
-    last_line,
     post_events,
     prepare_db,
+    serving,
     sign_in,
 )
 
@@ -56,16 +56,11 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
     env = prepare_db(folder / "portal.db")
     operator = ("--password", PASSWORD, "--role", "Operator", "--group", "Administrators")
     flask(env, "users", "create", OPERATOR, *operator)
-    live = LiveServer(env, folder / "server.log")
-    live.env = env
-    live.api_key = last_line(flask(env, "clients", "rotate-key", "Default"))
-    live.start()
-    try:
-        yield live
-    finally:
-        flask(env, "maintenance", "disable")
-        live.stop()
-        live.kill()
+    with serving(env, folder) as live:
+        try:
+            yield live
+        finally:
+            flask(env, "maintenance", "disable")
 
 
 @pytest.fixture(scope="module")
