@@ -9,6 +9,7 @@ from typing import Any
 
 from portal import audit
 from portal.clock import utc_now
+from portal.events.conditions import condition_problem
 from portal.events.webhooks import signing
 from portal.extensions import db
 from portal.models import Client, ScheduledTrigger, User, Workflow
@@ -72,8 +73,12 @@ def save_workflow(
 ) -> tuple[Workflow, str | None]:
     """Create or update a workflow from form ``values``; return it and a newly generated secret.
 
-    A blank ``secret`` keeps the current one, or generates one for a new webhook.
+    A blank ``secret`` keeps the current one, or generates one for a new webhook. Raise
+    ValueError for a condition the processor could not evaluate (forms check it first).
     """
+    problem = condition_problem(values["condition"])
+    if problem:
+        raise ValueError(problem)
     before = workflow_snapshot(workflow) if workflow else None
     if workflow is None:
         workflow = Workflow()

@@ -11,7 +11,7 @@ from flask import current_app
 from portal.clock import utc_now
 from portal.events import counters, lease, triggers
 from portal.events.actions import ACTION_RECORD, ACTION_WEBHOOK, record_result
-from portal.events.conditions import condition_holds
+from portal.events.evaluation import Evaluation
 from portal.events.guard import begin_guarded, stopping
 from portal.events.tables import deliveries as deliveries_t
 from portal.events.tables import events, workflows
@@ -73,7 +73,8 @@ def process_batch(holder: str, size: int) -> int:
     ``record`` actions run inside the transaction; ``webhook`` deliveries are committed as
     pending (their id is the idempotency key) and called afterwards by the webhook pump
     (:mod:`.webhooks.pump`).
-    Set-based: one INSERT ... SELECT per workflow and one UPDATE per kind of outcome.
+    Set-based: one INSERT ... SELECT per workflow and one UPDATE per kind of outcome. An event
+    for which a workflow cannot be evaluated fails alone (:mod:`.evaluation`).
     """
     if not begin_guarded(holder):
         return 0
@@ -92,13 +93,14 @@ def process_batch(holder: str, size: int) -> int:
     targets: dict[int, list[int]] = defaultdict(list)  # workflow id -> event ids
     outcomes: dict[tuple[int, bool, bool], list[int]] = defaultdict(list)
     finished: list[tuple[int, str, str]] = []  # (client, from, to) for the counters
+    evaluation = Evaluation(flows)
     for event in batch:
+        chosen = evaluation.chosen(event, payloads.get(event.id))
+        if chosen is None:  # a workflow could not be evaluated: the event fails alone
+            finished.append((event.client_id, EVENT_QUEUED, EVENT_FAILED))
+            continue
         done, pending, failed = 0, False, False
-        for flow in flows.get(event.client_id, ()):
-            if flow.event_type not in ("*", event.type):
-                continue
-            if flow.condition and not condition_holds(flow.condition, payloads.get(event.id)):
-                continue
+        for flow in chosen:
             targets[flow.id].append(event.id)
             status = _status_for(flow.action)
             pending = pending or status == DELIVERY_PENDING
@@ -122,6 +124,12 @@ def process_batch(holder: str, size: int) -> int:
         statement = sa.update(events).where(_IN_IDS, events.c.started_at.is_(None)).values(values)
         for chunk in _chunks(ids):
             db.session.execute(statement, {"ids": chunk})
+    for error, ids in evaluation.errors.items():  # the failure path: one UPDATE per error
+        values = {"started_at": now, "status": EVENT_FAILED, "processed_at": now}
+        statement = sa.update(events).where(_IN_IDS, events.c.started_at.is_(None))
+        for chunk in _chunks(ids):
+            db.session.execute(statement.values(values | {"last_error": error}), {"ids": chunk})
+    evaluation.audit()
     # One processor holds the lease and claimed these rows in this transaction: every
     # UPDATE above matched, so the moves are exact.
     counters.add(db.session.connection(), counters.moves(finished), shard=0)

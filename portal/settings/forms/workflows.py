@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal import jsonvalues
-from portal.events import targets
+from portal.events import conditions, targets
 from portal.events.webhooks.signing import secret_key
 from portal.models import Workflow
 from portal.settings.forms.common import ClientScopedForm, name_field, strip
@@ -63,7 +63,7 @@ class WorkflowForm(ClientScopedForm):
     condition_field = StringField(
         "Payload field",
         filters=[strip],
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), Length(max=conditions.MAX_PATH_LENGTH)],
         description="Optional condition: a dotted path into the payload, e.g. sensor.temp. "
         "Leave empty to match every payload.",
     )
@@ -127,6 +127,12 @@ class WorkflowForm(ClientScopedForm):
         return True
 
     def _check_condition(self) -> bool:
+        if self.condition_field.errors:
+            return False  # too long already
+        problem = conditions.path_problem(self.condition_field.data)
+        if problem:
+            self.condition_field.errors.append(problem)
+            return False
         op, text = self.condition_op.data, self.condition_value.data
         if op == "exists":
             return True
