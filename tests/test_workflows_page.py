@@ -220,3 +220,26 @@ def test_bad_delivery_settings_re_render_with_an_error(app, admin_client, field,
     assert response.status_code == 200
     assert 'class="error"' in response.get_data(as_text=True)
     assert workflows(app) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("items.²", "² is not a list position"),
+        ("items.١", "١ is not a list position"),
+        ("items..count", "no empty part between dots"),
+        ("items.", "no empty part between dots"),
+    ],
+)
+def test_operator_cannot_save_a_path_the_processor_cannot_follow(
+    app, client, make_user, path, message
+):
+    make_user("op@example.com", roles=("Operator",))
+    login(client, "op@example.com")
+    data = webhook_form(condition_field=path, condition_op="exists", condition_value="")
+    response = post_form(client, NEW, data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert message in page
+    assert f'value="{path}"' in page  # the form comes back with what was typed
+    assert workflows(app) == []
