@@ -44,22 +44,20 @@ class Evaluation:
         runs each of them once)."""
         chosen = []
         for flow in self._flows.get(event.client_id, ()):
-            try:
-                if not self._runs(flow, event, payload):
-                    continue
-            except Exception as exc:  # isolate: this event fails, the batch goes on
-                self._fail(flow, event.id, _reason(exc))
-                return None
+            if flow.event_type != "*" and flow.event_type != event.type:
+                continue
+            if flow.condition:
+                try:
+                    problem = self._problems[flow.id]
+                    if problem:
+                        raise _Unevaluable(problem)
+                    if not condition_holds(flow.condition, payload):
+                        continue
+                except Exception as exc:  # isolate: this event fails, the batch goes on
+                    self._fail(flow, event.id, _reason(exc))
+                    return None
             chosen.append(flow)
         return chosen
-
-    def _runs(self, flow, event, payload: Any) -> bool:
-        if flow.event_type not in ("*", event.type):
-            return False
-        problem = self._problems.get(flow.id)
-        if problem:
-            raise _Unevaluable(problem)
-        return not flow.condition or condition_holds(flow.condition, payload)
 
     def _fail(self, flow, event_id: int, reason: str) -> None:
         message = f"Workflow {flow.name} could not run: {reason} Fix it, then replay the event."
