@@ -16,6 +16,7 @@ from tests.events_support import (
     set_restriction,
     webhook_server,
 )
+from tests.test_events_processor import check_broken_condition_fails_only_its_events
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
 
 
@@ -94,3 +95,7 @@ def test_edge_values_on_postgres(pg_app):  # noqa: F811
     body = post_events(http, key, {"events": [{"type": "a", "payload": payload}] * 300}).get_json()
     shown = http.get(f"/api/v1/events/{body['event_ids'][299]}", headers={"X-API-Key": key})
     assert shown.get_json()["payload"] == payload
+
+
+def test_a_broken_condition_fails_only_its_events_on_postgres(pg_app):  # noqa: F811
+    check_broken_condition_fails_only_its_events(pg_app)
