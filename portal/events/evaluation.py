@@ -30,7 +30,7 @@ class Evaluation:
         self._flows = flows
         # Checked once per workflow and batch, not per event.
         self._problems = {
-            flow.id: condition_problem(flow.condition)
+            flow.id: _problem(flow.condition)
             for items in flows.values()
             for flow in items
             if flow.condition
@@ -81,6 +81,13 @@ class Evaluation:
                 },
                 client_id=flow.client_id,
             )
+
+
+def _problem(condition: Any) -> str | None:
+    try:
+        return condition_problem(condition)
+    except Exception as exc:  # whatever is stored, the batch goes on
+        return f"checking it raised {type(exc).__name__}."
 
 
 def _reason(exc: Exception) -> str:
