@@ -3,7 +3,8 @@
 A window runs from enable to disable; inside it, each stretch with the event processor
 restricted is a period. Lifting a restriction fixes what it held (events received, the
 backlog then, which is its peak since nothing starts while restricted, and the newest held
-event); the drain ends when every event up to that one has left ``queued``.
+event); the drain ends when every event up to that one has left ``queued``, and the deliveries
+that failed in it are counted then, once: a finished window's figures never change.
 """
 
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ def _lift(period: RestrictionPeriod, now: datetime) -> None:
     period.peak_backlog, period.last_held_id = backlog()
     if not period.peak_backlog:
         period.drained_at = now
+        period.failed_in_drain = 0
 
 
 def events_received(start: datetime, end: datetime) -> int:
@@ -108,7 +110,10 @@ def refused_signins(start: datetime, end: datetime | None) -> int:
 
 
 def failed_in_drain(period: RestrictionPeriod) -> int:
-    """Return the deliveries of held events that failed after the restriction was lifted."""
+    """Return the deliveries of held events that failed after the restriction was lifted:
+    as fixed when the drain ended, or counted now while it goes on."""
+    if period.failed_in_drain is not None:
+        return period.failed_in_drain
     if period.ended_at is None or period.last_held_id is None:
         return 0
     return db.session.scalar(
@@ -139,6 +144,8 @@ def observe_drains() -> None:
             )
         )
         period.drained_at = last or period.ended_at
+        # Fixed now: a later retry or replay of these deliveries does not change the report.
+        period.failed_in_drain = failed_in_drain(period)
     if pending:
         db.session.commit()
 
