@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from portal.events import operations
 from portal.extensions import db
-from portal.models import Delivery, Event, User
+from portal.models import ClientTotals, Delivery, Event, User
 from tests.events_support import (
     SECRET,
     Recorder,
@@ -23,8 +23,9 @@ DEFAULT = ("client", "Default")
 
 
 def _age(app, hours: float) -> None:
-    """Move every finish back in time, as if the rows had finished that long ago (the
-    processor's rounds then treat them as settled long since)."""
+    """Move every finish back in time, as if the rows had finished that long ago (and, for the
+    code that summed the rows into ``client_totals`` up to a moment, as if they were summed
+    since: its row is dropped, so the next round sums them again)."""
     with app.app_context():
         shift = timedelta(hours=hours)
         for model, columns in (
@@ -35,6 +36,7 @@ def _age(app, hours: float) -> None:
                 for name in columns:
                     if getattr(row, name) is not None:
                         setattr(row, name, getattr(row, name) - shift)
+        db.session.execute(sa.delete(ClientTotals))
         db.session.commit()
 
 
