@@ -97,10 +97,11 @@ def _carried(connection, client_id: int, row) -> dict[str, int]:
         sa.select(events.c.status, sa.func.count()).where(*window).group_by(events.c.status)
     ):
         found[f"ev:{status}"] += number
-    finished = connection.execution_options(yield_per=5000).execute(
+    finished = connection.execute(
         sa.select(deliveries.c.status, deliveries.c.created_at, deliveries.c.finished_at)
         .select_from(events.join(deliveries, deliveries.c.event_id == events.c.id))
         .where(*window, deliveries.c.finished_at.is_not(None))
+        .execution_options(yield_per=5000)
     )
     for status, created, ended in finished:
         seconds = max(round((ended - created).total_seconds(), 3), 0.0)

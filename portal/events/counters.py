@@ -113,9 +113,7 @@ def deliveries_finished(
     deltas[(client_id, LATENCY_MS)] += number * round(seconds * 1000)
 
 
-def figures(
-    client_ids: list[int], names: Iterable[str] = COUNTED
-) -> dict[int, dict[str, int]]:
+def figures(client_ids: list[int], names: Iterable[str] = COUNTED) -> dict[int, dict[str, int]]:
     """Return {client id: {name: n}} of these counters (zero when absent)."""
     names = list(names)
     result = {cid: dict.fromkeys(names, 0) for cid in client_ids}

@@ -52,9 +52,7 @@ class Figures:
 def _figures(found: dict[str, int]) -> Figures:
     figures = Figures()
     figures.events = {status: found[counters.finished_event(status)] for status in FINISHED}
-    figures.deliveries = {
-        status: found[counters.finished_delivery(status)] for status in DELIVERED
-    }
+    figures.deliveries = {status: found[counters.finished_delivery(status)] for status in DELIVERED}
     figures.latency = [found[counters.latency_bucket(i)] for i in range(len(figures.latency))]
     figures.latency_sum = found[counters.LATENCY_MS] / 1000.0
     return figures
