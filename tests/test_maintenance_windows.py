@@ -8,13 +8,22 @@ import time
 
 import sqlalchemy as sa
 
+from portal.events import operations
 from portal.extensions import db
 from portal.maintenance import live
-from portal.models import MaintenanceWindow
+from portal.models import Delivery, MaintenanceWindow, User
 from portal.settings.csvfile import escape_cell
 from portal.settings.windows import COLUMNS, to_csv
 from tests.conftest import login
-from tests.events_support import add_workflow, api_key, post_events, run_tick
+from tests.events_support import (
+    SECRET,
+    Recorder,
+    add_workflow,
+    api_key,
+    post_events,
+    run_tick,
+    webhook_server,
+)
 from tests.maintenance_helpers import set_maintenance
 
 REPORT = "/settings/maintenance/windows"
@@ -270,3 +279,29 @@ def test_dashboard_names_who_started_the_window_only_to_that_client(app, client,
     assert "started by an administrator via web" in viewer.get("/").get_data(as_text=True)
     login(client)
     assert "started by admin@example.com via web" in client.get("/").get_data(as_text=True)
+
+
+def test_failed_in_drain_is_fixed_when_the_drain_ends(app, client):
+    """A retry after the drain (the delivery then succeeds) does not change the report."""
+    app.config.update(WEBHOOK_MAX_ATTEMPTS=1)
+    recorder = Recorder()
+    recorder.statuses = [500, 500, 500]  # the drain's three calls fail; the retry succeeds
+    with webhook_server(recorder) as (url, _server):
+        add_workflow(app, name="hook", action="webhook", url=url, secret=SECRET)
+        set_maintenance(app, True, restrict_event_processor=True, **ADMIN)
+        events = [{"type": "t", "payload": {"n": n}} for n in range(3)]
+        assert post_events(app.test_client(), api_key(app), {"events": events}).status_code == 202
+        set_maintenance(app, False, **ADMIN)
+        run_tick(app)
+        run_tick(app)  # sees the drain ended
+        login(client)
+        assert report_rows(client)[0]["failed_in_drain"] == "3"
+        with app.app_context():
+            admin = db.session.scalar(sa.select(User).limit(1))
+            delivery = db.session.scalar(sa.select(Delivery).where(Delivery.status == "failed"))
+            operations.retry_delivery(admin, delivery)
+            db.session.commit()
+        run_tick(app)
+    assert recorder.count == 4
+    (row,) = report_rows(client)
+    assert row["failed_in_drain"] == "3"

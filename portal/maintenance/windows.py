@@ -3,7 +3,8 @@
 A window runs from enable to disable; inside it, each stretch with the event processor
 restricted is a period. Lifting a restriction fixes what it held (events received, the
 backlog then, which is its peak since nothing starts while restricted, and the newest held
-event); the drain ends when every event up to that one has left ``queued``.
+event); the drain ends when every event up to that one has left ``queued``, and the deliveries
+that failed in it are counted then, once: a finished window's figures never change.
 """
 
 from collections.abc import Callable, Iterable
@@ -91,6 +92,7 @@ def _lift(period: RestrictionPeriod, now: datetime) -> None:
     period.peak_backlog, period.last_held_id = backlog()
     if not period.peak_backlog:
         period.drained_at = now
+        period.failed_in_drain = 0
 
 
 def events_received(start: datetime, end: datetime, client_id: int | None = None) -> int:
@@ -136,7 +138,10 @@ def refused_signins(start: datetime, end: datetime | None, client_id: int | None
 
 def failed_in_drain(period: RestrictionPeriod, client_id: int | None = None) -> int:
     """Return the deliveries of held events (of one client, if given) that failed after the
-    restriction was lifted."""
+    restriction was lifted: the instance's figure as fixed when the drain ended, or counted now
+    while it goes on."""
+    if client_id is None and period.failed_in_drain is not None:
+        return period.failed_in_drain
     if period.ended_at is None or period.last_held_id is None:
         return 0
     query = (
@@ -172,6 +177,8 @@ def observe_drains() -> None:
             )
         )
         period.drained_at = last or period.ended_at
+        # Fixed now: a later retry or replay of these deliveries does not change the report.
+        period.failed_in_drain = failed_in_drain(period)
     if pending:
         db.session.commit()
 

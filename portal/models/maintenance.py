@@ -127,5 +127,7 @@ class RestrictionPeriod(db.Model):
     peak_backlog: Mapped[int | None]
     last_held_id: Mapped[int | None] = mapped_column(BigId)
     drained_at: Mapped[datetime | None]
+    # deliveries of held events that failed in the drain, fixed when the drain ends
+    failed_in_drain: Mapped[int | None]
 
     window: Mapped[MaintenanceWindow] = relationship(back_populates="periods")
