@@ -305,3 +305,23 @@ def test_failed_in_drain_is_fixed_when_the_drain_ends(app, client):
     assert recorder.count == 4
     (row,) = report_rows(client)
     assert row["failed_in_drain"] == "3"
+
+
+def test_a_clients_figures_are_fixed_when_the_drain_ends(app, make_user):
+    """Issue 17.10, per client: purging the client's events and sign-in records later (as
+    retention does) changes neither its figures nor its refused sign-ins in the report."""
+    from portal.models import AuditEntry, Event
+
+    two_clients_window(app, make_user)
+    auditor = app.test_client()
+    login(auditor, "auditor@acme.example")
+    (before,) = report_rows(auditor)
+    assert (before["events_held"], before["refused_signins"]) == ("2", "1")
+    with app.app_context():
+        db.session.execute(sa.delete(Delivery))
+        db.session.execute(sa.delete(Event))
+        db.session.execute(sa.delete(AuditEntry).where(AuditEntry.action == "login_refused"))
+        db.session.commit()
+    (after,) = report_rows(auditor)
+    names = ("refused_signins", "events_held", "peak_backlog", "failed_in_drain", "drain_seconds")
+    assert [after[name] for name in names] == [before[name] for name in names]

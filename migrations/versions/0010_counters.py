@@ -8,7 +8,8 @@ The metrics' totals of finished events and deliveries (with the latency histogra
 scrape) into ``event_counters``, where every finish is now counted in its own transaction. The
 figures carry over: each client's summed part plus what finished after ``counted_through``.
 A restriction period gets ``failed_in_drain``, fixed when its drain ends; the periods already
-drained get it counted once, now.
+drained get it counted once, now. Periods and windows also keep each client's figures, fixed when
+they end (``client_figures``, ``client_refused_signins``).
 """
 
 import sqlalchemy as sa
@@ -125,6 +126,14 @@ def upgrade():
     op.add_column(
         "maintenance_restriction_periods", sa.Column("failed_in_drain", sa.Integer(), nullable=True)
     )
+    # Each client's figures of a period (fixed when its drain ends) and of a window's refused
+    # sign-ins (when it ends); null for what ended before: counted from the rows, as before.
+    op.add_column(
+        "maintenance_restriction_periods", sa.Column("client_figures", sa.JSON(), nullable=True)
+    )
+    op.add_column(
+        "maintenance_windows", sa.Column("client_refused_signins", sa.JSON(), nullable=True)
+    )
     for period in connection.execute(
         sa.select(periods).where(periods.c.drained_at.is_not(None))
     ).all():
@@ -147,6 +156,8 @@ def upgrade():
 def downgrade():
     # SQLite 3.35+ drops a column in place (no table copy, so no cascade)
     op.execute("ALTER TABLE maintenance_restriction_periods DROP COLUMN failed_in_drain")
+    op.execute("ALTER TABLE maintenance_restriction_periods DROP COLUMN client_figures")
+    op.execute("ALTER TABLE maintenance_windows DROP COLUMN client_refused_signins")
     # The old code counts what finished after counted_through from the rows: from the start.
     op.execute("DELETE FROM event_counters WHERE status LIKE '%:%'")
     op.execute(

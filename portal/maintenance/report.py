@@ -5,8 +5,8 @@ restriction periods are the same for everyone. Its figures and the people who st
 it are not: an instance admin sees every client's figures and every name; anyone else sees the
 figures of their own client only (refused sign-ins at its accounts, its events held, its backlog
 and drain, its failed deliveries), and a name only if it is a user of their own client, as in
-the audit log. A client's figures are counted from the rows still stored (retention may have
-purged the oldest), the instance-wide ones were fixed when the restriction was lifted.
+the audit log. Every figure of a finished period is fixed when its drain ends (each client's
+too), so retention and later retries never change it; until then it is counted from the rows.
 """
 
 from collections.abc import Callable
@@ -16,7 +16,6 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from portal.clock import utc_now
-from portal.events.tables import events
 from portal.extensions import db
 from portal.maintenance import windows
 from portal.models import MaintenanceWindow, RestrictionPeriod
@@ -60,6 +59,8 @@ def _row(window: MaintenanceWindow, now: datetime, scope: int | None, names: Nam
     row.duration_seconds = ((window.ended_at or now) - window.started_at).total_seconds()
     if scope is None and window.refused_signins is not None:
         row.refused_signins = window.refused_signins
+    elif scope is not None and window.client_refused_signins is not None:
+        row.refused_signins = window.client_refused_signins.get(str(scope), 0)
     else:
         row.refused_signins = windows.refused_signins(window.started_at, window.ended_at, scope)
     drains = []
@@ -69,7 +70,7 @@ def _row(window: MaintenanceWindow, now: datetime, scope: int | None, names: Nam
             row.events_held += windows.events_received(period.started_at, now, scope)
             row.peak_backlog = max(row.peak_backlog, windows.backlog(None, scope)[0])
             continue
-        row.failed_in_drain += windows.failed_in_drain(period, scope)
+        row.failed_in_drain += _failed(period, scope)
         held, peak, drain = _figures(period) if scope is None else _client_figures(period, scope)
         row.events_held += held
         row.peak_backlog = max(row.peak_backlog, peak)
@@ -82,6 +83,12 @@ def _row(window: MaintenanceWindow, now: datetime, scope: int | None, names: Nam
     return row
 
 
+def _failed(period: RestrictionPeriod, scope: int | None) -> int:
+    if scope is not None and period.client_figures is not None:
+        return period.client_figures.get(str(scope), windows.NO_FIGURES)["failed"]
+    return windows.failed_in_drain(period, scope)
+
+
 def _figures(period: RestrictionPeriod) -> tuple[int, int, float | None]:
     # Every client's: fixed when the restriction was lifted, the drain when it was observed.
     drain = None
@@ -91,20 +98,10 @@ def _figures(period: RestrictionPeriod) -> tuple[int, int, float | None]:
 
 
 def _client_figures(period: RestrictionPeriod, client_id: int) -> tuple[int, int, float | None]:
-    # One client's: its events received while restricted; its events still waiting when the
-    # restriction was lifted (ids up to last_held_id, the newest queued then, not processed
-    # before the lift); its drain: until the last of those was processed (None: some still wait).
-    held = windows.events_received(period.started_at, period.ended_at, client_id)
-    if period.last_held_id is None:
-        return held, 0, 0.0
-    mine = (events.c.client_id == client_id, events.c.id <= period.last_held_id)
-    waiting = sa.or_(events.c.processed_at.is_(None), events.c.processed_at >= period.ended_at)
-    peak = db.session.scalar(sa.select(sa.func.count()).select_from(events).where(*mine, waiting))
-    if windows.backlog(period.last_held_id, client_id)[0]:
-        return held, peak, None
-    last = db.session.scalar(
-        sa.select(sa.func.max(events.c.processed_at)).where(
-            *mine, events.c.processed_at >= period.ended_at
-        )
-    )
-    return held, peak, ((last - period.ended_at).total_seconds() if last else 0.0)
+    # One client's: fixed when the drain ended; counted from the rows until then (and for
+    # periods drained before each client's figures were kept).
+    if period.client_figures is not None:
+        figures = period.client_figures.get(str(client_id), windows.NO_FIGURES)
+    else:
+        figures = windows.client_figures(period, client_id)
+    return figures["held"], figures["peak"], figures["drain_seconds"]

@@ -80,6 +80,7 @@ def record_change(
     if was_enabled and not state.enabled:
         window.ended_at, window.ended_by, window.ended_via = now, name, via
         window.refused_signins = refused_signins(window.started_at, now)
+        window.client_refused_signins = refused_signins_by_client(window.started_at, now)
 
 
 def _open_period(window: MaintenanceWindow) -> RestrictionPeriod | None:
@@ -92,7 +93,7 @@ def _lift(period: RestrictionPeriod, now: datetime) -> None:
     period.peak_backlog, period.last_held_id = backlog()
     if not period.peak_backlog:
         period.drained_at = now
-        period.failed_in_drain = 0
+        _fix_figures(period)
 
 
 def events_received(start: datetime, end: datetime, client_id: int | None = None) -> int:
@@ -134,6 +135,22 @@ def refused_signins(start: datetime, end: datetime | None, client_id: int | None
     if client_id is not None:
         query = query.where(AuditEntry.client_id == client_id)
     return db.session.scalar(query)
+
+
+def refused_signins_by_client(start: datetime, end: datetime) -> dict[str, int]:
+    """Return the refused sign-ins between ``start`` and ``end`` per client (at its accounts)."""
+    query = (
+        sa.select(AuditEntry.client_id, sa.func.count(AuditEntry.id))
+        .where(
+            AuditEntry.module == "auth",
+            AuditEntry.action == "login_refused",
+            AuditEntry.created_at >= start,
+            AuditEntry.created_at <= end,
+            AuditEntry.client_id.is_not(None),
+        )
+        .group_by(AuditEntry.client_id)
+    )
+    return {str(client_id): count for client_id, count in db.session.execute(query)}
 
 
 def failed_in_drain(period: RestrictionPeriod, client_id: int | None = None) -> int:
@@ -179,8 +196,59 @@ def observe_drains() -> None:
         period.drained_at = last or period.ended_at
         # Fixed now: a later retry or replay of these deliveries does not change the report.
         period.failed_in_drain = failed_in_drain(period)
+        period.client_figures = {
+            str(client_id): client_figures(period, client_id) for client_id in _clients_of(period)
+        }
     if pending:
         db.session.commit()
+
+
+def _clients_of(period: RestrictionPeriod) -> list[int]:
+    """Return the clients with events received in ``period`` or held by it at the lift."""
+    involved = events.c.received_at.between(period.started_at, period.ended_at)
+    if period.last_held_id is not None:
+        waiting = sa.or_(events.c.processed_at.is_(None), events.c.processed_at >= period.ended_at)
+        involved = sa.or_(involved, sa.and_(events.c.id <= period.last_held_id, waiting))
+    return list(db.session.scalars(sa.select(events.c.client_id).where(involved).distinct()))
+
+
+def _fix_figures(period: RestrictionPeriod) -> None:
+    """Record the drained period's figures, the instance's and each client's: from now on the
+    report reads them, so later retries, replays and purges never change them."""
+    period.failed_in_drain = failed_in_drain(period)
+    period.client_figures = {
+        str(client_id): client_figures(period, client_id) for client_id in _clients_of(period)
+    }
+
+
+NO_FIGURES = {"held": 0, "peak": 0, "drain_seconds": 0.0, "failed": 0}
+
+
+def client_figures(period: RestrictionPeriod, client_id: int) -> dict:
+    """Return one client's figures of a lifted period: its events received while restricted,
+    its events still waiting when the restriction was lifted (ids up to ``last_held_id``, not
+    processed before the lift), its drain (until the last of those was processed; None while
+    some still wait) and its deliveries that failed in the drain."""
+    held = events_received(period.started_at, period.ended_at, client_id)
+    figures = {"held": held, "peak": 0, "drain_seconds": 0.0, "failed": 0}
+    if period.last_held_id is None:
+        return figures
+    mine = (events.c.client_id == client_id, events.c.id <= period.last_held_id)
+    waiting = sa.or_(events.c.processed_at.is_(None), events.c.processed_at >= period.ended_at)
+    figures["peak"] = db.session.scalar(
+        sa.select(sa.func.count()).select_from(events).where(*mine, waiting)
+    )
+    figures["failed"] = failed_in_drain(period, client_id)
+    if backlog(period.last_held_id, client_id)[0]:
+        figures["drain_seconds"] = None
+        return figures
+    last = db.session.scalar(
+        sa.select(sa.func.max(events.c.processed_at)).where(
+            *mine, events.c.processed_at >= period.ended_at
+        )
+    )
+    figures["drain_seconds"] = (last - period.ended_at).total_seconds() if last else 0.0
+    return figures
 
 
 @dataclass
