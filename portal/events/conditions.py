@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from portal.inputs import whole_number
+
 OPERATORS = ("eq", "ne", "gt", "lt", "exists")
 _MISSING = object()
 
@@ -28,11 +30,15 @@ def lookup(payload: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
+        elif isinstance(value, list) and (index := _index(part, value)) is not None:
+            value = value[index]
         else:
             return _MISSING
     return value
+
+
+def _index(part: str, items: list) -> int | None:
+    return whole_number(part, high=len(items) - 1)  # "²" is no index (isdigit() says it is)
 
 
 def condition_holds(condition: Any, payload: Any) -> bool:

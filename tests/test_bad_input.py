@@ -1,0 +1,330 @@
+"""Hostile input on every page, form and API call: never a 5xx, and nothing unstorable stored.
+
+The sweep walks ``app.url_map``, so a new page is covered without being listed here. Which query
+and form names a view reads is found by running it: the requests parse their query string and
+form into a dict that notes every name looked up (:func:`note_reads`), probed with every name the
+portal knows (``request.args`` names in the source, every WTForms field, the SPEC's API names).
+Each name read then gets each hostile value, alone and repeated. Forms are posted with a valid
+CSRF token on top of the values their page renders, so the view's code past validation runs too.
+
+With PORTAL_TEST_POSTGRES_URI set the same sweep also runs on PostgreSQL, which refuses NUL in
+text and text longer than its column where SQLite stores both.
+"""
+
+import inspect
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urljoin, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import ImmutableMultiDict
+from wtforms.fields.core import UnboundField
+
+import portal
+from portal import accounts, clients
+from portal.events.ingest import store_events
+from portal.extensions import db
+from portal.models import AccessGroup, Delivery, Role, ScheduledTrigger, User, Workflow
+from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
+from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
+from tests.form_pages import read_forms
+
+HOSTILE = [
+    "²",  # a digit to str.isdigit(), not to int()
+    "١٢",  # Arabic-Indic digits: int() reads 12
+    "1e400",  # a float that overflows to infinity
+    "-1",
+    "0",
+    "9" * 30,  # beyond any 64-bit column
+    "x" * 70_000,
+    "a\x00b",  # PostgreSQL refuses NUL in text
+    "9999-12-31",
+    "0001-01-01",
+    "99999-01-01T00:00",
+    "",
+]
+REPEATED = [["1", "2"], ["²", "1"]]  # a list where one value is expected
+# Names the SPEC gives the API's query strings and JSON bodies (there may be no view yet).
+SPEC_NAMES = {
+    "status", "type", "client", "received_after", "received_before", "before", "limit", "wait",
+    "timeout", "format", "page", "next", "q",
+}  # fmt: skip
+METRICS_TOKEN = "sweep-metrics-token"
+SCOPED_EMAIL = "scoped@example.com"
+SKIP_POSTS = {"auth.logout"}  # signing out ends the sweep's session; it reads no field
+
+
+def known_names() -> set[str]:
+    """Return every query or form name the portal may read, derived from its source."""
+    source = "\n".join(path.read_text() for path in Path(portal.__file__).parent.rglob("*.py"))
+    names = set(re.findall(r"request\.(?:args|form|values)\.get(?:list)?\(\s*[\"'](\w+)", source))
+    return names | SPEC_NAMES | {name for form in form_classes() for name in field_names(form)}
+
+
+def form_classes() -> list[type[FlaskForm]]:
+    """Return every form class of the portal (imported by create_app)."""
+    found, todo = [], list(FlaskForm.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("portal."):
+            found.append(cls)
+    return found
+
+
+def field_names(form: type[FlaskForm]) -> list[str]:
+    return [name for name, _ in inspect.getmembers(form, lambda v: isinstance(v, UnboundField))]
+
+
+def note_reads(app: Flask) -> set[str]:
+    """Make ``app`` note every query or form name a view looks up; return the notes' set."""
+    noted: set[str] = set()
+
+    class Noting(ImmutableMultiDict):
+        def __getitem__(self, key):  # also serves get()
+            noted.add(key)
+            return super().__getitem__(key)
+
+        def getlist(self, key, type=None):
+            noted.add(key)
+            return super().getlist(key, type)
+
+        def __contains__(self, key) -> bool:
+            noted.add(key)
+            return super().__contains__(key)
+
+    app.request_class = type("NotingRequest", (app.request_class,), {})
+    app.request_class.parameter_storage_class = Noting
+    return noted
+
+
+# --- the site: a seeded database per backend, copied for every rule that changes it ----------
+
+
+@dataclass
+class Site:
+    fresh: Callable[[], Flask]  # a new app on a new copy of the seeded database
+    ids: dict[str, int] = field(default_factory=dict)  # URL variable -> a real row's id
+    key: str = ""  # the API key of the client the rows belong to
+
+
+def seed(app: Flask) -> tuple[dict[str, int], str]:
+    """Create a second client with a row of every kind a URL names; return their ids, its key."""
+    app.config["METRICS_TOKEN"] = METRICS_TOKEN
+    with app.app_context():
+        other, key = clients.create_client("Other")
+        accounts.create_role("Scoped", [code for code in CATALOGUE if code != CLIENT_SETTINGS_MANAGE])
+        spare_role = accounts.create_role("Spare", [])
+        spare_group = accounts.create_group("Spare")
+        db.session.flush()
+        for email, roles in ((SCOPED_EMAIL, ("Scoped",)), ("target@example.com", ("Viewer",))):
+            db.session.add(
+                User(
+                    email=email,
+                    password_hash=PASSWORD_HASH,
+                    client=other,
+                    roles=accounts.find_roles(roles),
+                    groups=accounts.find_groups(["Administrators"]),
+                )
+            )
+        workflow = Workflow(client_id=other.id, name="wf", event_type="*", action="record")
+        trigger = ScheduledTrigger(
+            client_id=other.id, name="tr", interval_seconds=60, event_type="tick", payload={}
+        )
+        db.session.add_all([workflow, trigger])
+        db.session.commit()
+        (event_id,) = store_events(other.id, [("sweep", "{}", None)]).event_ids
+        delivery = Delivery(event_id=event_id, workflow_id=workflow.id, status="failed")
+        db.session.add(delivery)
+        db.session.commit()
+        target = db.session.scalar(sa.select(User.id).where(User.email == "target@example.com"))
+        ids = {
+            "client_id": other.id,
+            "user_id": target,
+            "role_id": spare_role.id,
+            "group_id": spare_group.id,
+            "workflow_id": workflow.id,
+            "trigger_id": trigger.id,
+            "event_id": event_id,
+            "delivery_id": delivery.id,
+        }
+        assert db.session.get(Role, spare_role.id) and db.session.get(AccessGroup, spare_group.id)
+        db.session.remove()  # a connection still open would keep the WAL from the file copies
+        db.engine.dispose()
+    return ids, key
+
+
+def sqlite_site(template_db: Path, folder: Path) -> Iterator[Site]:
+    seeded = folder / "seeded.db"
+    shutil.copy(template_db, seeded)
+    ids, key = seed(make_app(seeded, folder / "instance"))
+    copies = iter(range(10**6))
+
+    def fresh() -> Flask:
+        path = folder / f"copy{next(copies)}.db"
+        shutil.copy(seeded, path)
+        app = make_app(path, folder / "instance", METRICS_TOKEN=METRICS_TOKEN)
+        return app
+
+    yield Site(fresh, ids, key)
+
+
+def postgres_site(server: str, folder: Path) -> Iterator[Site]:
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def create(template: str | None = None) -> Flask:
+        name = f"portal_sweep_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+        made.append(name)
+        url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+        config = {"SQLALCHEMY_DATABASE_URI": url, "METRICS_TOKEN": METRICS_TOKEN}
+        return make_app(folder / "unused.db", folder / "instance", **config)
+
+    base = create()
+    result = base.test_cli_runner().invoke(
+        args=["setup", "--admin-email", ADMIN_EMAIL, "--admin-password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    ids, key = seed(base)
+    seeded = made[0]
+    try:
+        yield Site(lambda: create(seeded), ids, key)
+    finally:
+        with admin.connect() as conn:
+            for name in made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request, template_db, tmp_path_factory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("sweep")
+    if request.param == "sqlite":
+        yield from sqlite_site(template_db, folder)
+        return
+    server = os.environ.get("PORTAL_TEST_POSTGRES_URI")
+    if not server:
+        pytest.skip("PORTAL_TEST_POSTGRES_URI is not set (no PostgreSQL server to test against)")
+    yield from postgres_site(server, folder)
+
+
+def signed_in(app: Flask, email: str | None, key: str) -> FlaskClient:
+    """Return a client of ``app`` signed in as ``email`` (anonymous for None) that sends the
+    API key and the metrics token with every request."""
+    client = app.test_client()
+    client.environ_base.update(HTTP_X_API_KEY=key, HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    if email:
+        response = login(client, email)
+        assert response.status_code == 302, response.text[-3000:]
+    return client
+
+
+# --- URLs ------------------------------------------------------------------------------------
+
+
+def rules(app: Flask, method: str) -> list:
+    return sorted(
+        (rule for rule in app.url_map.iter_rules() if method in rule.methods),
+        key=lambda rule: rule.rule,
+    )
+
+
+def real_url(rule, ids: dict[str, int]) -> str:
+    """Fill the rule's variables with the ids of seeded rows (a path: a real static file)."""
+    values = {}
+    for name in rule.arguments:
+        if name == "filename":
+            values[name] = "portal.css"
+        else:
+            assert name in ids, f"seed() makes no row for <{name}> in {rule.rule}: add one"
+            values[name] = ids[name]
+    return fill(rule, values)
+
+
+def fill(rule, values: dict) -> str:
+    return re.sub(
+        r"<(?:[^:>]+:)?([^>]+)>", lambda m: quote(str(values[m[1]]), safe="/"), rule.rule
+    )
+
+
+def hostile_urls(rule, ids: dict[str, int]) -> list[str]:
+    """Return the rule's URL with each hostile value in each variable, the others real."""
+    urls = []
+    for name in rule.arguments:
+        for value in HOSTILE:
+            if value:
+                urls.append(fill(rule, {**{n: real_url_value(n, ids) for n in rule.arguments}, name: value}))
+    return urls
+
+
+def real_url_value(name: str, ids: dict[str, int]) -> object:
+    return "portal.css" if name == "filename" else ids[name]
+
+
+def query_variants(names: set[str]) -> Iterator[dict[str, object]]:
+    """Every name with every hostile value alone, then repeated, then all names at once."""
+    for name in sorted(names):
+        for value in [*HOSTILE, *REPEATED]:
+            yield {name: value}
+
+
+class Failures(list):
+    def check(self, what: str, send: Callable[[], object]):
+        try:  # TESTING propagates a view's exception instead of answering 500
+            response = send()
+        except Exception as exc:  # noqa: BLE001 (any exception is the finding)
+            self.append(f"{what}: raised {exc!r}"[:400])
+            return None
+        if response.status_code >= 500:
+            self.append(f"{what}: {response.status_code}"[:400])
+        return response
+
+
+def shorten(data: dict) -> str:
+    return repr({k: (v[:20] + "…" if isinstance(v, str) and len(v) > 20 else v) for k, v in data.items()})
+
+
+# --- GET pages --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pages(site: Site) -> tuple[Flask, set[str], set[str]]:
+    """One app for every GET (a GET changes nothing): the app, the names it notes being read,
+    and every name known."""
+    app = site.fresh()
+    return app, note_reads(app), known_names()
+
+
+@pytest.mark.parametrize("who", [ADMIN_EMAIL, SCOPED_EMAIL, None])
+def test_every_page_survives_hostile_query_values(site, pages, who):
+    app, noted, names = pages
+    http = signed_in(app, who, site.key)
+    failures = Failures()
+    for rule in rules(app, "GET"):
+        url = real_url(rule, site.ids)
+        for hostile in hostile_urls(rule, site.ids):
+            failures.check(f"GET {hostile[:80]}", lambda: http.get(hostile))
+        noted.clear()
+        failures.check(f"GET {url}", lambda: http.get(url))
+        everything = {name: "1" for name in names}
+        failures.check(f"GET {url} (every name)", lambda: http.get(url, query_string=everything))
+        read = set(noted)
+        for value in [*HOSTILE, *REPEATED]:
+            every = {name: value for name in names}
+            failures.check(f"GET {url} every={value!r:.20}", lambda: http.get(url, query_string=every))
+        for query in query_variants(read):
+            failures.check(f"GET {url}?{shorten(query)}", lambda: http.get(url, query_string=query))
+    assert not failures, "\n".join(failures[:40])
