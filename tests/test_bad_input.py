@@ -28,9 +28,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict
+from wtforms import Field, StringField
 from wtforms.fields.core import UnboundField
 
 import portal
+from portal.forms import Form
 from portal import accounts, clients
 from portal.events.ingest import store_events
 from portal.extensions import db
@@ -82,8 +84,15 @@ def form_classes() -> list[type[FlaskForm]]:
     return found
 
 
-def field_names(form: type[FlaskForm]) -> list[str]:
-    return [name for name, _ in inspect.getmembers(form, lambda v: isinstance(v, UnboundField))]
+def field_names(form: type[FlaskForm], kind: type = Field) -> list[str]:
+    """Return the names of the form's fields of ``kind`` (any field by default)."""
+    fields = inspect.getmembers(form, lambda v: isinstance(v, UnboundField))
+    return [name for name, unbound in fields if issubclass(unbound.field_class, kind)]
+
+
+def text_names() -> set[str]:
+    """Return the names of the text inputs (text, textarea, email, password, search)."""
+    return {name for form in form_classes() for name in field_names(form, StringField)}
 
 
 def note_reads(app: Flask) -> set[str]:
@@ -297,6 +306,12 @@ def shorten(data: dict) -> str:
     return repr({k: (v[:20] + "…" if isinstance(v, str) and len(v) > 20 else v) for k, v in data.items()})
 
 
+def test_every_form_refuses_unstorable_text(app):
+    """The NUL rule lives in portal.forms.Form: a form on FlaskForm directly would skip it."""
+    assert form_classes()
+    assert [form for form in form_classes() if not issubclass(form, Form)] == []
+
+
 # --- GET pages --------------------------------------------------------------------------------
 
 
@@ -328,3 +343,77 @@ def test_every_page_survives_hostile_query_values(site, pages, who):
         for query in query_variants(read):
             failures.check(f"GET {url}?{shorten(query)}", lambda: http.get(url, query_string=query))
     assert not failures, "\n".join(failures[:40])
+
+
+# --- POST forms --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def page_forms(site: Site, pages) -> dict[str, dict[str, list[str]]]:
+    """The values of every form the GET pages show the admin, by the path the form posts to."""
+    app = pages[0]
+    http = signed_in(app, ADMIN_EMAIL, site.key)
+    found: dict[str, dict[str, list[str]]] = {}
+    for rule in rules(app, "GET"):
+        url = real_url(rule, site.ids)
+        response = http.get(url)
+        if response.status_code == 200 and response.mimetype == "text/html":
+            for form in read_forms(response.text).forms:
+                found.setdefault(urlsplit(urljoin(url, form.action or url)).path, form.values)
+    return found
+
+
+def unstorable(app: Flask) -> list[str]:
+    """Return the text columns holding what PostgreSQL would refuse: NUL, or more characters
+    than the column's length (SQLite stores both; on PostgreSQL the POST itself fails)."""
+    found = []
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return found
+        for table in db.metadata.sorted_tables:
+            for column in table.columns:
+                if not isinstance(column.type, sa.String):
+                    continue
+                checks = {"NUL": sa.func.instr(column, sa.func.char(0)) > 0}
+                if column.type.length:
+                    checks["too long"] = sa.func.length(column) > column.type.length
+                for problem, bad in checks.items():
+                    if db.session.scalar(sa.select(sa.func.count()).where(bad)):
+                        found.append(f"{table.name}.{column.name} holds text with {problem}")
+        db.session.remove()
+    return found
+
+
+def dispose(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("who", [ADMIN_EMAIL, SCOPED_EMAIL, None])
+def test_every_form_survives_hostile_values(site, pages, page_forms, who):
+    names, texts = pages[2], text_names()
+    failures = Failures()
+    for rule in rules(pages[0], "POST"):
+        if rule.endpoint in SKIP_POSTS:
+            continue
+        url = real_url(rule, site.ids)
+        app = site.fresh()  # a POST may change anything: every rule on its own copy
+        app.config["LOGIN_THROTTLE"] = "100000 per 5 minutes"
+        noted = note_reads(app)
+        http = signed_in(app, who, site.key)
+        token = csrf_token(http, "/auth/password" if who else "/auth/login")
+        for value in [*HOSTILE, *REPEATED]:
+            every = {**{name: value for name in names}, "csrf_token": token}
+            failures.check(f"POST {url} every={value!r:.20}", lambda: http.post(url, data=every))
+        base = page_forms.get(url, {})
+        for name in sorted(noted):
+            for value in [*HOSTILE, *REPEATED]:
+                data = {**base, "csrf_token": token, name: value}
+                response = failures.check(f"POST {url} {name}={value!r:.20}", lambda: http.post(url, data=data))
+                if response is not None and value == "a\x00b" and name in texts:
+                    if response.status_code == 200 and 'role="alert"' not in response.text:
+                        failures.append(f"POST {url} {name}=NUL: 200 without a message")
+        failures.extend(f"POST {url}: {problem}" for problem in unstorable(app))
+        dispose(app)
+    assert not failures, "\n".join(failures[:60])

@@ -1,10 +1,10 @@
 """The events page's filter form (a GET form: no CSRF token, nothing changes)."""
 
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from portal.forms import Form
 from portal.inputs import parse_id
 from portal.models import Client
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
@@ -18,7 +18,7 @@ STATUSES = [
 MOMENT = "%Y-%m-%dT%H:%M"
 
 
-class EventFilterForm(FlaskForm):
+class EventFilterForm(Form):
     class Meta:
         csrf = False
 
