@@ -56,6 +56,9 @@ HOSTILE = [
     "",
 ]
 REPEATED = [["1", "2"], ["²", "1"]]  # a list where one value is expected
+# Sent in every known name at once (to reach names a view reads only in some cases); the long
+# value goes to the names read, one at a time: 70,000 characters times 80 names is slow to encode.
+IN_EVERY_NAME = [value for value in HOSTILE if len(value) < 100] + REPEATED
 # Names the SPEC gives the API's query strings and JSON bodies (there may be no view yet).
 SPEC_NAMES = {
     "status", "type", "client", "received_after", "received_before", "before", "limit", "wait",
@@ -337,7 +340,7 @@ def test_every_page_survives_hostile_query_values(site, pages, who):
         everything = {name: "1" for name in names}
         failures.check(f"GET {url} (every name)", lambda: http.get(url, query_string=everything))
         read = set(noted)
-        for value in [*HOSTILE, *REPEATED]:
+        for value in IN_EVERY_NAME:
             every = {name: value for name in names}
             failures.check(f"GET {url} every={value!r:.20}", lambda: http.get(url, query_string=every))
         for query in query_variants(read):
@@ -390,7 +393,8 @@ def dispose(app: Flask) -> None:
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("who", [ADMIN_EMAIL, SCOPED_EMAIL, None])
+# The instance admin reaches every form and every choice; signed out, the sign-in form.
+@pytest.mark.parametrize("who", [ADMIN_EMAIL, None])
 def test_every_form_survives_hostile_values(site, pages, page_forms, who):
     names, texts = pages[2], text_names()
     failures = Failures()
@@ -403,7 +407,7 @@ def test_every_form_survives_hostile_values(site, pages, page_forms, who):
         noted = note_reads(app)
         http = signed_in(app, who, site.key)
         token = csrf_token(http, "/auth/password" if who else "/auth/login")
-        for value in [*HOSTILE, *REPEATED]:
+        for value in IN_EVERY_NAME:
             every = {**{name: value for name in names}, "csrf_token": token}
             failures.check(f"POST {url} every={value!r:.20}", lambda: http.post(url, data=every))
         base = page_forms.get(url, {})
