@@ -60,7 +60,8 @@ class Forms(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._form is not None and self._textarea is not None:
-            self._form.values[self._textarea] = [self._form.values.get(self._textarea, [""])[0] + data]
+            typed = self._form.values.get(self._textarea, [""])[0]
+            self._form.values[self._textarea] = [typed + data]
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

@@ -32,10 +32,11 @@ from wtforms import Field, StringField
 from wtforms.fields.core import UnboundField
 
 import portal
-from portal.forms import Form
 from portal import accounts, clients
 from portal.events.ingest import store_events
 from portal.extensions import db
+from portal.forms import Form
+from portal.inputs import parse_id
 from portal.models import AccessGroup, Delivery, Role, ScheduledTrigger, User, Workflow
 from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
@@ -135,7 +136,7 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
     app.config["METRICS_TOKEN"] = METRICS_TOKEN
     with app.app_context():
         other, key = clients.create_client("Other")
-        accounts.create_role("Scoped", [code for code in CATALOGUE if code != CLIENT_SETTINGS_MANAGE])
+        accounts.create_role("Scoped", set(CATALOGUE) - {CLIENT_SETTINGS_MANAGE})
         spare_role = accounts.create_role("Spare", [])
         spare_group = accounts.create_group("Spare")
         db.session.flush()
@@ -254,65 +255,79 @@ def rules(app: Flask, method: str) -> list:
     )
 
 
-def real_url(rule, ids: dict[str, int]) -> str:
-    """Fill the rule's variables with the ids of seeded rows (a path: a real static file)."""
-    values = {}
+def real_values(rule, ids: dict[str, int]) -> dict[str, object]:
+    """Return the rule's variables as the ids of seeded rows (a path: a real static file)."""
     for name in rule.arguments:
-        if name == "filename":
-            values[name] = "portal.css"
-        else:
-            assert name in ids, f"seed() makes no row for <{name}> in {rule.rule}: add one"
-            values[name] = ids[name]
-    return fill(rule, values)
+        assert name in ids or name == "filename", f"seed() makes no row for <{name}>: add one"
+    return {name: ids.get(name, "portal.css") for name in rule.arguments}
 
 
 def fill(rule, values: dict) -> str:
-    return re.sub(
-        r"<(?:[^:>]+:)?([^>]+)>", lambda m: quote(str(values[m[1]]), safe="/"), rule.rule
-    )
+    variable = r"<(?:[^:>]+:)?([^>]+)>"
+    return re.sub(variable, lambda m: quote(str(values[m[1]]), safe="/"), rule.rule)
+
+
+def real_url(rule, ids: dict[str, int]) -> str:
+    return fill(rule, real_values(rule, ids))
 
 
 def hostile_urls(rule, ids: dict[str, int]) -> list[str]:
     """Return the rule's URL with each hostile value in each variable, the others real."""
-    urls = []
-    for name in rule.arguments:
-        for value in HOSTILE:
-            if value:
-                urls.append(fill(rule, {**{n: real_url_value(n, ids) for n in rule.arguments}, name: value}))
-    return urls
+    real = real_values(rule, ids)
+    return [fill(rule, {**real, name: value}) for name in real for value in HOSTILE if value]
 
 
-def real_url_value(name: str, ids: dict[str, int]) -> object:
-    return "portal.css" if name == "filename" else ids[name]
-
-
-def query_variants(names: set[str]) -> Iterator[dict[str, object]]:
-    """Every name with every hostile value alone, then repeated, then all names at once."""
+def one_at_a_time(names: set[str]) -> Iterator[dict[str, object]]:
+    """Every name with every hostile value alone, then repeated."""
     for name in sorted(names):
         for value in [*HOSTILE, *REPEATED]:
             yield {name: value}
 
 
+def short(data: object) -> str:
+    """Return ``data`` for a message, long strings cut."""
+    if isinstance(data, dict):
+        return "{" + ", ".join(f"{key}={short(value)}" for key, value in data.items()) + "}"
+    return repr(data[:20] + "…" if isinstance(data, str) and len(data) > 20 else data)
+
+
 class Failures(list):
-    def check(self, what: str, send: Callable[[], object]):
+    """What the sweep found: every exception and every 5xx, described."""
+
+    def send(self, http: FlaskClient, method: str, url: str, note: str = "", **request):
+        """Send one request; note a raised exception or a 5xx; return the response (or None)."""
+        what = f"{method} {url[:80]} {note}".strip()
         try:  # TESTING propagates a view's exception instead of answering 500
-            response = send()
+            response = http.open(url, method=method, **request)
         except Exception as exc:  # noqa: BLE001 (any exception is the finding)
             self.append(f"{what}: raised {exc!r}"[:400])
             return None
         if response.status_code >= 500:
-            self.append(f"{what}: {response.status_code}"[:400])
+            self.append(f"{what}: {response.status_code}")
         return response
-
-
-def shorten(data: dict) -> str:
-    return repr({k: (v[:20] + "…" if isinstance(v, str) and len(v) > 20 else v) for k, v in data.items()})
 
 
 def test_every_form_refuses_unstorable_text(app):
     """The NUL rule lives in portal.forms.Form: a form on FlaskForm directly would skip it."""
     assert form_classes()
     assert [form for form in form_classes() if not issubclass(form, Form)] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("1", 1), ("0042", 42), (str(2**31 - 1), 2**31 - 1), (str(2**31), None), ("0", None),
+     ("-1", None), ("+1", None), (" 1", None), ("²", None), ("١٢", None), ("1e3", None),
+     ("", None), (None, None), ("9" * 70_000, None)],
+)  # fmt: skip
+def test_an_id_is_ascii_digits_within_the_column(text, number):
+    assert parse_id(text) == number
+
+
+def test_a_url_id_in_other_digits_is_no_row(admin_client):
+    """The route converter reads ASCII digits only: /settings/users/١ is not user 1's page."""
+    assert admin_client.get("/settings/users/1").status_code == 200
+    assert admin_client.get("/settings/users/١").status_code == 404
+    assert admin_client.get("/events/²").status_code == 404
 
 
 # --- GET pages --------------------------------------------------------------------------------
@@ -334,17 +349,16 @@ def test_every_page_survives_hostile_query_values(site, pages, who):
     for rule in rules(app, "GET"):
         url = real_url(rule, site.ids)
         for hostile in hostile_urls(rule, site.ids):
-            failures.check(f"GET {hostile[:80]}", lambda: http.get(hostile))
+            failures.send(http, "GET", hostile)
         noted.clear()
-        failures.check(f"GET {url}", lambda: http.get(url))
-        everything = {name: "1" for name in names}
-        failures.check(f"GET {url} (every name)", lambda: http.get(url, query_string=everything))
+        failures.send(http, "GET", url)
+        failures.send(http, "GET", url, "every name=1", query_string=dict.fromkeys(names, "1"))
         read = set(noted)
         for value in IN_EVERY_NAME:
-            every = {name: value for name in names}
-            failures.check(f"GET {url} every={value!r:.20}", lambda: http.get(url, query_string=every))
-        for query in query_variants(read):
-            failures.check(f"GET {url}?{shorten(query)}", lambda: http.get(url, query_string=query))
+            every = dict.fromkeys(names, value)
+            failures.send(http, "GET", url, f"every name={short(value)}", query_string=every)
+        for query in one_at_a_time(read):
+            failures.send(http, "GET", url, short(query), query_string=query)
     assert not failures, "\n".join(failures[:40])
 
 
@@ -407,17 +421,84 @@ def test_every_form_survives_hostile_values(site, pages, page_forms, who):
         noted = note_reads(app)
         http = signed_in(app, who, site.key)
         token = csrf_token(http, "/auth/password" if who else "/auth/login")
+        http.environ_base["HTTP_X_CSRFTOKEN"] = token  # Flask-WTF reads it when the form has none
         for value in IN_EVERY_NAME:
-            every = {**{name: value for name in names}, "csrf_token": token}
-            failures.check(f"POST {url} every={value!r:.20}", lambda: http.post(url, data=every))
+            every = {**dict.fromkeys(names, value), "csrf_token": token}
+            failures.send(http, "POST", url, f"every name={short(value)}", data=every)
         base = page_forms.get(url, {})
-        for name in sorted(noted):
-            for value in [*HOSTILE, *REPEATED]:
-                data = {**base, "csrf_token": token, name: value}
-                response = failures.check(f"POST {url} {name}={value!r:.20}", lambda: http.post(url, data=data))
-                if response is not None and value == "a\x00b" and name in texts:
-                    if response.status_code == 200 and 'role="alert"' not in response.text:
-                        failures.append(f"POST {url} {name}=NUL: 200 without a message")
+        for data in one_at_a_time(set(noted)):
+            response = failures.send(http, "POST", url, short(data), data={**base, **data})
+            silent = response is not None and response.status_code == 200
+            silent = silent and 'role="alert"' not in response.text
+            if silent and "a\x00b" in data.values() and set(data) <= texts:
+                failures.append(f"POST {url} {short(data)}: 200 without a message")
         failures.extend(f"POST {url}: {problem}" for problem in unstorable(app))
         dispose(app)
     assert not failures, "\n".join(failures[:60])
+
+
+# --- the JSON API ------------------------------------------------------------------------------
+
+# Hostile JSON values, as JSON text: numbers JSON carries but no column does, NUL, huge strings,
+# lists and objects where a string is expected.
+JSON_VALUES = [
+    *(json.dumps(value) for value in HOSTILE),
+    "1e400", "-1", "0", "9" * 30, "null", "true", "[]", '["1", "2"]', "{}",
+    '{"a": "\\u0000"}', '{"a": 1e400}', '{"\\u0000": 1}', '"\\ud800"',
+]  # fmt: skip
+
+
+def body_fields(document: dict, schema: dict) -> tuple[set[str], dict[str, str]]:
+    """Return every property name of ``schema`` (refs and nesting followed) and a minimal valid
+    body: each required string property as "sweep"."""
+    names: set[str] = set()
+    base: dict[str, str] = {}
+    todo, seen = [schema], set()
+    while todo:
+        part = todo.pop()
+        if "$ref" in part:
+            if part["$ref"] not in seen:
+                seen.add(part["$ref"])
+                todo.append(document["components"]["schemas"][part["$ref"].rsplit("/", 1)[1]])
+            continue
+        properties = part.get("properties", {})
+        names |= set(properties)
+        for name in part.get("required", []):
+            if properties.get(name, {}).get("type") == "string":
+                base.setdefault(name, "sweep")
+        todo += [*properties.values(), *part.get("oneOf", []), *part.get("anyOf", [])]
+        todo += [part["items"]] if isinstance(part.get("items"), dict) else []
+    return names, base
+
+
+def test_every_api_call_answers_hostile_json_with_a_json_4xx(site, pages):
+    app = pages[0]
+    http = signed_in(app, None, site.key)
+    document = http.get("/api/v1/openapi.json").get_json()
+    failures = Failures()
+    for rule in rules(app, "POST") + rules(app, "PATCH") + rules(app, "PUT"):
+        if not rule.rule.startswith("/api/"):
+            continue
+        url = real_url(rule, site.ids)
+        path = document["paths"].get(re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule), {})
+        names, base = set(), {}
+        for operation in path.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            schema = content.get("application/json", {}).get("schema", {})
+            more, valid = body_fields(document, schema)
+            names, base = names | more, {**valid, **base}
+        bodies = [*JSON_VALUES, '{"events": []}', "{" * 100_000, '{"a": 1, "a": 2}']
+        for name in sorted(names):
+            for value in JSON_VALUES:
+                one = {**base, name: "@"}
+                bodies.append(json.dumps({name: "@"}).replace('"@"', value))
+                bodies.append(json.dumps(one).replace('"@"', value))
+                bodies.append(json.dumps({"events": [one]}).replace('"@"', value))
+        for method in sorted(rule.methods & {"POST", "PATCH", "PUT"}):
+            for body in bodies:
+                note, kind = short(body), "application/json"
+                response = failures.send(http, method, url, note, data=body, content_type=kind)
+                answer = response.get_json(silent=True) if response is not None else {}
+                if response is not None and response.status_code >= 400 and "error" not in answer:
+                    failures.append(f"{method} {url} {note}: {response.status_code}, no JSON error")
+    assert not failures, "\n".join(failures[:40])

@@ -164,6 +164,10 @@ def test_restriction_committed_between_batches_stops_the_next_batch(app, client)
         ({"field": "n", "op": "gt", "value": 5}, {"n": "x"}, False),
         ({"field": "items.0", "op": "exists"}, {"items": ["first"]}, True),
         ({"field": "items.3", "op": "exists"}, {"items": ["first"]}, False),
+        # isdigit() says "²" is a digit and int() refuses it; "١" is no list index either
+        ({"field": "items.²", "op": "exists"}, {"items": ["first"]}, False),
+        ({"field": "items.١", "op": "exists"}, {"items": ["first", "second"]}, False),
+        ({"field": "items.-1", "op": "exists"}, {"items": ["first"]}, False),
     ],
 )
 def test_payload_conditions(condition, payload, holds):
