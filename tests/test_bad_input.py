@@ -1,24 +1,28 @@
 """Hostile input on every page, form and API call: never a 5xx, and nothing unstorable stored.
 
-The sweep walks ``app.url_map``, so a new page is covered without being listed here. Which query
-and form names a view reads is found by running it: the requests parse their query string and
-form into a dict that notes every name looked up (:func:`note_reads`), probed with every name the
-portal knows (``request.args`` names in the source, every WTForms field, the SPEC's API names).
-Each name read then gets each hostile value, alone and repeated. Forms are posted with a valid
-CSRF token on top of the values their page renders, so the view's code past validation runs too.
+The sweep walks ``app.url_map``, so a new page is covered without being listed here: URL
+variables get the ids of seeded rows (and each hostile value), and which query and form names a
+view reads is found by running it. Requests parse their query string and form into a dict that
+notes every name looked up (:func:`note_reads`), probed with every name the portal knows
+(``request.args`` names in its source, every WTForms field, the SPEC's API names). Each name read
+then gets each hostile value alone and repeated; every known name also gets them all at once.
 
-With PORTAL_TEST_POSTGRES_URI set the same sweep also runs on PostgreSQL, which refuses NUL in
-text and text longer than its column where SQLite stores both.
+GET pages are asked as the instance admin, a client-scoped user and signed out, on one database.
+Every POST rule gets its own copy of the database, a valid CSRF token and the values its page
+renders, so the view's code past validation runs too; afterwards no text column may hold NUL or
+more than its length. The JSON API gets hostile bodies built from its OpenAPI document's fields.
+With PORTAL_TEST_POSTGRES_URI set all of it also runs on PostgreSQL, which refuses NUL in text.
 """
 
 import inspect
+import itertools
 import json
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -37,7 +41,7 @@ from portal.events.ingest import store_events
 from portal.extensions import db
 from portal.forms import Form
 from portal.inputs import parse_id
-from portal.models import AccessGroup, Delivery, Role, ScheduledTrigger, User, Workflow
+from portal.models import Delivery, ScheduledTrigger, User, Workflow
 from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
 from tests.form_pages import read_forms
@@ -127,13 +131,12 @@ def note_reads(app: Flask) -> set[str]:
 @dataclass
 class Site:
     fresh: Callable[[], Flask]  # a new app on a new copy of the seeded database
-    ids: dict[str, int] = field(default_factory=dict)  # URL variable -> a real row's id
-    key: str = ""  # the API key of the client the rows belong to
+    ids: dict[str, int]  # URL variable -> the id of a seeded row
+    key: str  # the API key of the client the seeded rows belong to
 
 
 def seed(app: Flask) -> tuple[dict[str, int], str]:
     """Create a second client with a row of every kind a URL names; return their ids, its key."""
-    app.config["METRICS_TOKEN"] = METRICS_TOKEN
     with app.app_context():
         other, key = clients.create_client("Other")
         accounts.create_role("Scoped", set(CATALOGUE) - {CLIENT_SETTINGS_MANAGE})
@@ -171,7 +174,6 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
             "event_id": event_id,
             "delivery_id": delivery.id,
         }
-        assert db.session.get(Role, spare_role.id) and db.session.get(AccessGroup, spare_group.id)
         db.session.remove()  # a connection still open would keep the WAL from the file copies
         db.engine.dispose()
     return ids, key
@@ -181,13 +183,12 @@ def sqlite_site(template_db: Path, folder: Path) -> Iterator[Site]:
     seeded = folder / "seeded.db"
     shutil.copy(template_db, seeded)
     ids, key = seed(make_app(seeded, folder / "instance"))
-    copies = iter(range(10**6))
+    copies = itertools.count()
 
     def fresh() -> Flask:
         path = folder / f"copy{next(copies)}.db"
         shutil.copy(seeded, path)
-        app = make_app(path, folder / "instance", METRICS_TOKEN=METRICS_TOKEN)
-        return app
+        return make_app(path, folder / "instance", METRICS_TOKEN=METRICS_TOKEN)
 
     yield Site(fresh, ids, key)
 
@@ -240,8 +241,7 @@ def signed_in(app: Flask, email: str | None, key: str) -> FlaskClient:
     client = app.test_client()
     client.environ_base.update(HTTP_X_API_KEY=key, HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
     if email:
-        response = login(client, email)
-        assert response.status_code == 302, response.text[-3000:]
+        assert login(client, email).status_code == 302, f"{email} could not sign in"
     return client
 
 
