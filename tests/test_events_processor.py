@@ -178,6 +178,7 @@ def test_restriction_committed_between_batches_stops_the_next_batch(app, client)
         ({"field": "n", "op": "lt", "value": [1, 2]}, {"n": [1, "x"]}, False),
         (["field"], {}, False),
         ({"field": 3, "op": "eq", "value": 3}, {"3": 3}, False),
+        ({"field": "items.-1", "op": "exists"}, {"items": ["first"]}, False),
     ],
 )
 def test_payload_conditions(condition, payload, holds):

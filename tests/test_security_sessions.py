@@ -139,3 +139,11 @@ def test_session_ended_by_maintenance_stays_ended_afterwards(app, make_user):
     assert not is_signed_in(dan)  # blocked: signed out at the next request
     set_maintenance(app, enabled=False)
     assert not is_signed_in(copied)  # the copied cookies do not come back to life
+
+
+@pytest.mark.parametrize("session_id", ["²:token", "١:token", ":token", "1:", "9" * 20 + ":t"])
+def test_a_session_id_that_names_no_user_loads_nobody(app, session_id):
+    from portal.security import sessions
+
+    with app.app_context():
+        assert sessions.load(session_id) is None

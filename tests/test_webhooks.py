@@ -392,3 +392,20 @@ def test_a_timing_out_endpoint_ends_up_with_few_slots_and_the_fast_one_gets_the_
             slots.done(lane, sent=True, ok=lane is fast, slow=lane is slow)
     assert slots.limit(slow) == 1
     assert slots.limit(fast) == 100
+
+
+def test_a_retry_after_in_non_ascii_digits_is_ignored(app, client):
+    """isdigit() says "²" is a digit; float() refuses it. The receiver's header is ignored."""
+    app.config.update(WEBHOOK_MAX_ATTEMPTS=5, WEBHOOK_BACKOFF_SECONDS=3600.0)
+    recorder = Recorder()
+    recorder.statuses = [429]
+    recorder.headers = {"Retry-After": "²".encode().decode("latin-1")}  # sent as UTF-8 bytes
+    with webhook_server(recorder) as (url, server):
+        add_workflow(app, action="webhook", url=url, secret=SECRET)
+        post_events(client, api_key(app), {"type": "t"})
+        before = utc_now()
+        run_tick(app)
+        assert server.count == 1
+    delivery = _delivery(app)
+    assert delivery.status == "pending" and delivery.response_code == 429
+    assert delivery.next_attempt_at - before >= timedelta(seconds=3500)  # the own backoff

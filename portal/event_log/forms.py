@@ -1,10 +1,11 @@
 """The events page's filter form (a GET form: no CSRF token, nothing changes)."""
 
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from portal.forms import Form
+from portal.inputs import parse_id
 from portal.models import Client
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
 
@@ -17,7 +18,7 @@ STATUSES = [
 MOMENT = "%Y-%m-%dT%H:%M"
 
 
-class EventFilterForm(FlaskForm):
+class EventFilterForm(Form):
     class Meta:
         csrf = False
 
@@ -35,6 +36,5 @@ class EventFilterForm(FlaskForm):
 
     def client_ids(self, visible: list[int]) -> list[int]:
         """Return the chosen client's id (if it is visible), or every visible client."""
-        if self.client.data and self.client.data.isdigit() and int(self.client.data) in visible:
-            return [int(self.client.data)]
-        return visible
+        chosen = parse_id(self.client.data)
+        return [chosen] if chosen in visible else visible

@@ -7,6 +7,7 @@ from portal.authorization import owned_or_404, visible_clients
 from portal.event_log.forms import EventFilterForm
 from portal.events import browse, operations
 from portal.extensions import db
+from portal.inputs import parse_id
 from portal.maintenance import load_state
 from portal.models import Delivery, Event, Workflow
 from portal.models.types import MAX_BIG_ID
@@ -30,10 +31,7 @@ def index():
         since=form.since.data if valid else None,
         until=form.until.data if valid else None,
     )
-    before = request.args.get("before", type=int)
-    if before is not None and not 0 < before <= MAX_BIG_ID:
-        before = None
-    page = browse.events_page(filters, before)
+    page = browse.events_page(filters, parse_id(request.args.get("before"), MAX_BIG_ID))
     kept = {key: value for key, value in request.args.items() if key != "before" and value}
     return render_template(
         "event_log/index.html",

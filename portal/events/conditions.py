@@ -6,15 +6,13 @@ condition (through :func:`condition_problem`) and by the processor before it eva
 :func:`lookup` and :func:`condition_holds` never raise, whatever the path and the payload.
 """
 
-import re
 from typing import Any
+
+from portal.inputs import whole_number
 
 OPERATORS = ("eq", "ne", "gt", "lt", "exists")
 MAX_PATH_LENGTH = 200
 MAX_PATH_DEPTH = 32
-# A list position: ASCII digits only (int() also reads '١' and fails on '²'), and short
-# enough that no list is that long anyway.
-_INDEX = re.compile(r"[0-9]{1,18}")
 _MISSING = object()
 
 
@@ -60,11 +58,15 @@ def lookup(payload: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and _INDEX.fullmatch(part) and int(part) < len(value):
-            value = value[int(part)]
+        elif isinstance(value, list) and (index := _index(part, value)) is not None:
+            value = value[index]
         else:
             return _MISSING
     return value
+
+
+def _index(part: str, items: list) -> int | None:
+    return whole_number(part, high=len(items) - 1)  # "²" is no index (isdigit() says it is)
 
 
 def condition_holds(condition: Any, payload: Any) -> bool:

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from portal.clock import utc_now
 from portal.events import bulk, counters
 from portal.extensions import db
+from portal.inputs import UNSTORABLE, storable
 from portal.models.events import EVENT_QUEUED
 
 MAX_TYPE_LENGTH = 200
 MAX_SOURCE_ID_LENGTH = 200
 EVENT_FIELDS = {"type", "payload", "source_id"}
 RACE_RETRIES = 6  # the first attempt does not look source ids up
-UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 
 
 class IngestError(Exception):
@@ -98,25 +98,14 @@ def parse_events(body: Any, max_events: int) -> list[Item]:
                     or (isinstance(source_id, str) and 0 < len(source_id) <= MAX_SOURCE_ID_LENGTH)
                 )
                 and not kind.isspace()
-                and _storable(kind)
-                and (source_id is None or _storable(source_id))
+                and storable(kind)
+                and (source_id is None or storable(source_id))
                 and (text := payload_json(payload or {})) is not None
             ):
                 events.append((kind, text, source_id))
                 continue
         raise IngestError("Invalid event(s); nothing was stored.", _problems(items))
     return events
-
-
-def _storable(text: str) -> bool:
-    """Return whether every database can store the string: no NUL, no lone surrogate."""
-    if text.isascii():
-        return "\x00" not in text
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def payload_json(payload: dict) -> str | None:
@@ -161,7 +150,7 @@ def _check(item: Any) -> list[dict]:
         problems.append({"field": "type", "message": "Required: a non-empty string."})
     elif len(kind) > MAX_TYPE_LENGTH:
         problems.append({"field": "type", "message": f"At most {MAX_TYPE_LENGTH} characters."})
-    elif not _storable(kind):
+    elif not storable(kind):
         problems.append({"field": "type", "message": UNSTORABLE})
     if payload is not None and not isinstance(payload, dict):
         problems.append({"field": "payload", "message": "Must be a JSON object."})
@@ -173,7 +162,7 @@ def _check(item: Any) -> list[dict]:
         problems.append(
             {"field": "source_id", "message": f"At most {MAX_SOURCE_ID_LENGTH} characters."}
         )
-    elif source_id is not None and not _storable(source_id):
+    elif source_id is not None and not storable(source_id):
         problems.append({"field": "source_id", "message": UNSTORABLE})
     return problems
 

@@ -16,6 +16,8 @@ MAX_BIG_ID = 2**63 - 1
 class IdConverter(IntegerConverter):
     """``<int:...>`` in every route: an id no row can have (beyond the column) is a 404."""
 
+    regex = r"[0-9]+"  # not r"\d+": that also matches "١٢" (and int() reads it as 12)
+
     def __init__(self, url_map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)

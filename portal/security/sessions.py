@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from portal.clock import utc_now
 from portal.extensions import db
+from portal.inputs import parse_id
 from portal.models import User, UserSession
 
 _rows = UserSession.__table__
@@ -37,13 +38,14 @@ def start(user: User, keep_for: timedelta) -> None:
 
 def load(session_id: str) -> User | None:
     """Return the active user whose open session ``session_id`` names, else None."""
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+    text, _, token = session_id.partition(":")
+    user_id = parse_id(text)
+    if user_id is None or not token:
         return None
     user = db.session.scalar(
         sa.select(User)
         .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == _digest(token), User.id == int(user_id), User.active.is_(True))
+        .where(UserSession.id == _digest(token), User.id == user_id, User.active.is_(True))
     )
     if user is not None:
         user.session_token = token

@@ -6,6 +6,7 @@ from flask_login import current_user
 from portal import automation
 from portal.authorization import owned_or_404, rows_by_client, visible_clients
 from portal.extensions import db
+from portal.inputs import parse_id
 from portal.models import Workflow
 from portal.permissions import WORKFLOWS_MANAGE, permission_required
 from portal.security import reveals
@@ -34,7 +35,7 @@ def workflow_new():
     """Create a workflow."""
     form = WorkflowForm(visible_clients(current_user))
     if request.method == "GET":
-        form.client_id.data = request.args.get("client", current_user.client_id, type=int)
+        form.client_id.data = parse_id(request.args.get("client")) or current_user.client_id
     if form.validate_on_submit():
         workflow, secret = automation.save_workflow(
             current_user, None, form.values(), form.secret.data

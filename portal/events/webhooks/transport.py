@@ -155,8 +155,8 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # not "²": isdigit() alone says yes, float() no
+        return float(value)  # any length: the caller caps the wait
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -1,11 +1,12 @@
 """The audit log's filter form."""
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, SearchField, SelectField
 from wtforms.validators import Length, Optional
 
+from portal.forms import Form
 
-class AuditFilterForm(FlaskForm):
+
+class AuditFilterForm(Form):
     """Filter the log (a GET form: nothing changes, so no CSRF token)."""
 
     class Meta:

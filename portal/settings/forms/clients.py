@@ -1,15 +1,15 @@
 """Forms of the clients page."""
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from portal.clients import MAX_LOCKOUT_MINUTES, MAX_RETRY_LIMIT
+from portal.forms import Form
 from portal.models import Client
 from portal.settings.forms.common import name_field
 
 
-class ClientForm(FlaskForm):
+class ClientForm(Form):
     """A client's name, contact and security policy."""
 
     name = name_field(Client)

@@ -1,11 +1,11 @@
 """Pieces shared by the workflow and trigger forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
 from portal import names
+from portal.forms import Form
 from portal.models import Client
 
 
@@ -35,7 +35,7 @@ def name_field(model, label: str = "Name") -> StringField:
     )
 
 
-class ClientScopedForm(FlaskForm):
+class ClientScopedForm(Form):
     """A form for a row that belongs to one client and has a name unique within that client."""
 
     client_id = SelectField("Client", coerce=int)
@@ -61,5 +61,5 @@ class ClientScopedForm(FlaskForm):
         return taken is not None
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """An empty form: a POST button (toggle, delete) that carries only the CSRF token."""

@@ -1,14 +1,14 @@
 """Forms of the access groups page."""
 
-from flask_wtf import FlaskForm
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
+from portal.forms import Form
 from portal.models import AccessGroup
 from portal.settings.forms.common import name_field
 
 
-class GroupForm(FlaskForm):
+class GroupForm(Form):
     """An access group's name and description."""
 
     name = name_field(AccessGroup)

@@ -1,6 +1,5 @@
 """The maintenance-mode settings form."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -12,6 +11,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import Form
 from portal.maintenance.changes import MAX_MESSAGE_LENGTH, normalize_message
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
 
@@ -23,7 +23,7 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class MaintenanceForm(FlaskForm):
+class MaintenanceForm(Form):
     enabled = BooleanField("Maintenance mode")
     restrict_event_processor = BooleanField(
         "Restrict event processor",

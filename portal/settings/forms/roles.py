@@ -1,10 +1,10 @@
 """Forms of the roles page."""
 
-from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import Form
 from portal.models import Role
 from portal.permissions import CATALOGUE
 from portal.settings.forms.common import name_field
@@ -17,7 +17,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     """A role's name and permissions."""
 
     name = name_field(Role)

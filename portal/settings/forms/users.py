@@ -1,6 +1,5 @@
 """Forms of the users page."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -12,10 +11,12 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
+from portal.forms import Form
+
 MISMATCH = "The passwords differ."
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     """Edit a user's details (the password has its own form)."""
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
@@ -41,7 +42,7 @@ class NewUserForm(UserForm):
     submit = SubmitField("Create user")
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(Form):
     """An admin sets a new password for a user."""
 
     # own ids: this form shares the page with the details form
@@ -60,7 +61,7 @@ class PasswordResetForm(FlaskForm):
     submit = SubmitField("Set password", id="reset-submit")
 
 
-class UserSearchForm(FlaskForm):
+class UserSearchForm(Form):
     """The list's search box (a GET form: nothing changes, so no CSRF token)."""
 
     class Meta:
