@@ -107,3 +107,45 @@ def test_a_due_scheduled_start_holds_the_calls_without_any_round_applying_it(any
     assert statuses.get("succeeded") == sent  # every call that went out was recorded
     assert statuses.get("pending") == EVENTS - sent  # the rest is held, nothing failed
     assert "failed" not in statuses
+
+
+def test_an_unreadable_restriction_reaches_healthz_metrics_and_the_dashboard_via_the_lease(
+    app, client
+):
+    """What the processor's renewal writes is what every process shows (point 3; the real
+    outage is in test_webhook_gate_postgres)."""
+    from portal.events.webhooks import health
+    from tests.conftest import login
+
+    app.config["METRICS_TOKEN"] = "t0ken"
+    scrape = {"Authorization": "Bearer t0ken"}
+    assert login(client).status_code == 302
+    gate = object()  # stands for a gate of this process that cannot read
+    with app.app_context():
+        assert lease.acquire("t")
+    assert client.get("/healthz").get_json() == {
+        "status": "ok",
+        "maintenance": False,
+        "event_processor": "running",
+    }
+    try:
+        health.failed(gate, utc_now(), "OperationalError: the connection is lost")
+        with app.app_context():
+            assert lease.heartbeat("t")  # the renewal carries it into the lease row
+        body = client.get("/healthz").get_json()
+        assert (body["status"], body["webhooks"]) == ("degraded", "held")
+        assert body["detail"] == "OperationalError: the connection is lost"
+        text = client.get("/metrics", headers=scrape).get_data(as_text=True)
+        assert "gateway_webhook_restriction_readable 0.0" in text
+        assert "Webhooks are held: the database is unreachable" in client.get("/").get_data(
+            as_text=True
+        )
+    finally:
+        health.recovered(gate)
+    with app.app_context():
+        assert lease.heartbeat("t")
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    text = client.get("/metrics", headers=scrape).get_data(as_text=True)
+    assert "gateway_webhook_restriction_readable 1.0" in text
+    assert "Webhooks are held" not in client.get("/").get_data(as_text=True)
+    assert client.get("/dashboard/stats.json").get_json()["webhooks_held"] == ""
