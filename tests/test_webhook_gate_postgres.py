@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from portal.events import lease, processor, runner
+from portal.events import lease, processor
 from portal.events.webhooks.gate import APPLICATION_NAME
 from portal.events.webhooks.pump import Pump
 from portal.extensions import db
@@ -121,19 +121,22 @@ def test_while_the_gate_cannot_read_calls_are_held_and_health_metrics_and_dashbo
     pg_app,  # noqa: F811
 ):
     app = pg_app
-    app.config.update(
-        METRICS_TOKEN=TOKEN,
-        PROCESSOR_INTERVAL_SECONDS=0.2,
-        PROCESSOR_LEASE_TTL_SECONDS=3.0,  # a heartbeat every second
-    )
+    app.config["METRICS_TOKEN"] = TOKEN
     count = 80
     recorder = Recorder()
     web = app.test_client()
     assert login(web).status_code == 302
     with serving(recorder) as (url, server), _server_admin(app) as (run, name):
         _deliveries(app, count, recorder, url, rate_limit=10.0)  # about 8 s of calls
+        with app.app_context():
+            assert lease.acquire("t")
+            processor.process_batch("t", 1000)
         _warm_pool(app, 5)  # the app's own connections stay open through the outage
-        assert runner.start(app)
+        pump = Pump(app, "t")
+        beating = threading.Event()
+        heartbeat = threading.Thread(target=_heartbeat, args=(app, beating), daemon=True)
+        heartbeat.start()
+        pump.start()
         try:
             _wait(lambda: server.count >= 5, 30, "for the calls to start")
             assert web.get("/healthz").get_json()["status"] == "ok"
@@ -178,9 +181,22 @@ def test_while_the_gate_cannot_read_calls_are_held_and_health_metrics_and_dashbo
             assert "Webhooks are held" not in web.get("/").get_data(as_text=True)
         finally:
             run(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1')
-            runner.stop(app)
+            pump.stop()
+            beating.set()
+            heartbeat.join(10)
         assert held_for > 1.0
         _delivered_once_each(app, server, count)
+
+
+def _heartbeat(app, stop: threading.Event) -> None:
+    """Renew the lease twice a second, as the processor's heartbeat job does (the renewal
+    carries whether this process's pump can read the restriction)."""
+    while not stop.wait(0.5):
+        with app.app_context():
+            try:
+                lease.heartbeat("t")
+            except sa.exc.OperationalError:
+                db.session.rollback()
 
 
 def _warm_pool(app, connections: int) -> None:
