@@ -7,7 +7,9 @@ calls nor the event batches and triggers ever wait for each other.
 
 The restriction is read fresh from the database on the loop, by the connector, once each
 connection is ready and right before its request is written: after a save that turns it on
-has committed, no call starts; calls already sent finish and are recorded.
+has committed, no call starts; calls already sent finish and are recorded. While the gate
+cannot read it (:mod:`.gate` reconnects with backoff) the pump claims nothing, holds what it
+had queued, and a drain waits for the gate instead of returning with calls still due.
 """
 
 import asyncio
