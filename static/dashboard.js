@@ -47,6 +47,11 @@
       state.setAttribute("data-state", data.processor.state);
       setText(state, data.processor.label);
     }
+    var held = document.getElementById("webhooks-held");
+    if (held) {
+      setText(held, data.webhooks_held);
+      held.hidden = !data.webhooks_held;
+    }
     Array.prototype.forEach.call(root.querySelectorAll("[data-label=queued]"), function (label) {
       setText(label, data.queued_label);
     });

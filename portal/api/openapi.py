@@ -145,9 +145,18 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["status", "maintenance", "event_processor"],
         "properties": {
-            "status": {"const": "ok"},
+            "status": {
+                "type": "string",
+                "enum": ["ok", "degraded"],
+                "description": "degraded: the processor's webhook pump cannot read the "
+                "maintenance restriction, so it holds every webhook call (see since, detail)",
+            },
             "maintenance": {"type": "boolean"},
             "event_processor": {"type": "string", "enum": ["running", "paused", "stopped"]},
+            "webhooks": {"const": "held", "description": "Only while degraded"},
+            "error": {"type": "string"},
+            "since": {"type": "string", "format": "date-time"},
+            "detail": {"type": "string"},
         },
     },
 }

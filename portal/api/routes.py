@@ -9,7 +9,7 @@ from portal import clients
 from portal.authorization import is_instance_admin
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
-from portal.events.lease import processor_status
+from portal.events.lease import processor_status, webhooks_unreadable
 from portal.events.lookup import event_for_client
 from portal.extensions import db
 from portal.maintenance import load_state
@@ -91,11 +91,21 @@ def healthz():
     try:
         db.session.execute(sa.text("SELECT 1"))
         state = load_state()
-        processor = processor_status()
+        processor = processor_status(state)
+        outage = webhooks_unreadable()
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", error="database unreachable"), 503
-    return jsonify(status="ok", maintenance=state.enabled, event_processor=processor)
+    answer = {"status": "ok", "maintenance": state.enabled, "event_processor": processor}
+    if outage is not None:  # the app reads its database, the processor's webhook pump cannot
+        answer.update(
+            status="degraded",
+            webhooks="held",
+            error="the webhook pump cannot read the maintenance restriction from the database",
+            since=outage.restriction_unreadable_since.isoformat() + "Z",
+            detail=outage.restriction_error,
+        )
+    return jsonify(answer)
 
 
 from portal.api import openapi  # noqa: E402,F401  (registers /api/v1/openapi.json)

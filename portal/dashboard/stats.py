@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from portal.authorization import is_instance_admin, visible_clients
 from portal.clock import utc_now
 from portal.events import counters
-from portal.events.lease import processor_status
+from portal.events.lease import processor_status, webhooks_unreadable
 from portal.events.operations import paused_workflows
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
@@ -31,6 +31,11 @@ PROCESSOR_LABELS = {
 # While processing is paused every queued event is held: one figure, its state in the label
 # (two counters for the same events read as twice as many).
 QUEUED_LABELS = {False: "Queued", True: "Queued — held by maintenance"}
+WEBHOOKS_HELD = (
+    "Webhooks are held: the database is unreachable for the processor's webhook pump "
+    "(it cannot read the maintenance state since {since} UTC). Calls resume by themselves "
+    "once it reads again."
+)
 
 
 def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[int, dict[str, int]]:
@@ -122,6 +127,7 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
         "maintenance": {"enabled": state.enabled, "processing_paused": state.processing_paused},
         "processor": {"state": processor, "label": PROCESSOR_LABELS[processor]},
         "queued_label": QUEUED_LABELS[state.processing_paused],
+        "webhooks_held": _webhooks_held(),
         "figures": user.can(EVENTS_VIEW),
         "clients": [],
         "events": [],
@@ -151,6 +157,11 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
         for flow in paused_workflows(ids)
     ]
     return data
+
+
+def _webhooks_held() -> str:
+    outage = webhooks_unreadable()
+    return WEBHOOKS_HELD.format(since=_stamp(outage.restriction_unreadable_since)) if outage else ""
 
 
 def _stamp(value: datetime | None) -> str:

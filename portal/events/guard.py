@@ -5,7 +5,7 @@ import threading
 from portal.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
-from portal.maintenance import FLAGS
+from portal.maintenance import FLAGS, restriction_holds
 
 stopping = threading.Event()  # set on shutdown: finish the current step, start no other
 
@@ -15,12 +15,7 @@ def restriction_on(*, lock: bool = False) -> bool:
     query = FLAGS
     if lock:  # PostgreSQL: a save that turns it on waits for our transaction, and vice versa
         query = query.with_for_update(read=True)
-    row = db.session.execute(query).first()
-    if row is None or not row.restrict_event_processor:
-        return False
-    # A scheduled start counts from its time on, even before some process has applied it.
-    due = row.scheduled_start is not None and row.scheduled_start <= utc_now()
-    return bool(row.enabled or due)
+    return restriction_holds(db.session.execute(query).first(), utc_now())
 
 
 def begin_guarded(holder: str) -> bool:

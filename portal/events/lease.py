@@ -10,6 +10,7 @@ from flask import current_app
 
 from portal.clock import utc_now
 from portal.events.tables import lease
+from portal.events.webhooks import health
 from portal.extensions import db
 from portal.maintenance import load_state
 from portal.models import MaintenanceState
@@ -37,10 +38,17 @@ def renew_statement(holder: str, *, take_over: bool) -> sa.Update:
         mine = sa.or_(mine, lease.c.holder.is_(None), lease.c.expires_at < now)
     else:
         mine = sa.and_(mine, lease.c.expires_at >= now)
+    outage = health.unreadable()  # whether this process's webhook pump can read, for everyone
     return (
         sa.update(lease)
         .where(lease.c.id == LEASE_ID, mine)
-        .values(holder=holder, heartbeat_at=now, expires_at=now + _ttl())
+        .values(
+            holder=holder,
+            heartbeat_at=now,
+            expires_at=now + _ttl(),
+            restriction_unreadable_since=outage.since if outage else None,
+            restriction_error=outage.error if outage else None,
+        )
     )
 
 
@@ -75,14 +83,29 @@ def release(holder: str) -> None:
     db.session.commit()
 
 
-def live_holder() -> str | None:
-    """Return who holds an unexpired lease, or None."""
-    row = db.session.execute(
-        sa.select(lease.c.holder).where(
+def live_lease() -> sa.Row | None:
+    """Return the unexpired lease (holder, and whether its webhook pump can read the
+    restriction: ``restriction_unreadable_since``, ``restriction_error``), or None."""
+    return db.session.execute(
+        sa.select(
+            lease.c.holder, lease.c.restriction_unreadable_since, lease.c.restriction_error
+        ).where(
             lease.c.id == LEASE_ID, lease.c.holder.is_not(None), lease.c.expires_at >= utc_now()
         )
     ).first()
+
+
+def live_holder() -> str | None:
+    """Return who holds an unexpired lease, or None."""
+    row = live_lease()
     return row.holder if row else None
+
+
+def webhooks_unreadable() -> sa.Row | None:
+    """Return the live lease when its webhook pump cannot read the restriction (every webhook
+    call is held meanwhile), else None."""
+    row = live_lease()
+    return row if row is not None and row.restriction_unreadable_since is not None else None
 
 
 def processor_status(state: MaintenanceState | None = None) -> str:

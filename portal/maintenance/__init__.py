@@ -23,6 +23,7 @@ from portal.maintenance.state import (
     display_message,
     get_or_create_state,
     load_state,
+    restriction_holds,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "inject_maintenance",
     "load_state",
     "may_bypass",
+    "restriction_holds",
 ]

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import MaintenanceState
-from portal.models.maintenance import DEFAULT_NOTICE_MINUTES, STATE_ID
+from portal.models.maintenance import DEFAULT_NOTICE_MINUTES, STATE_ID, restricted_at
 
 DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
 
@@ -35,7 +36,17 @@ class Flags:
 
     @property
     def processing_paused(self) -> bool:
-        return self.enabled and self.restrict_event_processor
+        """Return whether event processing is held now (see :func:`restricted_at`)."""
+        return restricted_at(
+            self.enabled, self.restrict_event_processor, self.scheduled_start, utc_now()
+        )
+
+
+def restriction_holds(flags, now: datetime) -> bool:
+    """Return whether a row of :data:`FLAGS` (None: no state saved) holds the processor."""
+    if flags is None:
+        return False
+    return restricted_at(flags.enabled, flags.restrict_event_processor, flags.scheduled_start, now)
 
 
 def notice_from(scheduled_start: datetime | None, notice_minutes: int | None) -> datetime | None:

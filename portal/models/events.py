@@ -158,3 +158,7 @@ class ProcessorLease(db.Model):
     holder: Mapped[str | None] = mapped_column(sa.String(120))
     heartbeat_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+    # Written with every renewal: since when the holder's webhook pump cannot read the
+    # restriction (it holds every call meanwhile), and why; NULL while it reads.
+    restriction_unreadable_since: Mapped[datetime | None]
+    restriction_error: Mapped[str | None] = mapped_column(sa.Text)

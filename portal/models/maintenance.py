@@ -5,6 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.models.accounts import AccessGroup, Role
 from portal.models.types import BigId
@@ -27,6 +28,21 @@ bypass_groups = sa.Table(
     ),
     sa.Column("group_id", sa.ForeignKey("access_groups.id", ondelete="CASCADE"), primary_key=True),
 )
+
+
+def restricted_at(
+    enabled: bool, restrict: bool, scheduled_start: datetime | None, now: datetime
+) -> bool:
+    """Return whether the event processor is held at ``now``: the one definition that the gate
+    before each webhook call, the claims, the processor, triggers and every page, the API and
+    the metrics ask.
+
+    The saved restriction holds while maintenance is on, and from the time of a scheduled start
+    on (the start carries the saved restriction), before any process has applied that start.
+    """
+    if not restrict:
+        return False
+    return bool(enabled) or (scheduled_start is not None and scheduled_start <= now)
 
 
 PUBLIC_FIELDS = ("enabled", "restrict_event_processor", "processing", "message", "scheduled_start")
@@ -60,8 +76,10 @@ class MaintenanceState(db.Model):
 
     @property
     def processing_paused(self) -> bool:
-        """Return whether event processing is held (the restriction only counts while enabled)."""
-        return self.enabled and self.restrict_event_processor
+        """Return whether event processing is held now (see :func:`restricted_at`)."""
+        return restricted_at(
+            self.enabled, self.restrict_event_processor, self.scheduled_start, utc_now()
+        )
 
     def to_public_dict(self) -> dict:
         """Return what every caller may read: not who changed it, nor who may still sign in

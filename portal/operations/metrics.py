@@ -20,9 +20,9 @@ from prometheus_client.core import (
 
 from portal.clock import utc_now
 from portal.dashboard.stats import client_counts
-from portal.events.lease import live_holder
+from portal.events.lease import live_lease
 from portal.extensions import db
-from portal.maintenance import FLAGS
+from portal.maintenance import FLAGS, restriction_holds
 from portal.models import Client
 from portal.models.events import DELIVERY_FAILED, DELIVERY_SUCCEEDED, EVENT_FAILED, EVENT_PROCESSED
 from portal.operations.totals import LATENCY_BUCKETS, Figures, client_figures
@@ -50,11 +50,12 @@ class DatabaseCollector:
     """Collect the gateway's figures from the database (one call per scrape)."""
 
     def collect(self):
+        now = utc_now()
         flags = db.session.execute(FLAGS).first()
         enabled = bool(flags and flags.enabled)
-        restricted = enabled and bool(flags.restrict_event_processor)
+        restricted = restriction_holds(flags, now)
         names = dict(db.session.execute(sa.select(Client.id, Client.name)).all())
-        counts = client_counts(list(names), restricted, utc_now())
+        counts = client_counts(list(names), restricted, now)
         finished = client_figures(list(names))
         yield from _backlog(names, counts)
         yield from _finished(names, finished)
@@ -70,9 +71,15 @@ class DatabaseCollector:
             'Who holds a live processor lease (value 1); holder="" with 0 when nobody does.',
             labels=["holder"],
         )
-        current = live_holder()
-        holder.add_metric([current or ""], 1 if current else 0)
+        current = live_lease()
+        holder.add_metric([current.holder if current else ""], 1 if current else 0)
         yield holder
+        yield _gauge(
+            "gateway_webhook_restriction_readable",
+            "0 while the lease holder's webhook pump cannot read the restriction from the "
+            "database (it holds every webhook call meanwhile); 1 otherwise.",
+            not (current and current.restriction_unreadable_since),
+        )
 
 
 def _gauge(name: str, documentation: str, value: bool) -> GaugeMetricFamily:

@@ -7,7 +7,9 @@ calls nor the event batches and triggers ever wait for each other.
 
 The restriction is read fresh from the database on the loop, by the connector, once each
 connection is ready and right before its request is written: after a save that turns it on
-has committed, no call starts; calls already sent finish and are recorded.
+has committed, no call starts; calls already sent finish and are recorded. While the gate
+cannot read it (:mod:`.gate` reconnects with backoff) the pump claims nothing, holds what it
+had queued, and a drain waits for the gate instead of returning with calls still due.
 """
 
 import asyncio
@@ -109,7 +111,8 @@ class Pump:
         wake = asyncio.Event()
         self._loop, self._wake = loop, wake
         with self.app.app_context():
-            self._restriction = RestrictionGate(db.engine)
+            # a gate that reads again after an outage sends the held calls at once
+            self._restriction = RestrictionGate(db.engine, on_readable=self._nudged)
         allowed = self.app.config.get("WEBHOOK_ALLOWED_NETWORKS_PARSED", ())
         session = transport.new_session(self.slots.concurrency, self._gate, allowed)
         tasks: set[asyncio.Task] = set()
@@ -129,8 +132,10 @@ class Pump:
                         or not tasks
                     )
                     wants = self._wants(now)
-                    refill = bool(wants) or now - self._refreshed >= (
-                        1.0 if self.slots.lanes else POLL_SECONDS
+                    # nothing is claimed while the gate cannot read: it would only be held
+                    refill = self._restriction.readable and (
+                        bool(wants)
+                        or now - self._refreshed >= (1.0 if self.slots.lanes else POLL_SECONDS)
                     )
                     if flush or refill or self._unsent:
                         batch: list = []
@@ -147,8 +152,8 @@ class Pump:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 idle = not (tasks or self.results or self.slots.queued() or db_round)
-                if until_idle and idle and found <= 0:
-                    break
+                if until_idle and idle and found <= 0 and self._restriction.readable:
+                    break  # (a drain waits out an outage of the gate: the calls are still due)
                 wake.clear()
                 with suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self._pause(loop.time(), bool(tasks)))
