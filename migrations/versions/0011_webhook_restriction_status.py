@@ -1,7 +1,7 @@
 """The processor lease says whether its webhook pump can read the restriction
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 
 While the pump's gate cannot read the maintenance state it holds every webhook call; the
 processor writes that (since when, and the error) with each lease renewal so /healthz,
@@ -11,8 +11,8 @@ processor writes that (since when, and the error) with each lease renewal so /he
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
