@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from portal import clients
 from portal.events import counters, operations
+from portal.events.runs import LATEST_RUN
 from portal.events.tables import events as events_t
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, User
@@ -93,8 +94,11 @@ def _random_mix(app, seed: int) -> None:
                 with app.app_context():
                     admin = db.session.scalar(sa.select(User).limit(1))
                     if move == "retry":
-                        row = db.session.scalar(
-                            sa.select(Delivery).where(Delivery.status == "failed").limit(1)
+                        row = db.session.scalar(  # a failed delivery of the latest run
+                            sa.select(Delivery)
+                            .join(Event, Event.id == Delivery.event_id)
+                            .where(Delivery.status == "failed", LATEST_RUN)
+                            .limit(1)
                         )
                         action = operations.retry_delivery
                     else:
