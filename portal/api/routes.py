@@ -2,11 +2,9 @@
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
-from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from portal import clients
-from portal.authorization import is_instance_admin
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
 from portal.events.lease import processor_status
@@ -73,18 +71,6 @@ def event_detail(event_id: int):
     return jsonify(event)
 
 
-@bp.get("/api/v1/maintenance")
-def maintenance_state():
-    """Show the maintenance state to an API key or a signed-in user."""
-    signed_in = current_user.is_authenticated
-    if not signed_in and key_client() is None:
-        return _unauthorized()
-    state = load_state()
-    return jsonify(
-        state.to_dict() if signed_in and is_instance_admin(current_user) else state.to_public_dict()
-    )
-
-
 @bp.route("/healthz")
 def healthz():
     """Report that the app reaches its database, and the maintenance and processor state."""
@@ -98,4 +84,4 @@ def healthz():
     return jsonify(status="ok", maintenance=state.enabled, event_processor=processor)
 
 
-from portal.api import openapi  # noqa: E402,F401  (registers /api/v1/openapi.json)
+from portal.api import maintenance, openapi  # noqa: E402,F401  (register their routes)

@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
     SelectMultipleField,
     StringField,
@@ -24,6 +25,9 @@ class CheckboxListField(SelectMultipleField):
 
 
 class MaintenanceForm(FlaskForm):
+    # The version of the state the form was opened at (portal.concurrency): a save against a
+    # state changed since then is refused.
+    version = HiddenField()
     enabled = BooleanField("Maintenance mode")
     restrict_event_processor = BooleanField(
         "Restrict event processor",
