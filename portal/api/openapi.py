@@ -129,7 +129,17 @@ SCHEMAS: dict[str, Any] = {
         ],
         "properties": {
             "enabled": {"type": "boolean"},
-            "processing": {"enum": ["running", "paused"]},
+            "processing": {
+                "enum": ["running", "pausing", "paused"],
+                "description": "pausing: the restriction has committed but webhook calls sent "
+                "before it are still in flight",
+            },
+            "in_flight": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Webhook calls in flight",
+            },
+            "version": {"type": "string", "description": "The state's version (the ETag)"},
             "enabled_since": _TIMESTAMP,
             "restrict_event_processor": {"type": "boolean"},
             "message": {"type": "string"},
@@ -139,6 +149,56 @@ SCHEMAS: dict[str, Any] = {
             "changed_by": {"type": ["string", "null"]},
             "scheduled_start": _TIMESTAMP,
             "notice_minutes": {"type": "integer", "minimum": 0},
+        },
+    },
+    "MaintenanceChange": {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "description": "Any of the fields; omitted ones keep their value. The page's rules apply.",
+        "properties": {
+            "enabled": {"type": "boolean"},
+            "restrict_event_processor": {"type": "boolean"},
+            "message": {"type": "string", "maxLength": 2000},
+            "bypass_roles": {"type": "array", "items": {"type": "string"}},
+            "bypass_groups": {"type": "array", "items": {"type": "string"}},
+            "scheduled_start": {
+                "type": ["string", "null"],
+                "description": "ISO 8601 UTC, e.g. 2026-12-01T18:00Z; null cancels",
+            },
+            "notice_minutes": {"type": "integer", "minimum": 0, "maximum": 10080},
+        },
+    },
+    "MaintenanceChanged": {
+        "allOf": [_ref("MaintenanceState")],
+        "type": "object",
+        "required": ["effect", "changed"],
+        "properties": {
+            "changed": {"type": "boolean"},
+            "effect": {
+                "type": "object",
+                "description": "What the change did, as the page's review step shows it",
+                "required": ["changes", "signed_out", "processing", "events_held", "blocked"],
+                "properties": {
+                    "changes": {"type": "array", "items": {"type": "string"}},
+                    "signed_out": {"type": "integer", "minimum": 0},
+                    "processing": {
+                        "enum": [
+                            "pauses",
+                            "resumes",
+                            "stays_paused",
+                            "pauses_at_next_start",
+                            "keeps_running",
+                        ]
+                    },
+                    "events_held": {"type": "integer", "minimum": 0},
+                    "events_released": {"type": "integer", "minimum": 0},
+                    "clients": {"type": "integer", "minimum": 0},
+                    "scheduled_start": _TIMESTAMP,
+                    "blocked": {"type": "object"},
+                    "still_allowed": {"type": "object"},
+                },
+            },
         },
     },
     "Health": {
@@ -153,6 +213,24 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _UNAUTHORIZED = _error("Missing or unknown API key")
+_NO_TOKEN = _error("Missing, unknown, expired or revoked personal access token")
+_SCOPE = _json(
+    {
+        "allOf": [_ref("Error")],
+        "properties": {"scope": {"type": "string"}},
+        "required": ["scope"],
+    },
+    "The token lacks the scope, or its user the permission behind it (named)",
+)
+_BLOCKED = _json(
+    {
+        "allOf": [_ref("Error")],
+        "properties": {"message": {"type": "string"}},
+        "required": ["message"],
+    },
+    "Maintenance blocks the caller (a session, or a token's user): carries the message",
+)
+_ETAG = {"ETag": {"description": "The state's version", "schema": {"type": "string"}}}
 
 PATHS: dict[str, Any] = {
     "/api/v1/events": {
@@ -196,21 +274,62 @@ PATHS: dict[str, Any] = {
     "/api/v1/maintenance": {
         "get": {
             "operationId": "getMaintenance",
-            "summary": "The instance-wide maintenance state",
-            "security": [{"ApiKey": []}, {"Session": []}],
+            "summary": "The instance-wide maintenance state; with wait=paused, once quiet",
+            "security": [{"ApiKey": []}, {"Session": []}, {"Token": []}],
+            "parameters": [
+                {
+                    "name": "wait",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["paused"]},
+                    "description": "Answer once processing is paused (or at the timeout)",
+                },
+                {
+                    "name": "timeout",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "number", "minimum": 0, "maximum": 120},
+                    "description": "Seconds to wait at most (up to 120; default 30)",
+                },
+            ],
             "responses": {
-                "200": _json(_ref("MaintenanceState"), "The state"),
+                "200": {**_json(_ref("MaintenanceState"), "The state"), "headers": _ETAG},
+                "400": _error("A wait or timeout that is not allowed (named)"),
                 "401": _UNAUTHORIZED,
-                "503": _json(
-                    {
-                        "allOf": [_ref("Error")],
-                        "properties": {"message": {"type": "string"}},
-                        "required": ["message"],
-                    },
-                    "A session whose user maintenance blocks (signed out; carries the message)",
-                ),
+                "403": _SCOPE,
+                "503": _BLOCKED,
             },
-        }
+        },
+        "patch": {
+            "operationId": "changeMaintenance",
+            "summary": "Change the state (scope maintenance:write) with the settings page's rules",
+            "security": [{"Token": []}],
+            "parameters": [
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "The ETag the change is based on; a stale one is refused",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("MaintenanceChange")}},
+            },
+            "responses": {
+                "200": {**_json(_ref("MaintenanceChanged"), "Saved"), "headers": _ETAG},
+                "400": _error("Bad input; details names the field"),
+                "401": _NO_TOKEN,
+                "403": _SCOPE,
+                "409": _error("Refused: it would lock out the token's user or every admin"),
+                "412": {
+                    **_json(_ref("MaintenanceState"), "Stale If-Match: the current state"),
+                    "headers": _ETAG,
+                },
+                "503": _BLOCKED,
+            },
+        },
     },
     "/healthz": {
         "get": {
@@ -250,6 +369,11 @@ DOCUMENT: dict[str, Any] = {
         "securitySchemes": {
             "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "Session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            "Token": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal access token (gpat_...) with the operation's scope",
+            },
         },
     },
     "security": [{"ApiKey": []}],

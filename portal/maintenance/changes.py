@@ -161,19 +161,9 @@ def check_schedule(
         raise MaintenanceError("The start time is more than a year ahead.", "scheduled_start")
 
 
-def update_state(
-    state: MaintenanceState,
-    actor: User | str | None,
-    *,
-    available: bool = True,
-    **changes,
-) -> tuple[dict, dict] | None:
-    """Apply ``changes`` (any of FIELDS) to ``state`` and audit them; return (before, after).
-
-    Return None when nothing changed. ``actor`` None is the server shell ("cli"), the string
-    ``"scheduler"`` a scheduled start. Enabling or scheduling is refused when maintenance mode
-    is not ``available``; turning it off always works. The caller commits.
-    """
+def check_changes(state: MaintenanceState, changes: dict, *, available: bool = True) -> None:
+    """Refuse ``changes`` that may not be saved (raise MaintenanceError naming the field);
+    normalise the message in place. :func:`update_state` asks it first, whoever saves."""
     unknown = set(changes) - set(FIELDS)
     if unknown:
         raise TypeError(f"Unknown maintenance fields: {', '.join(sorted(unknown))}")
@@ -191,6 +181,23 @@ def update_state(
         check_schedule(state, changes["scheduled_start"], changes.get("notice_minutes"), now)
     elif "notice_minutes" in changes:
         check_schedule(state, None, changes["notice_minutes"], now)
+
+
+def update_state(
+    state: MaintenanceState,
+    actor: User | str | None,
+    *,
+    available: bool = True,
+    **changes,
+) -> tuple[dict, dict] | None:
+    """Apply ``changes`` (any of FIELDS) to ``state`` and audit them; return (before, after).
+
+    Return None when nothing changed. ``actor`` None is the server shell ("cli"), the string
+    ``"scheduler"`` a scheduled start. Enabling or scheduling is refused when maintenance mode
+    is not ``available``; turning it off always works. The caller commits.
+    """
+    check_changes(state, changes, available=available)
+    now = utc_now()
     before = state.to_dict()
     was_enabled, was_paused = bool(state.enabled), bool(state.processing_paused)
     for name, value in changes.items():
@@ -245,6 +252,7 @@ def save_by(
     :func:`update_state`'s own checks. The caller commits, or rolls back on an error."""
     from portal.guardrails import guarded  # the guardrails build on this module
 
+    check_changes(state, changes, available=available)  # bad input before the lockout
     roles = changes.get("bypass_roles", state.bypass_roles)
     groups = changes.get("bypass_groups", state.bypass_groups)
     if would_lock_out(actor, starts(state, changes), list(roles), list(groups)):
