@@ -15,6 +15,7 @@ from portal.authorization import (
     visible_clients,
 )
 from portal.clock import utc_now
+from portal.concurrency import stamp
 from portal.extensions import db
 from portal.guardrails import check_not_self, guarded
 from portal.maintenance import Selection, load_state, may_bypass
@@ -25,7 +26,9 @@ from portal.settings.common import (
     ask_then_delete,
     commit_change,
     confirm_delete,
+    edited_meanwhile,
     language,
+    open_version,
     page_number,
     refuse,
 )
@@ -110,7 +113,10 @@ def user_edit(user_id: int):
     user = owned_or_404(User, user_id, current_user)
     form = UserForm(data=_current(user))
     _fill_choices(form)
-    if form.validate_on_submit():
+    open_version(form, user_values(user))
+    if form.validate_on_submit() and not edited_meanwhile(
+        form, user_values(user), "users", f"user {user.email}", "email"
+    ):
         before = user_values(user)
         held = set(current_user.permissions)
         try:
@@ -273,6 +279,7 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
     if form is None:
         form = UserForm(formdata=None, data=_current(user))
         _fill_choices(form)
+        form.version.data = stamp(user_values(user), utc_now())
     if error:
         form.form_errors = [*form.form_errors, error]
     reset = reset or PasswordResetForm(formdata=None)

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     PasswordField,
     SearchField,
     SelectField,
@@ -17,6 +18,8 @@ MISMATCH = "The passwords differ."
 
 class UserForm(FlaskForm):
     """Edit a user's details (the password has its own form)."""
+
+    version = HiddenField()  # the row's version when the form was opened (edits only)
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
     client = SelectField("Client", coerce=int, validators=[InputRequired()])
