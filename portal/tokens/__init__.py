@@ -14,6 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from portal import audit
 from portal.clock import utc_now
@@ -187,8 +188,11 @@ def lookup(secret: str) -> PersonalAccessToken | None:
     """Return the token whose secret this is (any state), or None."""
     if not secret.startswith(PREFIX):
         return None
+    # the user's groups only matter while maintenance is on: loaded then, not on every call
     return db.session.scalar(
-        sa.select(PersonalAccessToken).where(PersonalAccessToken.token_hash == digest(secret))
+        sa.select(PersonalAccessToken)
+        .where(PersonalAccessToken.token_hash == digest(secret))
+        .options(sa.orm.joinedload(PersonalAccessToken.user).lazyload(User.groups))
     )
 
 
