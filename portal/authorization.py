@@ -64,6 +64,11 @@ def visible_client_ids(user: User) -> list[int]:
     return [client.id for client in visible_clients(user)]
 
 
+def client_scope(user: User) -> int | None:
+    """Return the one client whose figures ``user`` sees, or None for every client."""
+    return None if is_instance_admin(user) else user.client_id
+
+
 def in_scope(user: User, client_id: int | None) -> bool:
     """Return whether ``user`` may act on a row of client ``client_id``."""
     return is_instance_admin(user) or client_id == user.client_id

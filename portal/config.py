@@ -33,7 +33,6 @@ class Defaults:
     RETENTION_SECONDS_PER_TICK = 0.5
     RETENTION_CHECK_SECONDS = 30.0  # after a look found nothing expired
     RETENTION_VACUUM_PAGES = 2048  # free SQLite pages given back per purge pass at most
-    TOTALS_ADVANCE_SECONDS = 10.0  # how often the processor sums finished events into totals
     METRICS_TOKEN: str | None = None  # serve GET /metrics to "Authorization: Bearer <token>"
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     REMEMBER_COOKIE_DURATION = 14 * 24 * 3600

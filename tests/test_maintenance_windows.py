@@ -8,13 +8,22 @@ import time
 
 import sqlalchemy as sa
 
+from portal.events import operations
 from portal.extensions import db
 from portal.maintenance import live
-from portal.models import MaintenanceWindow
+from portal.models import Delivery, MaintenanceWindow, User
 from portal.settings.csvfile import escape_cell
 from portal.settings.windows import COLUMNS, to_csv
 from tests.conftest import login
-from tests.events_support import add_workflow, api_key, post_events, run_tick
+from tests.events_support import (
+    SECRET,
+    Recorder,
+    add_workflow,
+    api_key,
+    post_events,
+    run_tick,
+    webhook_server,
+)
 from tests.maintenance_helpers import set_maintenance
 
 REPORT = "/settings/maintenance/windows"
@@ -176,3 +185,143 @@ def test_dashboard_shows_elapsed_time_and_held_count_then_drain_progress(app, cl
     assert re.search(r"About \d+:\d\d:\d\d left", page)
     run_tick(app)
     assert 'id="drain-progress"' not in client.get("/").get_data(as_text=True)
+
+
+def as_admin(app, email: str, enabled: bool, roles=ADMIN["roles"], **changes) -> None:
+    """Switch maintenance on or off as the signed-in instance admin ``email`` would (web),
+    letting in the Administrators group with ``roles``."""
+    from portal import accounts
+    from portal.maintenance import get_or_create_state
+    from portal.maintenance.changes import update_state
+
+    with app.app_context():
+        update_state(
+            get_or_create_state(),
+            accounts.find_user(email),
+            enabled=enabled,
+            bypass_roles=accounts.find_roles(roles),
+            bypass_groups=accounts.find_groups(ADMIN["groups"]),
+            **changes,
+        )
+        db.session.commit()
+
+
+def two_clients_window(app, make_user) -> None:
+    """A window started by admin@example.com (Default) and ended by boss@acme.example (an
+    instance admin of Acme), holding 2 events of Acme and 3 of Beta (whose workflow fails), with
+    one refused sign-in at Acme's accounts, two at Beta's and one at an unknown email."""
+    from portal import accounts
+
+    acme, beta = api_key(app, "Acme"), api_key(app, "Beta")
+    with app.app_context():
+        accounts.create_role("Auditor", ["audit:view", "dashboard:view"])
+        db.session.commit()
+    make_user("auditor@acme.example", roles=("Auditor",), groups=("Administrators",), client="Acme")
+    make_user("boss@acme.example", roles=ADMIN["roles"], groups=ADMIN["groups"], client="Acme")
+    make_user("viewer@beta.example", roles=("Viewer",), groups=("Administrators",), client="Beta")
+    add_workflow(app, "Acme", name="keep")
+    add_workflow(app, "Beta", name="broken", action="unknown-action")
+    as_admin(app, "admin@example.com", True, restrict_event_processor=True)
+    http = app.test_client()
+    for key, count in ((acme, 2), (beta, 3)):
+        body = {"events": [{"type": "t", "payload": {"n": n}} for n in range(count)]}
+        assert post_events(http, key, body).status_code == 202
+    for email in ("auditor@acme.example", "viewer@beta.example", "viewer@beta.example"):
+        login(app.test_client(), email, "wrong-password-1")
+    login(app.test_client(), "nobody@example.com", "wrong-password-1")
+    as_admin(app, "boss@acme.example", False)
+    run_tick(app)
+    run_tick(app)
+
+
+def test_instance_admin_reads_every_clients_figures_and_names(app, client, make_user):
+    """Issue 17.5: the instance admin's report counts every client and names everyone."""
+    two_clients_window(app, make_user)
+    login(client)
+    (row,) = report_rows(client)
+    assert row["started_by"] == "admin@example.com" and row["ended_by"] == "boss@acme.example"
+    assert row["refused_signins"] == "4"
+    assert (row["events_held"], row["peak_backlog"], row["failed_in_drain"]) == ("5", "5", "3")
+    assert row["drain_seconds"] not in ("", "draining")
+    page = client.get(REPORT).get_data(as_text=True)
+    assert "<td>admin@example.com</td>" in page and "are those of" not in page
+
+
+def test_client_scoped_auditor_reads_only_own_clients_figures_and_people(app, make_user):
+    """Issue 17.5: a user of Acme with audit:view (no instance admin) sees Acme's figures only,
+    and no instance admin of another client by name, on the page, in the CSV and the menu."""
+    two_clients_window(app, make_user)
+    auditor = app.test_client()
+    login(auditor, "auditor@acme.example")
+    (row,) = report_rows(auditor)
+    assert row["started_by"] == "an administrator"  # admin@example.com is not of Acme
+    assert row["ended_by"] == "boss@acme.example"  # Acme's own people are named
+    assert row["started_via"] == "web" and row["restriction_periods"].count("–") == 1
+    assert row["refused_signins"] == "1"
+    assert (row["events_held"], row["peak_backlog"], row["failed_in_drain"]) == ("2", "2", "0")
+    assert row["drain_seconds"] not in ("", "draining")
+    csv_text = auditor.get(REPORT + "?format=csv").get_data(as_text=True)
+    page = auditor.get(REPORT).get_data(as_text=True)
+    for text in (csv_text, page):
+        assert "admin@example.com" not in text and "beta" not in text.lower()
+    assert "The figures are those of Acme only" in page
+    assert f'href="{REPORT}"' in page  # the menu links the report it may open...
+    assert 'href="/settings/maintenance"' not in page  # ...and not the page it may not
+
+
+def test_dashboard_names_who_started_the_window_only_to_that_client(app, client, make_user):
+    """Issue 17.5: the dashboard's "started by" follows the same rule as the report."""
+    api_key(app, "Beta")  # creates the client
+    make_user("viewer@beta.example", roles=("Viewer",), groups=("Administrators",), client="Beta")
+    as_admin(app, "admin@example.com", True, roles=("Administrator", "Viewer"))
+    viewer = app.test_client()
+    login(viewer, "viewer@beta.example")
+    assert "started by an administrator via web" in viewer.get("/").get_data(as_text=True)
+    login(client)
+    assert "started by admin@example.com via web" in client.get("/").get_data(as_text=True)
+
+
+def test_failed_in_drain_is_fixed_when_the_drain_ends(app, client):
+    """A retry after the drain (the delivery then succeeds) does not change the report."""
+    app.config.update(WEBHOOK_MAX_ATTEMPTS=1)
+    recorder = Recorder()
+    recorder.statuses = [500, 500, 500]  # the drain's three calls fail; the retry succeeds
+    with webhook_server(recorder) as (url, _server):
+        add_workflow(app, name="hook", action="webhook", url=url, secret=SECRET)
+        set_maintenance(app, True, restrict_event_processor=True, **ADMIN)
+        events = [{"type": "t", "payload": {"n": n}} for n in range(3)]
+        assert post_events(app.test_client(), api_key(app), {"events": events}).status_code == 202
+        set_maintenance(app, False, **ADMIN)
+        run_tick(app)
+        run_tick(app)  # sees the drain ended
+        login(client)
+        assert report_rows(client)[0]["failed_in_drain"] == "3"
+        with app.app_context():
+            admin = db.session.scalar(sa.select(User).limit(1))
+            delivery = db.session.scalar(sa.select(Delivery).where(Delivery.status == "failed"))
+            operations.retry_delivery(admin, delivery)
+            db.session.commit()
+        run_tick(app)
+    assert recorder.count == 4
+    (row,) = report_rows(client)
+    assert row["failed_in_drain"] == "3"
+
+
+def test_a_clients_figures_are_fixed_when_the_drain_ends(app, make_user):
+    """Issue 17.10, per client: purging the client's events and sign-in records later (as
+    retention does) changes neither its figures nor its refused sign-ins in the report."""
+    from portal.models import AuditEntry, Event
+
+    two_clients_window(app, make_user)
+    auditor = app.test_client()
+    login(auditor, "auditor@acme.example")
+    (before,) = report_rows(auditor)
+    assert (before["events_held"], before["refused_signins"]) == ("2", "1")
+    with app.app_context():
+        db.session.execute(sa.delete(Delivery))
+        db.session.execute(sa.delete(Event))
+        db.session.execute(sa.delete(AuditEntry).where(AuditEntry.action == "login_refused"))
+        db.session.commit()
+    (after,) = report_rows(auditor)
+    names = ("refused_signins", "events_held", "peak_backlog", "failed_in_drain", "drain_seconds")
+    assert [after[name] for name in names] == [before[name] for name in names]

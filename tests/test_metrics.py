@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from portal.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
-from portal.models import ClientTotals, Event
-from portal.operations import retention, totals
+from portal.models import Event
+from portal.operations import retention
 from tests.events_support import (
     HOLDER,
     add_workflow,
@@ -31,8 +31,8 @@ PROCESSED = (FINISHED, (("client", "Default"), ("outcome", "processed")))
 
 @pytest.fixture()
 def app(app):
-    app.config.update(METRICS_TOKEN=TOKEN, RETENTION_CHECK_SECONDS=0, TOTALS_ADVANCE_SECONDS=0)
-    retention._next_look["at"] = totals._next_advance["at"] = 0.0
+    app.config.update(METRICS_TOKEN=TOKEN, RETENTION_CHECK_SECONDS=0)
+    retention._next_look["at"] = 0.0
     return app
 
 
@@ -102,11 +102,11 @@ def test_backlog_per_client_maintenance_and_the_lease(app, client):
 
 def test_counters_and_latency_survive_retention(app, client):
     add_workflow(app)
-    ids = _ingest(app, client, 5)
+    # the first event also meets an action that fails at once: that event fails
+    add_workflow(app, name="bad", action="bogus", condition={"field": "n", "op": "eq", "value": 0})
+    events = [{"type": "t", "payload": {"n": n}, "source_id": f"m{n}"} for n in range(5)]
+    assert post_events(client, api_key(app), {"events": events}).status_code == 202
     run_tick(app)
-    with app.app_context():  # one failed event, and all of them finished long ago
-        db.session.execute(sa.update(Event).where(Event.id == ids[0]).values(status="failed"))
-        db.session.commit()
     processed = (
         "gateway_events_processed_total",
         (("client", "Default"), ("outcome", "processed")),
@@ -116,15 +116,20 @@ def test_counters_and_latency_survive_retention(app, client):
     latency_count = ("gateway_delivery_latency_seconds_count", ())
     fast = ("gateway_delivery_latency_seconds_bucket", (("le", "0.05"),))
     purged = ("gateway_retention_purged_events_total", (("client", "Default"),))
+    undelivered = ("gateway_deliveries_total", (("client", "Default"), ("status", "failed")))
     before = scrape(client)
-    assert (before[processed], before[failed], before[delivered]) == (4, 1, 5)
-    assert before[latency_count] == 5 and before[fast] == 5  # record actions finish at once
+    assert (before[processed], before[failed], before[delivered], before[undelivered]) == (
+        4,
+        1,
+        5,
+        1,
+    )
+    assert before[latency_count] == 6 and before[fast] == 6  # record actions finish at once
     assert before[purged] == 0
 
-    with app.app_context():  # as if they had finished a month ago and been summed since
+    with app.app_context():  # as if they had finished a month ago
         old = utc_now() - timedelta(days=31)
         db.session.execute(sa.update(Event).values(processed_at=old))
-        db.session.execute(sa.delete(ClientTotals))
         db.session.commit()
     assert scrape(client) == before
     assert run_tick(app).purged == 5
@@ -133,7 +138,7 @@ def test_counters_and_latency_survive_retention(app, client):
     for key in (processed, failed, delivered, latency_count, fast):
         assert after[key] == before[key], key
     assert after[purged] == 5
-    assert after[("gateway_retention_purged_deliveries_total", (("client", "Default"),))] == 5
+    assert after[("gateway_retention_purged_deliveries_total", (("client", "Default"),))] == 6
     assert after[("gateway_retention_last_purge_timestamp_seconds", (("client", "Default"),))] > 0
 
 

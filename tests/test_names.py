@@ -183,7 +183,7 @@ def test_migration_new_names_are_deterministic_and_fit():
 def check_migration_resolves_case_duplicates(app) -> None:
     """Downgrade one step (below 0009), store duplicates as an old version could, upgrade again."""
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["db", "downgrade"]).exit_code == 0
+    assert runner.invoke(args=["db", "downgrade", "0008"]).exit_code == 0
     with app.app_context():
         db.session.execute(
             sa.text("INSERT INTO roles (name, permissions) VALUES ('operator', '[]')")

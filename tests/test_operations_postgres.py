@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import ClientTotals, Event
-from portal.operations import retention, totals
+from portal.operations import retention
 from tests.events_support import add_workflow, api_key, post_events, run_tick, set_restriction
 from tests.test_metrics import AUTH, PROCESSED, samples
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
@@ -17,9 +17,8 @@ def test_retention_and_metrics_on_postgres(pg_app, tmp_path):  # noqa: F811
     pg_app.config.update(
         METRICS_TOKEN=AUTH["Authorization"].split()[1],
         RETENTION_CHECK_SECONDS=0,
-        TOTALS_ADVANCE_SECONDS=0,
     )
-    retention._next_look["at"] = totals._next_advance["at"] = 0.0
+    retention._next_look["at"] = 0.0
     http = pg_app.test_client()
     add_workflow(pg_app)
     body = {"events": [{"type": "t", "payload": {"n": n}} for n in range(6)]}

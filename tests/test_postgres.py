@@ -100,8 +100,8 @@ def test_scheduled_start_happens_once_and_the_window_is_reported_on_postgres(pg_
 
     from portal.clock import utc_now
     from portal.maintenance import get_or_create_state
+    from portal.maintenance.report import report
     from portal.maintenance.schedule import STARTED, start_if_due
-    from portal.maintenance.windows import report
     from portal.models import AuditEntry
     from tests.events_support import api_key, post_events
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.operations import retention, totals
+from portal.operations import retention
 from tests.conftest import ADMIN_EMAIL, PASSWORD
 from tests.events_support import run_tick
 from tests.test_retention import _age, _ingest
@@ -12,8 +12,8 @@ pytestmark = pytest.mark.browser
 
 def test_purged_counter_and_last_purge_update_in_place(app, live_url, browser):
     sync_api = pytest.importorskip("playwright.sync_api")
-    app.config.update(RETENTION_CHECK_SECONDS=0, TOTALS_ADVANCE_SECONDS=0)
-    retention._next_look["at"] = totals._next_advance["at"] = 0.0
+    app.config.update(RETENTION_CHECK_SECONDS=0)
+    retention._next_look["at"] = 0.0
     ids = _ingest(app, app.test_client(), 4)
     run_tick(app)
     page = browser.new_page()

@@ -63,17 +63,17 @@ def login():
         return redirect(safe_next(request.args.get("next")))
     address = signins.source(request.remote_addr)
     if request.method == "POST":
-        wait = signins.throttled_for(address, utc_now())
+        wait = signins.throttled_for(address, utc_now())  # early, before any form is read
         if wait:
-            response = make_response(render_template("errors/429.html", wait=wait), 429)
-            response.headers["Retry-After"] = str(wait)
-            return response
+            return _too_many(wait)
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         secret, device = current_app.config["SECRET_KEY"], request.cookies.get(devices.COOKIE)
         known = _known(devices.known_accounts(secret, device), form.email.data)
         attempt = signin.attempt_sign_in(form.email.data, form.password.data, address, known)
+        if attempt.outcome == signin.THROTTLED:  # a parallel attempt took the last try
+            return _too_many(attempt.wait)
         if attempt.outcome == signin.OK:
             _start_session(attempt.user, remember=form.remember.data)
             db.session.commit()
@@ -152,6 +152,12 @@ def change_password():
                 flash("Your password has been changed.", "success")
                 return redirect(safe_next(request.args.get("next")))
     return render_template("auth/password.html", form=form, required=required)
+
+
+def _too_many(wait: int):
+    response = make_response(render_template("errors/429.html", wait=wait), 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _known(user_ids: list[int], email: str) -> bool:

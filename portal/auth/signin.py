@@ -16,6 +16,7 @@ OK = "ok"
 WRONG = "wrong"  # unknown email, wrong password or inactive account
 LOCKED = "locked"
 MAINTENANCE = "maintenance"
+THROTTLED = "throttled"  # too many failures from the address: answered 429, nothing checked
 
 
 @dataclass
@@ -23,40 +24,40 @@ class Attempt:
     outcome: str
     user: User | None
     maintenance: bool  # maintenance was on: every refusal must look the same
+    wait: int = 0  # THROTTLED: the seconds until the address may try again
 
 
 def attempt_sign_in(email: str, password: str, address: str, known_device: bool) -> Attempt:
     """Decide a sign-in from ``address`` and record it; the caller logs the user in and commits.
 
     ``known_device``: the browser carries this account's device cookie (an earlier sign-in).
+    The attempt's failure is recorded (and committed) before its password is checked, and given
+    back if the password is right: see ``portal.security.signins``.
     """
     state = load_state()
     user = accounts.find_user(email)
     now = utc_now()
+    held = signins.reserve(address, user, now, known_device=known_device)
+    if held.wait:
+        return Attempt(THROTTLED, None, state.enabled, wait=held.wait)
     wrong_password = False
-    if user is None:
+    if user is None or held.locked:
+        # The same cost as checking a password, without checking this account's.
         passwords.check_password_hash_only(_DUMMY_HASH, password)
-        outcome = WRONG
-    elif signins.locked_for(user, address, now) or (
-        not known_device and signins.under_attack(user, now)
-    ):
-        passwords.check_password(user, password)  # same cost as the other refusals
-        outcome = LOCKED
+        outcome = LOCKED if user is not None else WRONG
     elif not passwords.check_password(user, password):
         wrong_password, outcome = True, WRONG
     elif not user.active:
+        signins.throttle_only(held)  # only a wrong password counts toward the lockout
         outcome = WRONG
     elif not may_bypass(user, state):
-        outcome = MAINTENANCE  # a right password: not counted toward the lockout or throttle
+        signins.release(held)  # a right password: not counted toward the lockout or throttle
+        outcome = MAINTENANCE
     else:
         signins.forget_failures(user, address)
         user.failed_logins = 0
         user.last_signed_in_at = now  # the users list's "Last signed in"
         outcome = OK
-    if outcome in (WRONG, LOCKED):
-        # Only a wrong password counts toward the account's lockout; every refusal here
-        # counts toward the address's throttle.
-        signins.record_failure(address, user, now, counts=wrong_password)
     if wrong_password:
         _show_to_admins(user, address, now)
     if outcome == OK:

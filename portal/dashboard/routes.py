@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 
-from portal.authorization import is_instance_admin
+from portal.authorization import client_scope
 from portal.dashboard.stats import snapshot
 from portal.maintenance import load_state, windows
 from portal.permissions import (
@@ -30,7 +30,7 @@ def index():
         stats=stats,
         refresh_seconds=REFRESH_SECONDS,
         figures_permission=CATALOGUE[EVENTS_VIEW],
-        window=windows.current_figures(state, instance_wide=is_instance_admin(current_user)),
+        window=windows.current_figures(state, client_id=client_scope(current_user)),
         cancelled=state.schedule_cancelled_reason
         if current_user.can(CLIENT_SETTINGS_MANAGE) and state.schedule_cancelled_at
         else None,

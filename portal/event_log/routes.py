@@ -56,7 +56,7 @@ def detail(event_id: int):
     return render_template(
         "event_log/detail.html",
         event=event,
-        deliveries=browse.deliveries_of(event.id),
+        deliveries=browse.deliveries_of(event),
         held=load_state().processing_paused,
         confirm=ConfirmForm(),
         can_manage=current_user.can(WORKFLOWS_MANAGE),

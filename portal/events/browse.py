@@ -5,6 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from portal.events.runs import in_latest_run
 from portal.extensions import db
 from portal.models import Delivery, DeliveryAttempt, Event, Workflow
 
@@ -56,12 +57,13 @@ def events_page(filters: Filters, before: int | None, size: int = PAGE_SIZE) -> 
     return Page(rows[:size], older)
 
 
-def deliveries_of(event_id: int) -> list[dict]:
-    """Return the event's deliveries, oldest first, each with its workflow and attempts."""
+def deliveries_of(event: Event) -> list[dict]:
+    """Return the event's deliveries, oldest first, each with its workflow, its attempts and
+    whether it belongs to the event's latest run (:mod:`portal.events.runs`)."""
     rows = db.session.execute(
         sa.select(Delivery, Workflow.name, Workflow.paused_at)
         .outerjoin(Workflow, Delivery.workflow_id == Workflow.id)
-        .where(Delivery.event_id == event_id)
+        .where(Delivery.event_id == event.id)
         .order_by(Delivery.id)
     ).all()
     ids = [row.Delivery.id for row in rows]
@@ -79,6 +81,7 @@ def deliveries_of(event_id: int) -> list[dict]:
             "workflow": row.name,
             "paused": row.paused_at is not None,
             "attempts": attempts[row.Delivery.id],
+            "latest": in_latest_run(row.Delivery.created_at, event.started_at),
         }
         for row in rows
     ]

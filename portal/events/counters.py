@@ -1,9 +1,13 @@
-"""Queued and failed events per client, as counters kept exact inside each writing transaction.
+"""Per-client counters kept exact inside each writing transaction.
 
-Every path that changes an event's status or deletes events calls :func:`add` in its own
-transaction (ingestion, processing, delivery outcomes, retry and replay, retention), and
-deleting a client deletes its counters with it (foreign key cascade). Figures then cost one
-small grouped SUM whatever the size of the backlog.
+Two kinds share the table: the queued and failed events *now* (named by the status), and what
+finished so far, for ``/metrics`` (``ev:<status>`` events, ``dl:<status>`` deliveries and the
+latency histogram ``lat:<bucket>`` with ``lat:ms``, its sum in milliseconds). Every path that
+changes an event's status, finishes an event or a delivery, or deletes events calls :func:`add`
+in its own transaction (ingestion and triggers through :func:`portal.events.bulk.insert_queued`,
+processing, delivery outcomes, retry and replay, retention), and deleting a client deletes its
+counters with it (foreign key cascade). Figures then cost one small grouped SUM whatever the
+size of the tables.
 
 Each change goes to one of ``SHARDS`` rows per (client, status), picked at random, so
 concurrent ingestion on PostgreSQL does not queue on one row lock; SQLite serialises writers
@@ -25,6 +29,9 @@ from portal.models.events import EVENT_FAILED, EVENT_QUEUED
 
 SHARDS = 8
 COUNTED = (EVENT_QUEUED, EVENT_FAILED)
+# Delivery latency buckets: seconds from a delivery being created to it finishing.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+LATENCY_MS = "lat:ms"
 
 Deltas = Mapping[tuple[int, str], int]  # (client id, status) -> change
 
@@ -34,7 +41,7 @@ def add(connection: sa.Connection, deltas: Deltas, *, shard: int | None = None) 
     rows = [
         {"client_id": client_id, "status": status, "count": delta}
         for (client_id, status), delta in sorted(deltas.items())
-        if delta and status in COUNTED
+        if delta and (status in COUNTED or ":" in status)
     ]
     if not rows:
         return
@@ -67,14 +74,54 @@ def moves(transitions: Iterable[tuple[int, str, str]]) -> Counter:
     return deltas
 
 
-def figures(client_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Return {client id: {"queued": n, "failed": n}} from the counters."""
-    result = {cid: dict.fromkeys(COUNTED, 0) for cid in client_ids}
+def finished_event(status: str) -> str:
+    """The counter of events that finished with ``status`` (each finish, replays included)."""
+    return f"ev:{status}"
+
+
+def finished_delivery(status: str) -> str:
+    """The counter of deliveries that finished with ``status`` (each finish)."""
+    return f"dl:{status}"
+
+
+def latency_bucket(index: int) -> str:
+    return f"lat:{index}"
+
+
+def bucket_index(seconds: float) -> int:
+    """Return the index of the first latency bucket that holds ``seconds`` (last: +Inf)."""
+    for index, bound in enumerate(LATENCY_BUCKETS):
+        if seconds <= bound:
+            return index
+    return len(LATENCY_BUCKETS)
+
+
+def events_finished(deltas: Counter, client_id: int, status: str, number: int = 1) -> None:
+    """Count ``number`` events of the client finishing with ``status`` into ``deltas``."""
+    deltas[(client_id, EVENT_QUEUED)] -= number
+    deltas[(client_id, status)] += number
+    deltas[(client_id, finished_event(status))] += number
+
+
+def deliveries_finished(
+    deltas: Counter, client_id: int, status: str, seconds: float, number: int = 1
+) -> None:
+    """Count ``number`` deliveries finishing with ``status`` after ``seconds`` into ``deltas``."""
+    seconds = max(seconds, 0.0)
+    deltas[(client_id, finished_delivery(status))] += number
+    deltas[(client_id, latency_bucket(bucket_index(seconds)))] += number
+    deltas[(client_id, LATENCY_MS)] += number * round(seconds * 1000)
+
+
+def figures(client_ids: list[int], names: Iterable[str] = COUNTED) -> dict[int, dict[str, int]]:
+    """Return {client id: {name: n}} of these counters (zero when absent)."""
+    names = list(names)
+    result = {cid: dict.fromkeys(names, 0) for cid in client_ids}
     if not client_ids:
         return result
     rows = db.session.execute(
         sa.select(counters.c.client_id, counters.c.status, sa.func.sum(counters.c.count))
-        .where(counters.c.client_id.in_(client_ids))
+        .where(counters.c.client_id.in_(client_ids), counters.c.status.in_(names))
         .group_by(counters.c.client_id, counters.c.status)
     )
     for client_id, status, total in rows:

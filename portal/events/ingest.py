@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -211,7 +212,21 @@ def _store_once(client_id: int, items: list[Item], look_up: bool) -> IngestResul
             known[source_id] = -1 - len(rows)  # a repeat later in the batch gets this row
         slots.append(-1 - len(rows))
         rows.append((kind, payload_text, source_id))
-    new_ids = bulk.insert_events(connection, client_id, utc_now(), rows) if rows else []
-    counters.add(connection, {(client_id, EVENT_QUEUED): len(rows)})
+    new_ids = insert_queued(connection, client_id, utc_now(), rows)
     event_ids = [slot if slot >= 0 else new_ids[-1 - slot] for slot in slots]
     return IngestResult(len(rows), len(items) - len(rows), event_ids)
+
+
+def insert_queued(
+    connection: sa.Connection, client_id: int, received_at: datetime, rows: list[bulk.Row]
+) -> list[int]:
+    """Insert queued events and count them, in the connection's transaction; return their ids.
+
+    Every path that creates events (the API, scheduled triggers) goes through here, so the
+    queued counter always moves with the rows.
+    """
+    if not rows:
+        return []
+    new_ids = bulk.insert_events(connection, client_id, received_at, rows)
+    counters.add(connection, {(client_id, EVENT_QUEUED): len(rows)})
+    return new_ids

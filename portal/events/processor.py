@@ -1,7 +1,7 @@
 """One processor round: claim the oldest queued events in batches and run their workflows."""
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,12 +92,12 @@ def process_batch(holder: str, size: int) -> int:
     payloads = _payloads_for_conditions(batch, flows)
     targets: dict[int, list[int]] = defaultdict(list)  # workflow id -> event ids
     outcomes: dict[tuple[int, bool, bool], list[int]] = defaultdict(list)
-    finished: list[tuple[int, str, str]] = []  # (client, from, to) for the counters
+    deltas: Counter = Counter()  # for the counters: the events and deliveries finishing
     evaluation = Evaluation(flows)
     for event in batch:
         chosen = evaluation.chosen(event, payloads.get(event.id))
         if chosen is None:  # a workflow could not be evaluated: the event fails alone
-            finished.append((event.client_id, EVENT_QUEUED, EVENT_FAILED))
+            counters.events_finished(deltas, event.client_id, EVENT_FAILED)
             continue
         done, pending, failed = 0, False, False
         for flow in chosen:
@@ -108,13 +108,15 @@ def process_batch(holder: str, size: int) -> int:
             done += status != DELIVERY_PENDING
         outcomes[(done, pending, failed)].append(event.id)
         if not pending:
-            finished.append(
-                (event.client_id, EVENT_QUEUED, EVENT_FAILED if failed else EVENT_PROCESSED)
-            )
+            status = EVENT_FAILED if failed else EVENT_PROCESSED
+            counters.events_finished(deltas, event.client_id, status)
     by_id = {flow.id: flow for client_flows in flows.values() for flow in client_flows}
     for flow_id, ids in targets.items():
+        flow = by_id[flow_id]
         for chunk in _chunks(ids):
-            _insert_deliveries(by_id[flow_id], chunk, now)
+            _insert_deliveries(flow, chunk, now)
+        if (status := _status_for(flow.action)) != DELIVERY_PENDING:  # finished at once
+            counters.deliveries_finished(deltas, flow.client_id, status, 0.0, len(ids))
     for (done, pending, failed), ids in outcomes.items():
         values: dict = {"started_at": now, "attempts": events.c.attempts + done}
         if not pending:
@@ -132,7 +134,7 @@ def process_batch(holder: str, size: int) -> int:
     evaluation.audit()
     # One processor holds the lease and claimed these rows in this transaction: every
     # UPDATE above matched, so the moves are exact.
-    counters.add(db.session.connection(), counters.moves(finished), shard=0)
+    counters.add(db.session.connection(), deltas, shard=0)
     db.session.commit()
     return len(batch)
 

@@ -10,10 +10,9 @@ import sqlalchemy as sa
 
 from portal.clock import utc_now
 from portal.events.guard import begin_guarded
-from portal.events.tables import events
+from portal.events.ingest import insert_queued, payload_json
 from portal.extensions import db
 from portal.models import ScheduledTrigger
-from portal.models.events import EVENT_QUEUED
 from portal.schedule import next_fire_time, schedule_problem
 
 MAX_COUNTED_MISSES = 100_000  # stop counting cron firings past this (a year of minutes fits)
@@ -62,16 +61,8 @@ def fire_due(holder: str) -> int:
             continue  # an unusable schedule never fires; the admin page shows why
         count, following = due_firings(trigger, now)
         if count:
-            db.session.execute(
-                sa.insert(events).values(
-                    client_id=trigger.client_id,
-                    type=trigger.event_type,
-                    payload=trigger.payload or {},
-                    received_at=now,
-                    status=EVENT_QUEUED,
-                    attempts=0,
-                )
-            )
+            row = (trigger.event_type, payload_json(trigger.payload or {}) or "{}", None)
+            insert_queued(db.session.connection(), trigger.client_id, now, [row])
             trigger.last_fired_at = now
             trigger.missed_count = (trigger.missed_count or 0) + count - 1
             fired += 1

@@ -3,10 +3,12 @@
 A window runs from enable to disable; inside it, each stretch with the event processor
 restricted is a period. Lifting a restriction fixes what it held (events received, the
 backlog then, which is its peak since nothing starts while restricted, and the newest held
-event); the drain ends when every event up to that one has left ``queued``.
+event); the drain ends when every event up to that one has left ``queued``, and the deliveries
+that failed in it are counted then, once: a finished window's figures never change.
 """
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -19,6 +21,7 @@ from portal.models.events import DELIVERY_FAILED, EVENT_QUEUED
 
 SCHEDULER = "scheduler"
 WEB, CLI = "web", "cli"
+SOMEONE_ELSE = "an administrator"  # a name a client-scoped viewer may not see
 
 
 def actor_and_via(actor: User | str | None) -> tuple[str, str]:
@@ -28,6 +31,22 @@ def actor_and_via(actor: User | str | None) -> tuple[str, str]:
     if actor == SCHEDULER:
         return SCHEDULER, SCHEDULER
     return actor or CLI, CLI
+
+
+def shown_names(actors: Iterable[str | None], client_id: int | None) -> Callable[[str | None], str]:
+    """Return how a viewer sees the recorded ``actors`` of windows: every name for an instance
+    admin (``client_id`` None); else only the names of their own client's users (and "cli",
+    "scheduler"), another client's people or an instance admin as "an administrator"."""
+    if client_id is None:
+        return lambda name: name or ""
+    wanted = {name for name in actors if name}
+    own = set(
+        db.session.scalars(
+            sa.select(User.email).where(User.client_id == client_id, User.email.in_(wanted))
+        )
+    )
+    own.update((SCHEDULER, CLI))
+    return lambda name: name if not name or name in own else SOMEONE_ELSE
 
 
 def open_window() -> MaintenanceWindow | None:
@@ -61,6 +80,7 @@ def record_change(
     if was_enabled and not state.enabled:
         window.ended_at, window.ended_by, window.ended_via = now, name, via
         window.refused_signins = refused_signins(window.started_at, now)
+        window.client_refused_signins = refused_signins_by_client(window.started_at, now)
 
 
 def _open_period(window: MaintenanceWindow) -> RestrictionPeriod | None:
@@ -73,30 +93,38 @@ def _lift(period: RestrictionPeriod, now: datetime) -> None:
     period.peak_backlog, period.last_held_id = backlog()
     if not period.peak_backlog:
         period.drained_at = now
+        _fix_figures(period)
 
 
-def events_received(start: datetime, end: datetime) -> int:
-    """Return how many events arrived between ``start`` and ``end``."""
-    return db.session.scalar(
+def events_received(start: datetime, end: datetime, client_id: int | None = None) -> int:
+    """Return how many events arrived between ``start`` and ``end`` (of one client, if given)."""
+    query = (
         sa.select(sa.func.count())
         .select_from(events)
         .where(events.c.received_at >= start, events.c.received_at <= end)
     )
+    if client_id is not None:
+        query = query.where(events.c.client_id == client_id)
+    return db.session.scalar(query)
 
 
-def backlog(up_to_id: int | None = None) -> tuple[int, int | None]:
-    """Return how many events are still queued (up to an id) and the newest of them."""
+def backlog(up_to_id: int | None = None, client_id: int | None = None) -> tuple[int, int | None]:
+    """Return how many events are still queued (up to an id; of one client, if given) and the
+    newest of them."""
     query = sa.select(sa.func.count(), sa.func.max(events.c.id)).where(
         events.c.status == EVENT_QUEUED
     )
     if up_to_id is not None:
         query = query.where(events.c.id <= up_to_id)
+    if client_id is not None:
+        query = query.where(events.c.client_id == client_id)
     count, newest = db.session.execute(query).one()
     return int(count), newest
 
 
-def refused_signins(start: datetime, end: datetime | None) -> int:
-    """Return the refused sign-ins the audit log recorded between ``start`` and ``end``."""
+def refused_signins(start: datetime, end: datetime | None, client_id: int | None = None) -> int:
+    """Return the refused sign-ins the audit log recorded between ``start`` and ``end`` (at the
+    accounts of one client, if given)."""
     query = sa.select(sa.func.count(AuditEntry.id)).where(
         AuditEntry.module == "auth",
         AuditEntry.action == "login_refused",
@@ -104,14 +132,36 @@ def refused_signins(start: datetime, end: datetime | None) -> int:
     )
     if end is not None:
         query = query.where(AuditEntry.created_at <= end)
+    if client_id is not None:
+        query = query.where(AuditEntry.client_id == client_id)
     return db.session.scalar(query)
 
 
-def failed_in_drain(period: RestrictionPeriod) -> int:
-    """Return the deliveries of held events that failed after the restriction was lifted."""
+def refused_signins_by_client(start: datetime, end: datetime) -> dict[str, int]:
+    """Return the refused sign-ins between ``start`` and ``end`` per client (at its accounts)."""
+    query = (
+        sa.select(AuditEntry.client_id, sa.func.count(AuditEntry.id))
+        .where(
+            AuditEntry.module == "auth",
+            AuditEntry.action == "login_refused",
+            AuditEntry.created_at >= start,
+            AuditEntry.created_at <= end,
+            AuditEntry.client_id.is_not(None),
+        )
+        .group_by(AuditEntry.client_id)
+    )
+    return {str(client_id): count for client_id, count in db.session.execute(query)}
+
+
+def failed_in_drain(period: RestrictionPeriod, client_id: int | None = None) -> int:
+    """Return the deliveries of held events (of one client, if given) that failed after the
+    restriction was lifted: the instance's figure as fixed when the drain ended, or counted now
+    while it goes on."""
+    if client_id is None and period.failed_in_drain is not None:
+        return period.failed_in_drain
     if period.ended_at is None or period.last_held_id is None:
         return 0
-    return db.session.scalar(
+    query = (
         sa.select(sa.func.count())
         .select_from(deliveries)
         .where(
@@ -120,6 +170,11 @@ def failed_in_drain(period: RestrictionPeriod) -> int:
             deliveries.c.status == DELIVERY_FAILED,
         )
     )
+    if client_id is not None:
+        query = query.join_from(deliveries, events, deliveries.c.event_id == events.c.id).where(
+            events.c.client_id == client_id
+        )
+    return db.session.scalar(query)
 
 
 def observe_drains() -> None:
@@ -139,60 +194,61 @@ def observe_drains() -> None:
             )
         )
         period.drained_at = last or period.ended_at
+        # Fixed now: a later retry or replay of these deliveries does not change the report.
+        period.failed_in_drain = failed_in_drain(period)
+        period.client_figures = {
+            str(client_id): client_figures(period, client_id) for client_id in _clients_of(period)
+        }
     if pending:
         db.session.commit()
 
 
-@dataclass
-class WindowRow:
-    """One line of the report."""
-
-    window: MaintenanceWindow
-    periods: list[tuple[datetime, datetime | None]] = field(default_factory=list)
-    duration_seconds: float = 0.0
-    refused_signins: int = 0
-    events_held: int = 0
-    peak_backlog: int = 0
-    drain_seconds: float | None = None
-    draining: bool = False
-    failed_in_drain: int = 0
+def _clients_of(period: RestrictionPeriod) -> list[int]:
+    """Return the clients with events received in ``period`` or held by it at the lift."""
+    involved = events.c.received_at.between(period.started_at, period.ended_at)
+    if period.last_held_id is not None:
+        waiting = sa.or_(events.c.processed_at.is_(None), events.c.processed_at >= period.ended_at)
+        involved = sa.or_(involved, sa.and_(events.c.id <= period.last_held_id, waiting))
+    return list(db.session.scalars(sa.select(events.c.client_id).where(involved).distinct()))
 
 
-def report(limit: int = 500) -> list[WindowRow]:
-    """Return the newest windows first, with their figures."""
-    observe_drains()
-    now = utc_now()
-    windows = db.session.scalars(
-        sa.select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(limit)
+def _fix_figures(period: RestrictionPeriod) -> None:
+    """Record the drained period's figures, the instance's and each client's: from now on the
+    report reads them, so later retries, replays and purges never change them."""
+    period.failed_in_drain = failed_in_drain(period)
+    period.client_figures = {
+        str(client_id): client_figures(period, client_id) for client_id in _clients_of(period)
+    }
+
+
+NO_FIGURES = {"held": 0, "peak": 0, "drain_seconds": 0.0, "failed": 0}
+
+
+def client_figures(period: RestrictionPeriod, client_id: int) -> dict:
+    """Return one client's figures of a lifted period: its events received while restricted,
+    its events still waiting when the restriction was lifted (ids up to ``last_held_id``, not
+    processed before the lift), its drain (until the last of those was processed; None while
+    some still wait) and its deliveries that failed in the drain."""
+    held = events_received(period.started_at, period.ended_at, client_id)
+    figures = {"held": held, "peak": 0, "drain_seconds": 0.0, "failed": 0}
+    if period.last_held_id is None:
+        return figures
+    mine = (events.c.client_id == client_id, events.c.id <= period.last_held_id)
+    waiting = sa.or_(events.c.processed_at.is_(None), events.c.processed_at >= period.ended_at)
+    figures["peak"] = db.session.scalar(
+        sa.select(sa.func.count()).select_from(events).where(*mine, waiting)
     )
-    return [_row(window, now) for window in windows]
-
-
-def _row(window: MaintenanceWindow, now: datetime) -> WindowRow:
-    row = WindowRow(window=window)
-    row.duration_seconds = ((window.ended_at or now) - window.started_at).total_seconds()
-    row.refused_signins = (
-        window.refused_signins
-        if window.refused_signins is not None
-        else refused_signins(window.started_at, window.ended_at)
+    figures["failed"] = failed_in_drain(period, client_id)
+    if backlog(period.last_held_id, client_id)[0]:
+        figures["drain_seconds"] = None
+        return figures
+    last = db.session.scalar(
+        sa.select(sa.func.max(events.c.processed_at)).where(
+            *mine, events.c.processed_at >= period.ended_at
+        )
     )
-    drains = []
-    for period in window.periods:
-        row.periods.append((period.started_at, period.ended_at))
-        if period.ended_at is None:  # still restricted: the figures so far
-            row.events_held += events_received(period.started_at, now)
-            row.peak_backlog = max(row.peak_backlog, backlog()[0])
-            continue
-        row.events_held += period.events_received or 0
-        row.peak_backlog = max(row.peak_backlog, period.peak_backlog or 0)
-        row.failed_in_drain += failed_in_drain(period)
-        if period.drained_at is None:
-            row.draining = True
-        else:
-            drains.append((period.drained_at - period.ended_at).total_seconds())
-    if drains and not row.draining:
-        row.drain_seconds = sum(drains)
-    return row
+    figures["drain_seconds"] = (last - period.ended_at).total_seconds() if last else 0.0
+    return figures
 
 
 @dataclass
@@ -234,13 +290,19 @@ class Current:
     window: MaintenanceWindow | None
     elapsed_seconds: float | None
     drain: Drain | None
+    started_by: str = ""  # as the viewer may see it (see shown_names)
 
 
-def current_figures(state: MaintenanceState, *, instance_wide: bool) -> Current:
-    """Return the open window and its elapsed time, and (for instance admins, since it counts
-    every client's events) a drain in progress."""
+def current_figures(state: MaintenanceState, *, client_id: int | None) -> Current:
+    """Return the open window, who started it and its elapsed time, and (for instance admins,
+    ``client_id`` None, since it counts every client's events) a drain in progress."""
     window = open_window() if state.enabled else None
-    elapsed = (utc_now() - window.started_at).total_seconds() if window else None
-    return Current(
-        window=window, elapsed_seconds=elapsed, drain=current_drain() if instance_wide else None
-    )
+    if window is None:
+        return Current(window=None, elapsed_seconds=None, drain=_drain(client_id))
+    elapsed = (utc_now() - window.started_at).total_seconds()
+    started_by = shown_names([window.started_by], client_id)(window.started_by)
+    return Current(window, elapsed, _drain(client_id), started_by)
+
+
+def _drain(client_id: int | None) -> Drain | None:
+    return current_drain() if client_id is None else None

@@ -104,6 +104,8 @@ class MaintenanceWindow(db.Model):
     ended_by: Mapped[str | None] = mapped_column(sa.String(255))
     ended_via: Mapped[str | None] = mapped_column(sa.String(16))
     refused_signins: Mapped[int | None]  # counted from the audit log when the window ends
+    # the same, per client ({"<client id>": count}), for client-scoped readers of the report
+    client_refused_signins: Mapped[dict | None] = mapped_column(sa.JSON)
 
     periods: Mapped[list["RestrictionPeriod"]] = relationship(
         back_populates="window", order_by="RestrictionPeriod.id", cascade="all, delete-orphan"
@@ -127,5 +129,10 @@ class RestrictionPeriod(db.Model):
     peak_backlog: Mapped[int | None]
     last_held_id: Mapped[int | None] = mapped_column(BigId)
     drained_at: Mapped[datetime | None]
+    # deliveries of held events that failed in the drain, fixed when the drain ends
+    failed_in_drain: Mapped[int | None]
+    # each client's figures, fixed when the drain ends: {"<client id>": {"held", "peak",
+    # "drain_seconds", "failed"}}
+    client_figures: Mapped[dict | None] = mapped_column(sa.JSON)
 
     window: Mapped[MaintenanceWindow] = relationship(back_populates="periods")

@@ -1,5 +1,5 @@
-"""Per-client running totals: what the processor finished (counted up to a moment) and what
-retention purged. They keep the metrics' counters monotonic after rows are deleted."""
+"""Per-client totals: what retention purged. (What finished is counted in the event counters
+since migration 0010; the older columns here are what 0010 moved there.)"""
 
 from datetime import datetime
 from typing import Any
@@ -11,8 +11,9 @@ from portal.extensions import db
 
 
 class ClientTotals(db.Model):
-    """Totals of one client. Events finished at or before ``counted_through`` are counted in
-    the ``events_*``, ``deliveries_*`` and ``latency`` columns; later ones are counted live."""
+    """Totals of one client: the purge figures. ``counted_through``, ``events_*``,
+    ``deliveries_*`` and ``latency`` are no longer read (migration 0010 moved them into the
+    event counters)."""
 
     __tablename__ = "client_totals"
 

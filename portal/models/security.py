@@ -11,7 +11,8 @@ from portal.models.types import BigId
 
 
 class SignInFailure(db.Model):
-    """One refused sign-in (not a refusal only because of maintenance), kept for a while.
+    """One refused sign-in (not a refusal only because of maintenance), kept for a while; also
+    an attempt whose password is being checked (held before the check, given back if right).
 
     The per-address throttle counts rows by ``address``; the per-account lockout counts them by
     ``user_id`` and ``address``. Every worker and process reads the same rows.

@@ -2,9 +2,8 @@
 
 
 def housekeeping(holder: str) -> int:
-    """The processor's chores after its work: move the totals forward, then purge expired
-    events (within this round's time budget); return how many events were purged."""
-    from portal.operations import retention, totals
+    """The processor's chores after its work: purge expired events (within this round's time
+    budget); return how many events were purged."""
+    from portal.operations import retention
 
-    totals.advance_due()
     return retention.purge_due(holder)

@@ -2,8 +2,8 @@
 
 Reading the database (instead of counting in process memory) keeps the figures right however
 many gunicorn workers serve the scrape and whichever process holds the processor lease. The
-counters come from :mod:`portal.operations.totals` (running totals plus the last moments), so a
-scrape costs the same at any table size and the counters survive retention.
+counters come from :mod:`portal.operations.totals` (counted when each event and delivery
+finished), so a scrape costs the same at any table size and the counters survive retention.
 """
 
 import hmac

@@ -4,9 +4,9 @@ retention period, with their deliveries, in small batches.
 Each batch is its own short write transaction opened like any other processor step (we hold
 the lease and the restriction is off), so ingestion waits at most one batch for the lock, and
 the pause after a batch lets waiting writers in. Queued events are never touched: the WHERE
-clause of the DELETE repeats the status check. Only events already summed into the client's
-totals (:mod:`portal.operations.totals`) are deleted, so the metrics' counters never go down;
-what was purged is counted there too (not audited row by row).
+clause of the DELETE repeats the status check. The metrics' counters were counted when each
+event and delivery finished (:mod:`portal.operations.totals`), so deleting the rows does not
+lower them; what was purged is counted in the client's totals row (not audited row by row).
 """
 
 import logging
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.accounts import AccountError
 from portal.clock import utc_now
@@ -98,18 +99,12 @@ def purge_batch(holder: str, client_id: int, cutoff: datetime, size: int) -> int
     deliveries, in one transaction; return how many (None: not allowed to work now)."""
     if not begin_guarded(holder):
         return None
-    counted = db.session.execute(
-        sa.select(totals_t.c.counted_through).where(totals_t.c.client_id == client_id)
-    ).scalar()
-    if counted is None:  # nothing summed yet: nothing may go
-        db.session.commit()
-        return 0
     # Locked (PostgreSQL) so that no replay requeues one of them before it is deleted.
     rows = db.session.execute(
         sa.select(events.c.id, events.c.status)
         .where(
             events.c.client_id == client_id,
-            events.c.processed_at < min(cutoff, counted),
+            events.c.processed_at < cutoff,
             events.c.status.in_(FINISHED),
         )
         .order_by(events.c.processed_at)
@@ -135,18 +130,26 @@ def purge_batch(holder: str, client_id: int, cutoff: datetime, size: int) -> int
         {(client_id, status): -number for status, number in by_status.items()},
         shard=0,
     )
-    db.session.execute(
-        sa.update(totals_t)
-        .where(totals_t.c.client_id == client_id)
-        .values(
-            purged_events=totals_t.c.purged_events + purged,
-            purged_deliveries=totals_t.c.purged_deliveries + gone,
-            last_purged_at=utc_now(),
-        )
-    )
+    _count_purge(client_id, purged, gone)
     db.session.commit()
     log.debug("Purged %s of client %s.", dict(by_status), client_id)
     return purged
+
+
+def _count_purge(client_id: int, purged: int, gone: int) -> None:
+    """Add to the client's purge totals, creating its row on the first purge."""
+    values = {"purged_events": purged, "purged_deliveries": gone, "last_purged_at": utc_now()}
+    insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert(totals_t)
+    db.session.execute(
+        insert.values(client_id=client_id, **values).on_conflict_do_update(
+            index_elements=[totals_t.c.client_id],
+            set_={
+                "purged_events": totals_t.c.purged_events + purged,
+                "purged_deliveries": totals_t.c.purged_deliveries + gone,
+                "last_purged_at": values["last_purged_at"],
+            },
+        )
+    )
 
 
 def purge_summary(client_ids: list[int]) -> dict[int, dict]:

@@ -13,9 +13,16 @@ the same counts. Three rules read them:
   carry the account's device cookie (set by an earlier successful sign-in) may try a password
   for it; others are refused as locked until the failures age out. The owner's own browser keeps
   working, and each address still gets at most its retry limit.
+
+An attempt holds its failure row *before* its password is checked (:func:`reserve`), and the rules
+are read under a lock, so parallel requests cannot all pass the rules before any of them is
+recorded: however many arrive at once, no more passwords are checked than the rules allow. The
+row is given back when the password turns out right (:func:`release`, :func:`forget_failures`).
 """
 
+import hashlib
 import ipaddress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
 
@@ -94,14 +101,67 @@ def under_attack(user: User, now: datetime) -> bool:
     return count >= alarm
 
 
-def record_failure(address: str, user: User | None, now: datetime, *, counts: bool) -> None:
-    """Store a refused sign-in; ``counts`` toward the account's lockout, or the throttle only."""
-    db.session.execute(
-        sa.insert(_rows).values(
-            at=now, address=address, user_id=user.id if user is not None and counts else None
-        )
+@dataclass(frozen=True)
+class Reservation:
+    """What :func:`reserve` decided: ``wait`` > 0 throttled (nothing held), else the failure row
+    ``row_id`` is held; ``locked``: the password must not be checked."""
+
+    row_id: int | None
+    locked: bool = False
+    wait: int = 0
+
+
+def reserve(address: str, user: User | None, now: datetime, *, known_device: bool) -> Reservation:
+    """Decide whether this attempt may check a password, holding its failure row if so; commits.
+
+    The row counts toward the throttle, and toward the lockout of ``user`` unless the account is
+    locked for this attempt. It is committed before any password is checked, so every other
+    worker already counts it while the password hash runs.
+    """
+    _serialize(address, user)
+    wait = throttled_for(address, now)
+    if wait:
+        db.session.rollback()
+        return Reservation(None, wait=wait)
+    locked = user is not None and (
+        locked_for(user, address, now) or (not known_device and under_attack(user, now))
     )
+    counted = user.id if user is not None and not locked else None
+    row_id = db.session.execute(
+        sa.insert(_rows).values(at=now, address=address, user_id=counted).returning(_rows.c.id)
+    ).scalar_one()
     db.session.execute(sa.delete(_rows).where(_rows.c.at < now - _horizon()))
+    db.session.commit()
+    return Reservation(row_id, locked=locked)
+
+
+def _serialize(address: str, user: User | None) -> None:
+    # Until the commit, no other attempt from this address (or at this account) reads the rows.
+    # SQLite: take the database's write lock before reading (a write transaction is already
+    # open when the session wrote before). PostgreSQL: transaction-scoped advisory locks, always
+    # address first, then account, so two attempts never wait for each other in a circle.
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    keys = [f"address {address}"] + ([f"account {user.id}"] if user is not None else [])
+    for key in keys:
+        digest = hashlib.sha256(f"portal sign-in {key}".encode()).digest()
+        lock_id = int.from_bytes(digest[:8], "big", signed=True)
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
+
+
+def throttle_only(reservation: Reservation) -> None:
+    """Count a held row toward the address's throttle only (a refusal that is no wrong password)."""
+    db.session.execute(
+        sa.update(_rows).where(_rows.c.id == reservation.row_id).values(user_id=None)
+    )
+
+
+def release(reservation: Reservation) -> None:
+    """Give a held row back: the attempt was no failure (e.g. refused only by maintenance)."""
+    db.session.execute(sa.delete(_rows).where(_rows.c.id == reservation.row_id))
 
 
 def _horizon() -> timedelta:

@@ -1,9 +1,11 @@
 """Settings → Maintenance windows: the report of every window, as a page and a CSV file."""
 
 from flask import Response, render_template, request
+from flask_login import current_user
 
-from portal.maintenance import windows
+from portal.authorization import client_scope
 from portal.maintenance.hook import hms
+from portal.maintenance.report import WindowRow, report
 from portal.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
 from portal.settings import bp, csvfile
 
@@ -27,15 +29,22 @@ COLUMNS = (
 @bp.route("/maintenance/windows")
 @any_permission_required(CLIENT_SETTINGS_MANAGE, AUDIT_VIEW)
 def maintenance_windows():
-    """List every maintenance window, newest first (``?format=csv`` downloads it)."""
-    rows = windows.report()
+    """List every maintenance window, newest first (``?format=csv`` downloads it): every
+    client's figures for an instance admin, else the viewer's own client's."""
+    scope = client_scope(current_user)
+    rows = report(scope)
     if request.args.get("format") == "csv":
         return Response(
             to_csv(rows),
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=maintenance-windows.csv"},
         )
-    return render_template("settings/maintenance_windows.html", rows=rows, cells=cells)
+    return render_template(
+        "settings/maintenance_windows.html",
+        rows=rows,
+        cells=cells,
+        own_client=None if scope is None else current_user.client.name,
+    )
 
 
 def when(value) -> str:
@@ -43,16 +52,16 @@ def when(value) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value else ""
 
 
-def cells(row: windows.WindowRow) -> list[str]:
+def cells(row: WindowRow) -> list[str]:
     """Return one window's cells, the same text on the page and in the CSV."""
     window = row.window
     periods = "; ".join(f"{when(start)} – {when(end) or 'now'}" for start, end in row.periods)
     return [
         when(window.started_at),
-        window.started_by,
+        row.started_by,
         window.started_via,
         when(window.ended_at) or "in progress",
-        window.ended_by or "",
+        row.ended_by,
         window.ended_via or "",
         hms(row.duration_seconds),
         periods,
@@ -64,6 +73,6 @@ def cells(row: windows.WindowRow) -> list[str]:
     ]
 
 
-def to_csv(rows: list[windows.WindowRow]) -> str:
+def to_csv(rows: list[WindowRow]) -> str:
     """Return the report as CSV, one window a line, newest first."""
     return "".join(csvfile.lines(COLUMNS, (cells(row) for row in rows)))

@@ -129,6 +129,7 @@ def due(workflow_id: int, now: datetime, limit: int) -> list[Item]:
             deliveries.c.id,
             deliveries.c.event_id,
             deliveries.c.attempts,
+            deliveries.c.created_at,
             events.c.client_id,
             events.c.type,
             events.c.payload,
@@ -160,6 +161,7 @@ def due(workflow_id: int, now: datetime, limit: int) -> list[Item]:
                 },
                 row.id,
             ),
+            row.created_at,
         )
         for row in rows
     ]
@@ -173,7 +175,13 @@ def fail_orphans(now: datetime) -> None:
         )
     ).all()
     rows = db.session.execute(
-        sa.select(deliveries.c.id, deliveries.c.event_id, deliveries.c.attempts, events.c.client_id)
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.event_id,
+            deliveries.c.attempts,
+            deliveries.c.created_at,
+            events.c.client_id,
+        )
         .select_from(deliveries.join(events, deliveries.c.event_id == events.c.id))
         .where(
             deliveries.c.status == DELIVERY_PENDING,

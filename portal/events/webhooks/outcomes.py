@@ -14,6 +14,7 @@ from flask import current_app
 
 from portal.clock import utc_now
 from portal.events import counters
+from portal.events.runs import LATEST_RUN
 from portal.events.tables import attempts, deliveries, events, workflows
 from portal.events.webhooks.slots import Item
 from portal.events.webhooks.transport import CallOutcome
@@ -88,10 +89,12 @@ def record(results: list[Result]) -> None:
     if held:
         _make_due([item.delivery_id for item in held], now)
     if sent:
+        deltas: Counter = Counter()  # for the counters: what finished in this batch
         _store_attempts(sent, now)
-        _update_deliveries(sent, now)
-        _update_events(sent, now)
+        _update_deliveries(sent, now, deltas)
+        _update_events(sent, now, deltas)
         _circuit(sent, now)
+        counters.add(db.session.connection(), deltas, shard=0)
     db.session.commit()
 
 
@@ -111,7 +114,7 @@ def _store_attempts(sent: list[Result], now: datetime) -> None:
     )
 
 
-def _update_deliveries(sent: list[Result], now: datetime) -> None:
+def _update_deliveries(sent: list[Result], now: datetime, deltas: Counter) -> None:
     most = int(current_app.config["WEBHOOK_MAX_ATTEMPTS"])
     rows = []
     for r in sent:
@@ -126,10 +129,10 @@ def _update_deliveries(sent: list[Result], now: datetime) -> None:
             "finished_at": None,
             "claimed_until": None,
         }
-        if r.outcome.ok:
-            row.update(status=DELIVERY_SUCCEEDED, finished_at=now)
-        elif tries >= most:
-            row.update(status=DELIVERY_FAILED, finished_at=now)
+        if r.outcome.ok or tries >= most:
+            row.update(status=DELIVERY_SUCCEEDED if r.outcome.ok else DELIVERY_FAILED)
+            row["finished_at"] = now
+            _count_finished(deltas, r.item, row["status"], now)
         else:
             row["next_attempt_at"] = now + timedelta(seconds=retry_delay(tries, r.outcome))
         rows.append(row)
@@ -154,7 +157,12 @@ def _update_deliveries(sent: list[Result], now: datetime) -> None:
     db.session.execute(statement, rows)
 
 
-def _update_events(sent: list[Result], now: datetime) -> None:
+def _count_finished(deltas: Counter, item: Item, status: str, now: datetime) -> None:
+    spent = (now - item.created_at).total_seconds() if item.created_at else 0.0
+    counters.deliveries_finished(deltas, item.client_id, status, round(spent, 3))
+
+
+def _update_events(sent: list[Result], now: datetime, deltas: Counter) -> None:
     """Count the attempts on the events, and finish those with no delivery left pending."""
     tries: Counter = Counter(r.item.event_id for r in sent)
     errors = {r.item.event_id: r.outcome.error for r in sent}
@@ -182,13 +190,14 @@ def _update_events(sent: list[Result], now: datetime) -> None:
             for eid, (status, error) in finish.items()
         ]
         db.session.execute(statement, rows)
-        moves = ((clients[eid], EVENT_QUEUED, status) for eid, (status, _) in finish.items())
-        counters.add(db.session.connection(), counters.moves(moves), shard=0)
+        for eid, (status, _) in finish.items():
+            counters.events_finished(deltas, clients[eid], status)
 
 
 def _finishing(event_ids: list[int]) -> dict[int, tuple[str, str | None]]:
     """Return {event id: (final status, error)} for the queued events among ``event_ids``
-    whose deliveries are all done (read in the transaction that updated them)."""
+    whose deliveries of the latest run are all done (read in the transaction that updated
+    them). Only that run decides: deliveries of earlier runs (before a replay) do not."""
     query = (
         sa.select(
             deliveries.c.event_id,
@@ -197,7 +206,7 @@ def _finishing(event_ids: list[int]) -> dict[int, tuple[str, str | None]]:
             events.c.status.label("event_status"),
         )
         .select_from(deliveries.join(events, deliveries.c.event_id == events.c.id))
-        .where(deliveries.c.event_id.in_(sa.bindparam("ids", expanding=True)))
+        .where(deliveries.c.event_id.in_(sa.bindparam("ids", expanding=True)), LATEST_RUN)
     )
     states: dict[int, list] = defaultdict(list)
     for start in range(0, len(event_ids), CHUNK):
@@ -258,11 +267,14 @@ def fail_orphans(rows: list, now: datetime) -> None:
     results = [
         Result(
             None,
-            Item(row.id, row.event_id, row.client_id, row.attempts, b""),
+            Item(row.id, row.event_id, row.client_id, row.attempts, b"", row.created_at),
             CallOutcome(False, None, "The workflow was deleted or no longer calls a webhook."),
         )
         for row in rows
     ]
+    deltas: Counter = Counter()
+    for r in results:
+        _count_finished(deltas, r.item, DELIVERY_FAILED, now)
     db.session.execute(
         sa.update(deliveries)
         .where(deliveries.c.id.in_([r.item.delivery_id for r in results]))
@@ -273,11 +285,12 @@ def fail_orphans(rows: list, now: datetime) -> None:
             last_error=results[0].outcome.error if results else None,
         )
     )
-    _finish_only({r.item.event_id: r.item.client_id for r in results}, now)
+    _finish_only({r.item.event_id: r.item.client_id for r in results}, now, deltas)
+    counters.add(db.session.connection(), deltas, shard=0)
     db.session.commit()
 
 
-def _finish_only(clients: dict[int, int], now: datetime) -> None:
+def _finish_only(clients: dict[int, int], now: datetime, deltas: Counter) -> None:
     """Finish the events whose last pending deliveries were just failed without a call."""
     finish = _finishing(list(clients))
     if not finish:
@@ -291,5 +304,5 @@ def _finish_only(clients: dict[int, int], now: datetime) -> None:
     )
     rows = [{"b_id": eid, "b_status": st, "b_error": err} for eid, (st, err) in finish.items()]
     db.session.execute(statement, rows)
-    moves = ((clients[eid], EVENT_QUEUED, status) for eid, (status, _) in finish.items())
-    counters.add(db.session.connection(), counters.moves(moves), shard=0)
+    for eid, (status, _) in finish.items():
+        counters.events_finished(deltas, clients[eid], status)

@@ -10,6 +10,7 @@ them, and a healthy one takes the rest.
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
 INITIAL_WINDOW = 8.0
 MIN_WINDOW = 1.0
@@ -24,6 +25,7 @@ class Item:
     client_id: int
     attempts: int
     body: bytes
+    created_at: datetime | None = None  # of the delivery: its latency is counted from then
 
 
 @dataclass
