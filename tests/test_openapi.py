@@ -42,6 +42,13 @@ def test_document_is_public_and_describes_the_contract(client):
     assert set(ingest["responses"]) >= {"202", "400", "401", "413"}
     assert set(paths["/api/v1/events/{event_id}"]["get"]["responses"]) >= {"200", "401", "404"}
     assert "get" in paths["/api/v1/maintenance"]
+    assert paths["/api/v1/events"]["get"]["security"] == [{"Token": []}]
+    for path in (
+        "/api/v1/events/{event_id}/replay",
+        "/api/v1/deliveries/{delivery_id}/retry",
+        "/api/v1/workflows/{workflow_id}/resume",
+    ):
+        assert set(paths[path]["post"]["responses"]) >= {"200", "401", "403", "404", "409"}
     assert paths["/healthz"]["get"]["security"] == []
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
@@ -71,9 +78,16 @@ def api_key(app: Flask) -> str:
     return key
 
 
+TOKEN_OPERATIONS = [
+    "GET /api/v1/events",
+    "POST /api/v1/events/{event_id}/replay",
+    "POST /api/v1/deliveries/{delivery_id}/retry",
+    "POST /api/v1/workflows/{workflow_id}/resume",
+]
 OPERATIONS = [
     "POST /api/v1/events",
     "GET /api/v1/events/{event_id}",
+    *TOKEN_OPERATIONS,
     "GET /api/v1/maintenance",
     "PATCH /api/v1/maintenance",
     "GET /healthz",
@@ -86,6 +100,8 @@ FUZZ_CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     ("POST /api/v1/events", GenerationMode.NEGATIVE),
     ("GET /api/v1/events/{event_id}", GenerationMode.NEGATIVE),
     ("PATCH /api/v1/maintenance", GenerationMode.NEGATIVE),
+    ("GET /api/v1/events", GenerationMode.NEGATIVE),
+    ("POST /api/v1/events/{event_id}/replay", GenerationMode.NEGATIVE),
 ]
 
 
@@ -111,6 +127,12 @@ def test_api_conforms_to_its_document(app: Flask, api_key: str, label: str, mode
                 bypass_roles=accounts.find_roles(["Administrator"]),
                 bypass_groups=accounts.find_groups(["Administrators"]),
             )
+            db.session.commit()
+        headers = {"Authorization": f"Bearer {secret}"}
+    if label in TOKEN_OPERATIONS:
+        with app.app_context():
+            admin = accounts.find_user(ADMIN_EMAIL)
+            _token, secret = tokens.create(admin, "fuzz", ["events:read", "events:write"], 1, None)
             db.session.commit()
         headers = {"Authorization": f"Bearer {secret}"}
     if label == "POST /api/v1/events" and mode == GenerationMode.POSITIVE:

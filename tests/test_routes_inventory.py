@@ -36,7 +36,13 @@ PUBLIC = {
 # api.maintenance_state also accepts a signed-in session.
 KEY_AUTHENTICATED: set[str] = {"api.ingest", "api.event_detail", "api.maintenance_state"}
 # Authenticated by a personal access token (Authorization: Bearer gpat_...) with a scope.
-PERSONAL_TOKEN: set[str] = {"api.maintenance_update"}
+PERSONAL_TOKEN: set[str] = {
+    "api.maintenance_update",
+    "api.list_events",
+    "api.replay_event",
+    "api.retry_delivery",
+    "api.resume_workflow",
+}
 # Authenticated by a bearer token from the configuration (404 while none is configured).
 TOKEN_AUTHENTICATED: set[str] = {"operations.metrics"}
 SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from portal import accounts, tokens
 from portal.api.auth import authenticate, has_bearer, token_required
+from portal.api.params import BadField
 from portal.api.routes import api_error, bp, key_client
 from portal.authorization import is_instance_admin
 from portal.concurrency import fingerprint
@@ -29,12 +30,6 @@ from portal.models import MaintenanceState, PersonalAccessToken, User
 DEFAULT_WAIT_SECONDS = 30
 FLAGS = ("enabled", "restrict_event_processor")
 WRITABLE = (*FLAGS, "message", "bypass_roles", "bypass_groups", "scheduled_start", "notice_minutes")
-
-
-class BadField(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def version(state: MaintenanceState) -> str:

@@ -4,14 +4,16 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from portal import clients
+from portal import clients, tokens
+from portal.api.auth import authenticate, has_bearer
+from portal.authorization import visible_client_ids
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
 from portal.events.lease import processor_status
 from portal.events.lookup import event_for_client
 from portal.extensions import db
 from portal.maintenance import load_state
-from portal.models import Client
+from portal.models import Client, PersonalAccessToken
 
 bp = Blueprint("api", __name__)
 
@@ -61,11 +63,18 @@ def ingest():
 
 @bp.get("/api/v1/events/<bigid:event_id>")
 def event_detail(event_id: int):
-    """Show one of the key's client's events with its deliveries."""
-    client = key_client()
-    if client is None:
-        return _unauthorized()
-    event = event_for_client(client.id, event_id)
+    """Show one of the key's client's events with its deliveries (or, to a token with
+    ``events:read``, one of its user's clients' events)."""
+    if has_bearer():
+        found = authenticate(tokens.EVENTS_READ)
+        if not isinstance(found, PersonalAccessToken):
+            return found
+        event = event_for_client(visible_client_ids(found.user), event_id)
+    else:
+        client = key_client()
+        if client is None:
+            return _unauthorized()
+        event = event_for_client(client.id, event_id)
     if event is None:
         return api_error(404, "No such event.")
     return jsonify(event)
@@ -84,4 +93,4 @@ def healthz():
     return jsonify(status="ok", maintenance=state.enabled, event_processor=processor)
 
 
-from portal.api import maintenance, openapi  # noqa: E402,F401  (register their routes)
+from portal.api import events, maintenance, openapi  # noqa: E402,F401  (register their routes)
