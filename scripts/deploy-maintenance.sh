@@ -4,15 +4,19 @@
 # flight, migrate, lift, and wait for the drain.
 #   PORTAL_URL=https://gateway.example.com PORTAL_TOKEN=gpat_... MIGRATE='./migrate.sh' \
 #     scripts/deploy-maintenance.sh
-# The token needs maintenance:read and maintenance:write, and its user must be a bypass user
-# (BYPASS_ROLE and BYPASS_GROUP): a token is never a way around maintenance.
+# The token needs maintenance:read, maintenance:write and events:read, and its user must be a
+# bypass user (BYPASS_ROLE and BYPASS_GROUP): a token is never a way around maintenance.
+# The drain is done when no event of the clients the token's user sees is queued (an event
+# stays queued until its last delivery is recorded) and no webhook call is in flight.
 set -eu
 : "${PORTAL_URL:?set PORTAL_URL}" "${PORTAL_TOKEN:?set PORTAL_TOKEN}"
 BYPASS_ROLE=${BYPASS_ROLE:-Administrator}
 BYPASS_GROUP=${BYPASS_GROUP:-Administrators}
 MESSAGE=${MESSAGE:-"The gateway is being upgraded; back in a few minutes."}
 MIGRATE=${MIGRATE:-"echo placeholder: run the migration here"}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-600}
 API="$PORTAL_URL/api/v1/maintenance"
+QUEUED="$PORTAL_URL/api/v1/events?status=queued&limit=1"
 
 api() {  # api METHOD URL [curl options...]: fail on any 4xx/5xx, printing its JSON error
   method=$1 url=$2
@@ -21,7 +25,10 @@ api() {  # api METHOD URL [curl options...]: fail on any 4xx/5xx, printing its J
     -H "Content-Type: application/json" "$@" "$url"
 }
 
-version=$(api GET "$API" | jq -r .version)
+# fail before any change if the token lacks a scope (the error names it)
+page=$(api GET "$QUEUED") || { printf '%s\n' "$page" >&2; exit 1; }
+state=$(api GET "$API") || { printf '%s\n' "$state" >&2; exit 1; }
+version=$(printf '%s' "$state" | jq -r .version)
 enable=$(jq -n --arg m "$MESSAGE" --arg r "$BYPASS_ROLE" --arg g "$BYPASS_GROUP" \
   '{enabled: true, restrict_event_processor: true, message: $m,
     bypass_roles: [$r], bypass_groups: [$g]}')
@@ -40,14 +47,23 @@ sh -c "$MIGRATE"
 echo "lift-at $(date +%s.%N)"
 api PATCH "$API" -d '{"enabled": false}' | jq -c '{enabled, processing}'
 
-# the drain: held events are processed again; wait until no call is in flight any more
-for _ in $(seq 1 600); do
+# the drain: the held events are processed now; wait until none is queued and no call is in
+# flight (an endpoint paused by its circuit breaker keeps its events queued: resume it)
+end=$(($(date +%s) + DRAIN_TIMEOUT))
+while :; do
+  page=$(api GET "$QUEUED")  # an assignment: set -e stops on an error answer
+  queued=$(printf '%s' "$page" | jq -e '.events | length')
   state=$(api GET "$API")
-  if [ "$(printf '%s' "$state" | jq -r '.processing == "running" and .in_flight == 0')" = true ]; then
-    echo "drained"
+  if [ "$queued" = 0 ] &&
+    [ "$(printf '%s' "$state" | jq -r '.processing == "running" and .in_flight == 0')" = true ]; then
+    echo "drained at $(date +%s.%N)"
     exit 0
   fi
-  sleep 0.2
+  if [ "$(date +%s)" -ge "$end" ]; then
+    echo "The drain did not finish in $DRAIN_TIMEOUT s: events still queued" \
+      "$(printf '%s' "$page" | jq -c '[.events[] | {id, client}]'), $(printf '%s' "$state" |
+        jq -c '{processing, in_flight}')" >&2
+    exit 1
+  fi
+  sleep 0.5
 done
-echo "The drain did not finish in 120 s: $(printf '%s' "$state" | jq -c '{in_flight}')" >&2
-exit 1

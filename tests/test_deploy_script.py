@@ -8,7 +8,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import sqlalchemy as sa
 
+from portal.extensions import db
+from portal.models import Delivery, Event
 from tests.conftest import make_app
 from tests.events_support import add_workflow
 from tests.live import ROOT, LiveServer, flask, last_line, post_events, prepare_db, running
@@ -56,6 +59,8 @@ def test_the_script_enables_waits_until_quiet_migrates_and_lifts(tmp_path):
             "maintenance:read",
             "--scope",
             "maintenance:write",
+            "--scope",
+            "events:read",
         )
     )
     key = last_line(flask(env, "clients", "rotate-key", "Default"))
@@ -80,6 +85,17 @@ def test_the_script_enables_waits_until_quiet_migrates_and_lifts(tmp_path):
             check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+        # "drained" means done: nothing queued, no delivery pending, every call received
+        with app.app_context():
+            queued = db.session.scalar(
+                sa.select(sa.func.count()).select_from(Event).where(Event.status == "queued")
+            )
+            pending = db.session.scalar(
+                sa.select(sa.func.count()).select_from(Delivery).where(Delivery.status == "pending")
+            )
+            db.session.remove()
+        assert (queued, pending) == (0, 0), result.stdout
+        assert len(Receiver.received) >= 300
         deadline = time.monotonic() + 30  # the held deliveries go out after the lift
         while not any(
             at > time.time() - 60 and at > _lift(result.stdout) for at in Receiver.received
