@@ -236,3 +236,30 @@ def test_api_key_ingestion_is_unchanged(app, client):
     response = client.post("/api/v1/events", json={"type": "t"}, headers={"X-API-Key": key})
     assert response.status_code == 202
     assert client.get("/api/v1/maintenance", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_a_token_check_costs_no_more_queries_than_an_api_key(app):
+    """One query reads the token, its user and their roles' permissions (maintenance off): a
+    token call runs no more SQL statements than the same call with an API key."""
+    from tests.events_support import api_key
+
+    secret = make_token(app, ADMIN_EMAIL, READ)
+    key = api_key(app)
+    http = app.test_client()
+    counts = {}
+    with app.app_context():
+        engine = db.engine
+    for name, headers in (("token", bearer(secret)), ("key", {"X-API-Key": key})):
+        assert http.get("/api/v1/maintenance", headers=headers).status_code == 200  # warm
+        statements: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args, seen=statements) -> None:
+            seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert http.get("/api/v1/maintenance", headers=headers).status_code == 200
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        counts[name] = statements
+    assert len(counts["token"]) <= len(counts["key"]), counts

@@ -14,7 +14,6 @@ from portal import audit, tokens
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import display_message, load_state, may_bypass
-from portal.models import PersonalAccessToken
 from portal.security import signins
 
 BEARER = "bearer "
@@ -38,22 +37,23 @@ def authenticate(scope: str):
     if token is None:
         return _error(401, MISSING if not secret else "Unknown personal access token.")
     now = utc_now()
-    if token.revoked_at is not None or not token.user.active:
+    if token.revoked_at is not None or not token.active:
         return _error(401, "This personal access token was revoked.")
     if token.expires_at <= now:
         return _error(401, "This personal access token has expired.")
-    user = token.user
-    state = load_state()
-    if not may_bypass(user, state):
+    # the request hook has read the flags (and, while maintenance is on, the state): no second
+    # read; the user's roles and groups are loaded only while it is on (else it lets all in)
+    state = g.get("maintenance") or load_state()
+    if state.enabled and not may_bypass(token.user, state):
         return _error(503, "maintenance", message=display_message(state))
     if scope not in token.scopes:
         return _error(403, f"This token does not have the scope {scope}.", scope=scope)
-    if not tokens.scope_works(user, scope):
+    if not tokens.permits(token.permissions, scope):
         needed = tokens.SCOPES[scope]
         return _error(
             403,
-            f"The scope {scope} needs the permission {needed}, which {user.email} does not "
-            "hold now.",
+            f"The scope {scope} needs the permission {needed}, which {token.user.email} does "
+            "not hold now.",
             scope=scope,
         )
     if tokens.note_use(token, signins.source(request.remote_addr), now):
@@ -70,7 +70,7 @@ def token_required(scope: str) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
             found = authenticate(scope)
-            if not isinstance(found, PersonalAccessToken):
+            if not isinstance(found, tokens.Access):
                 return found
             with audit.through_token(found.name):
                 return view(*args, **kwargs)

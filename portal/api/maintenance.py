@@ -25,7 +25,8 @@ from portal.maintenance.changes import (
 )
 from portal.maintenance.impact import Impact, describe
 from portal.maintenance.schedule import parse_start
-from portal.models import MaintenanceState, PersonalAccessToken, User
+from portal.models import MaintenanceState, User
+from portal.permissions import CLIENT_SETTINGS_MANAGE
 
 DEFAULT_WAIT_SECONDS = 30
 FLAGS = ("enabled", "restrict_event_processor")
@@ -37,15 +38,13 @@ def version(state: MaintenanceState) -> str:
     return fingerprint(state.to_dict())
 
 
-def answer(state: MaintenanceState, viewer: User | None, status: int = 200, **extra):
-    """Return the state as this caller may read it, with processing, calls in flight and ETag."""
-    body = (
-        state.to_dict()
-        if viewer is not None and is_instance_admin(viewer)
-        else (state.to_public_dict())
-    )
+def answer(state: MaintenanceState, admin: bool, status: int = 200, **extra):
+    """Return the state as this caller may read it (``admin``: an instance admin reads it all),
+    with processing, calls in flight and ETag."""
+    full = state.to_dict()
+    body = dict(full) if admin else state.to_public_dict()
     body["processing"], body["in_flight"] = quiet.processing()
-    body["version"] = version(state)
+    body["version"] = fingerprint(full)  # the same as version(state), computed once
     response = jsonify(body | extra)
     response.status_code = status
     response.headers["ETag"] = f'"{body["version"]}"'
@@ -57,14 +56,15 @@ def answer(state: MaintenanceState, viewer: User | None, status: int = 200, **ex
 def maintenance_state():
     """Show the state to a token (maintenance:read), an API key or a signed-in user; with
     ``wait=paused``, once processing is paused (or at ``timeout`` seconds)."""
-    viewer = None
+    admin = False
     if has_bearer():
         found = authenticate(tokens.MAINTENANCE_READ)
-        if not isinstance(found, PersonalAccessToken):
+        if not isinstance(found, tokens.Access):
             return found
-        viewer = found.user
+        # is_instance_admin without loading the user
+        admin = CLIENT_SETTINGS_MANAGE in found.permissions
     elif current_user.is_authenticated:
-        viewer = current_user
+        admin = is_instance_admin(current_user)
     elif key_client() is None:
         return api_error(401, "A valid X-API-Key header or a personal access token is required.")
     wait = request.args.get("wait")
@@ -80,7 +80,7 @@ def maintenance_state():
                 400, f"timeout: seconds from 0 to {quiet.MAX_WAIT_SECONDS}.", ["timeout"]
             )
         quiet.wait_until_paused(timeout)
-    return answer(load_state(), viewer)
+    return answer(load_state(), admin)
 
 
 @bp.patch("/api/v1/maintenance")
@@ -101,7 +101,7 @@ def maintenance_update():
         db.session.rollback()
         return answer(
             load_state(),
-            user,
+            is_instance_admin(user),
             412,
             error="The state changed since the version in If-Match; nothing was changed.",
             details=["If-Match"],
@@ -127,7 +127,9 @@ def maintenance_update():
         db.session.rollback()
         return api_error(409, str(exc))
     db.session.commit()
-    return answer(load_state(), user, changed=changed is not None, effect=effect(impact))
+    return answer(
+        load_state(), is_instance_admin(user), changed=changed is not None, effect=effect(impact)
+    )
 
 
 def _matches(header: str, current: str) -> bool:

@@ -13,7 +13,7 @@ from portal.events.lease import processor_status
 from portal.events.lookup import event_for_client
 from portal.extensions import db
 from portal.maintenance import load_state
-from portal.models import Client, PersonalAccessToken
+from portal.models import Client
 
 bp = Blueprint("api", __name__)
 
@@ -67,7 +67,7 @@ def event_detail(event_id: int):
     ``events:read``, one of its user's clients' events)."""
     if has_bearer():
         found = authenticate(tokens.EVENTS_READ)
-        if not isinstance(found, PersonalAccessToken):
+        if not isinstance(found, tokens.Access):
             return found
         event = event_for_client(visible_client_ids(found.user), event_id)
     else:

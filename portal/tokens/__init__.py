@@ -11,15 +11,18 @@ Functions add to the session and flush; the caller commits its unit of work.
 
 import hashlib
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import sqlalchemy as sa
-import sqlalchemy.orm
 
 from portal import audit
 from portal.clock import utc_now
 from portal.extensions import db
-from portal.models import PersonalAccessToken, User
+from portal.models import PersonalAccessToken, Role, User
+from portal.models.accounts import user_roles
 from portal.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW, WORKFLOWS_MANAGE
 
 PREFIX = "gpat_"
@@ -62,8 +65,13 @@ def digest(secret: str) -> str:
 
 def scope_works(user: User, scope: str) -> bool:
     """Return whether ``scope`` works for ``user`` now: they hold the permission behind it."""
+    return permits(user.permissions, scope)
+
+
+def permits(permissions: Collection[str], scope: str) -> bool:
+    """Return whether a holder of ``permissions`` may use ``scope``."""
     needed = SCOPES.get(scope, "")
-    return needed is None or (needed != "" and user.can(needed))
+    return needed is None or (needed != "" and needed in permissions)
 
 
 def grantable(user: User) -> list[str]:
@@ -184,23 +192,79 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z" if value else None
 
 
-def lookup(secret: str) -> PersonalAccessToken | None:
-    """Return the token whose secret this is (any state), or None."""
+@dataclass
+class Access:
+    """A token as one API call checks it: its row, its user's state and permissions (read in
+    one query, no ORM objects); ``user`` loads the user for the views that act as them."""
+
+    id: int
+    name: str
+    user_id: int
+    active: bool
+    scopes: tuple[str, ...]
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    last_used_from: str | None
+    permissions: frozenset[str]
+
+    @cached_property
+    def user(self) -> User:
+        return db.session.get(User, self.user_id)
+
+
+_t, _users, _roles = PersonalAccessToken.__table__, User.__table__, Role.__table__
+_CHECK = (  # Core columns: no ORM entity in the statement, so no ORM loading step
+    sa.select(
+        _t.c.id,
+        _t.c.name,
+        _t.c.user_id,
+        _users.c.active,
+        _t.c.scopes,
+        _t.c.expires_at,
+        _t.c.revoked_at,
+        _t.c.last_used_at,
+        _t.c.last_used_from,
+        _roles.c.permissions,
+    )
+    .join(_users, _users.c.id == _t.c.user_id)
+    .outerjoin(user_roles, user_roles.c.user_id == _t.c.user_id)
+    .outerjoin(_roles, _roles.c.id == user_roles.c.role_id)
+)
+
+
+def lookup(secret: str) -> Access | None:
+    """Return the token whose secret this is (any state), or None: one indexed query, one
+    row per role of its user."""
     if not secret.startswith(PREFIX):
         return None
-    # the user's groups only matter while maintenance is on: loaded then, not on every call
-    return db.session.scalar(
-        sa.select(PersonalAccessToken)
-        .where(PersonalAccessToken.token_hash == digest(secret))
-        .options(sa.orm.joinedload(PersonalAccessToken.user).lazyload(User.groups))
+    rows = db.session.execute(_CHECK.where(_t.c.token_hash == digest(secret))).all()
+    if not rows:
+        return None
+    first = rows[0]
+    permissions = frozenset(code for row in rows for code in (row.permissions or ()))
+    return Access(
+        first.id,
+        first.name,
+        first.user_id,
+        first.active,
+        tuple(first.scopes),
+        first.expires_at,
+        first.revoked_at,
+        first.last_used_at,
+        first.last_used_from,
+        permissions,
     )
 
 
-def note_use(token: PersonalAccessToken, address: str | None, now: datetime) -> bool:
-    """Record when and from where the token was used; return whether anything was written."""
+def note_use(token: Access, address: str | None, now: datetime) -> bool:
+    """Record when and from where the token was used (at most once a minute per address);
+    return whether anything was written (the caller commits)."""
     address = (address or "")[:64] or None
     last = token.last_used_at
     if last is not None and now - last < LAST_USED_EVERY and token.last_used_from == address:
         return False
-    token.last_used_at, token.last_used_from = now, address
+    db.session.execute(
+        sa.update(_t).where(_t.c.id == token.id).values(last_used_at=now, last_used_from=address)
+    )
     return True
