@@ -32,8 +32,11 @@ version=$(printf '%s' "$state" | jq -r .version)
 enable=$(jq -n --arg m "$MESSAGE" --arg r "$BYPASS_ROLE" --arg g "$BYPASS_GROUP" \
   '{enabled: true, restrict_event_processor: true, message: $m,
     bypass_roles: [$r], bypass_groups: [$g]}')
-# If-Match: refused (412) if someone changed the state since we read it
-api PATCH "$API" -H "If-Match: \"$version\"" -d "$enable" | jq -c '{processing, effect}'
+# If-Match: refused (412) if someone changed the state since we read it; an assignment, not a
+# pipe, so that a refusal stops the script (POSIX sh has no pipefail)
+changed=$(api PATCH "$API" -H "If-Match: \"$version\"" -d "$enable") ||
+  { printf '%s\n' "$changed" >&2; exit 1; }
+printf '%s' "$changed" | jq -c '{processing, effect}'
 
 state=$(api GET "$API?wait=paused&timeout=120")
 if [ "$(printf '%s' "$state" | jq -r .processing)" != paused ]; then
@@ -45,7 +48,8 @@ echo "quiet-at $(date +%s.%N)"
 sh -c "$MIGRATE"
 
 echo "lift-at $(date +%s.%N)"
-api PATCH "$API" -d '{"enabled": false}' | jq -c '{enabled, processing}'
+lifted=$(api PATCH "$API" -d '{"enabled": false}') || { printf '%s\n' "$lifted" >&2; exit 1; }
+printf '%s' "$lifted" | jq -c '{enabled, processing}'
 
 # the drain: the held events are processed now; wait until none is queued and no call is in
 # flight (an endpoint paused by its circuit breaker keeps its events queued: resume it)

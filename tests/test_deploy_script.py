@@ -112,3 +112,43 @@ def test_the_script_enables_waits_until_quiet_migrates_and_lifts(tmp_path):
     assert not during, f"{len(during)} webhook calls arrived while the gateway was quiet"
     assert "drained" in result.stdout
     receiver.shutdown()
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq")), reason="needs curl, jq")
+def test_a_refused_change_stops_the_script(tmp_path):
+    """A token without maintenance:write: the PATCH's 403 ends the script at once (no pipe
+    hides it), nothing was changed and no migration ran."""
+    env = prepare_db(tmp_path / "portal.db")
+    token = last_line(
+        flask(
+            env,
+            "tokens",
+            "create",
+            "admin@example.com",
+            "--name",
+            "reader",
+            "--scope",
+            "maintenance:read",
+            "--scope",
+            "events:read",
+        )
+    )
+    server = LiveServer(env, tmp_path / "gunicorn.log", workers=1)
+    with running(server):
+        result = subprocess.run(
+            ["sh", str(SCRIPT)],
+            env={
+                "PATH": "/usr/bin:/bin",
+                "PORTAL_URL": server.url,
+                "PORTAL_TOKEN": token,
+                "MIGRATE": f"touch {tmp_path / 'migrated'}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    assert "maintenance:write" in result.stderr
+    assert "quiet-at" not in result.stdout and not (tmp_path / "migrated").exists()
+    assert '"enabled": false' in flask(env, "maintenance", "status")
