@@ -32,6 +32,7 @@ from bench_setup import (
     wait_for_lease,
 )
 from bench_tabs import bench_floor, bench_open_tabs
+from bench_tokens import bench_token_auth
 from bench_webhooks import bench_dashboard, bench_fairness, bench_rss, bench_webhook_rate
 
 
@@ -103,6 +104,13 @@ def main() -> None:
         )
         results["signin_bookkeeping_ms"] = round(full_ms, 2)
         results["signin_bookkeeping_empty_ms"] = round(empty_ms, 2)
+
+        # Target: a token check costs at most 1.2x an API-key check (one call, same run).
+        token_ms, key_ms = bench_token_auth(app, key, 100 if quick else 500)
+        log(f"token auth: {token_ms:.2f} ms per API call, API key {key_ms:.2f} ms")
+        results["token_auth_ms"] = round(token_ms, 3)
+        results["api_key_auth_ms"] = round(key_ms, 3)
+        results["token_vs_api_key"] = round(token_ms / key_ms, 2)
 
         worker = subprocess.Popen(
             [sys.executable, "-m", "flask", "processor", "run"],

@@ -50,6 +50,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.account import bp as account_bp
     from portal.api.routes import bp as api_bp
     from portal.auth.aliases import bp as aliases_bp
     from portal.auth.routes import bp as auth_bp
@@ -64,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(event_log_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(operations_bp)
     csrf.exempt(api_bp)  # the JSON API authenticates with keys, not cookies
 

@@ -15,6 +15,7 @@ from portal.models import AccessGroup, Client, Role, User
 from portal.passwords import account_words, hash_password, password_problem, unlock
 from portal.permissions import CATALOGUE
 from portal.security import sessions
+from portal.tokens import revoke_all as revoke_tokens
 
 DEFAULT_CLIENT = "Default"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -154,6 +155,7 @@ def update_user(
     user.groups = list(groups)
     if user.active and not active:
         sessions.end_all(user)  # a deactivated user is signed out everywhere
+        revoke_tokens(user)  # and their tokens die with the account
     user.active = active
     if must_change_password is not None:
         user.must_change_password = must_change_password

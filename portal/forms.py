@@ -1,9 +1,11 @@
 """The base of every form of the portal: its text fields refuse what no database stores."""
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 
 from portal.inputs import UNSTORABLE, storable
+
+DAMAGED = "The form came back damaged (a hidden field holds text no database stores): reload it."
 
 
 class Form(FlaskForm):
@@ -16,5 +18,7 @@ class Form(FlaskForm):
         for field in self:
             if isinstance(field, StringField) and not storable(field.data or ""):
                 field.errors.append(UNSTORABLE)
+                if isinstance(field, HiddenField):  # its errors are not shown next to it
+                    self.form_errors = [*self.form_errors, DAMAGED]
                 valid = False
         return valid

@@ -36,7 +36,7 @@ from wtforms import Field, StringField
 from wtforms.fields.core import UnboundField
 
 import portal
-from portal import accounts, clients
+from portal import accounts, clients, tokens
 from portal.events.ingest import store_events
 from portal.extensions import db
 from portal.forms import Form
@@ -164,6 +164,10 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
         db.session.add(delivery)
         db.session.commit()
         target = db.session.scalar(sa.select(User.id).where(User.email == "target@example.com"))
+        token, _secret = tokens.create(
+            db.session.get(User, target), "sweep", ["maintenance:read"], 30, None
+        )
+        db.session.commit()
         ids = {
             "client_id": other.id,
             "user_id": target,
@@ -173,6 +177,7 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
             "trigger_id": trigger.id,
             "event_id": event_id,
             "delivery_id": delivery.id,
+            "token_id": token.id,
         }
         db.session.remove()  # a connection still open would keep the WAL from the file copies
         db.engine.dispose()

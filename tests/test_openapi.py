@@ -18,11 +18,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from portal import clients
+from portal import accounts, clients, tokens
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.maintenance.changes import update_state
-from tests.conftest import login
+from tests.conftest import ADMIN_EMAIL, login
 
 CHECKS = [
     not_a_server_error,
@@ -42,6 +42,13 @@ def test_document_is_public_and_describes_the_contract(client):
     assert set(ingest["responses"]) >= {"202", "400", "401", "413"}
     assert set(paths["/api/v1/events/{event_id}"]["get"]["responses"]) >= {"200", "401", "404"}
     assert "get" in paths["/api/v1/maintenance"]
+    assert paths["/api/v1/events"]["get"]["security"] == [{"Token": []}]
+    for path in (
+        "/api/v1/events/{event_id}/replay",
+        "/api/v1/deliveries/{delivery_id}/retry",
+        "/api/v1/workflows/{workflow_id}/resume",
+    ):
+        assert set(paths[path]["post"]["responses"]) >= {"200", "401", "403", "404", "409"}
     assert paths["/healthz"]["get"]["security"] == []
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
@@ -71,10 +78,18 @@ def api_key(app: Flask) -> str:
     return key
 
 
+TOKEN_OPERATIONS = [
+    "GET /api/v1/events",
+    "POST /api/v1/events/{event_id}/replay",
+    "POST /api/v1/deliveries/{delivery_id}/retry",
+    "POST /api/v1/workflows/{workflow_id}/resume",
+]
 OPERATIONS = [
     "POST /api/v1/events",
     "GET /api/v1/events/{event_id}",
+    *TOKEN_OPERATIONS,
     "GET /api/v1/maintenance",
+    "PATCH /api/v1/maintenance",
     "GET /healthz",
     "GET /api/v1/openapi.json",
 ]
@@ -84,6 +99,9 @@ OPERATIONS = [
 FUZZ_CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     ("POST /api/v1/events", GenerationMode.NEGATIVE),
     ("GET /api/v1/events/{event_id}", GenerationMode.NEGATIVE),
+    ("PATCH /api/v1/maintenance", GenerationMode.NEGATIVE),
+    ("GET /api/v1/events", GenerationMode.NEGATIVE),
+    ("POST /api/v1/events/{event_id}/replay", GenerationMode.NEGATIVE),
 ]
 
 
@@ -93,6 +111,30 @@ def test_api_conforms_to_its_document(app: Flask, api_key: str, label: str, mode
     operation = schema.find_operation_by_label(label)
     assert operation is not None, label
     checks = list(CHECKS)
+    headers = {"X-API-Key": api_key}
+    if label.endswith("/api/v1/maintenance"):
+        # a token that may change it; processing paused, so ?wait=paused answers at once
+        with app.app_context():
+            admin = accounts.find_user(ADMIN_EMAIL)
+            _token, secret = tokens.create(
+                admin, "fuzz", ["maintenance:read", "maintenance:write"], 1, None
+            )
+            update_state(
+                get_or_create_state(),
+                None,
+                enabled=True,
+                restrict_event_processor=True,
+                bypass_roles=accounts.find_roles(["Administrator"]),
+                bypass_groups=accounts.find_groups(["Administrators"]),
+            )
+            db.session.commit()
+        headers = {"Authorization": f"Bearer {secret}"}
+    if label in TOKEN_OPERATIONS:
+        with app.app_context():
+            admin = accounts.find_user(ADMIN_EMAIL)
+            _token, secret = tokens.create(admin, "fuzz", ["events:read", "events:write"], 1, None)
+            db.session.commit()
+        headers = {"Authorization": f"Bearer {secret}"}
     if label == "POST /api/v1/events" and mode == GenerationMode.POSITIVE:
         checks.append(positive_data_acceptance)  # every valid event or batch is stored
 
@@ -106,7 +148,7 @@ def test_api_conforms_to_its_document(app: Flask, api_key: str, label: str, mode
         phases=[Phase.explicit, Phase.generate],  # report the first failure, do not shrink
     )
     def call(case) -> None:
-        case.call_and_validate(headers={"X-API-Key": api_key}, checks=checks)
+        case.call_and_validate(headers=headers, checks=checks)
 
     call()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from portal import accounts, clients
+from portal import accounts, clients, tokens
 from portal.extensions import db
 from portal.models import (
     AccessGroup,
@@ -179,6 +179,16 @@ def form_data(app, endpoint: str, kind: str | None, row_id: int | None, actor: A
     return {}  # toggles, deletes, unlock, rotate, and the maintenance form (saved off)
 
 
+def _token_of(app, user_id: int, tag: str) -> int:
+    """Create a personal access token of the user ``user_id``; return its id."""
+    with app.app_context():
+        token, _secret = tokens.create(
+            db.session.get(User, user_id), f"t {tag}", ["maintenance:read"], 30, None
+        )
+        db.session.commit()
+        return token.id
+
+
 def _client_id(app, name: str) -> int:
     with app.app_context():
         return accounts.find_client(name).id
@@ -238,9 +248,10 @@ def run_matrix(app) -> tuple[int, list]:
         for row_client in row_clients:
             tag = str(next(counter))
             row_id = make_row(app, kind, row_client, tag) if kind else None
-            url = app.url_map.bind("localhost").build(
-                endpoint, {arg: row_id for arg in rule.arguments}
-            )
+            values = {arg: row_id for arg in rule.arguments}
+            if "token_id" in values:  # a user's token: one of that user's own
+                values["token_id"] = _token_of(app, row_id, tag)
+            url = app.url_map.bind("localhost").build(endpoint, values)
             session = sessions[name]
             if method == "GET":
                 response = session.get(url)

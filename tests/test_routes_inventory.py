@@ -35,6 +35,14 @@ PUBLIC = {
 # Authenticated by the client's X-API-Key header instead of a session (SPEC §5).
 # api.maintenance_state also accepts a signed-in session.
 KEY_AUTHENTICATED: set[str] = {"api.ingest", "api.event_detail", "api.maintenance_state"}
+# Authenticated by a personal access token (Authorization: Bearer gpat_...) with a scope.
+PERSONAL_TOKEN: set[str] = {
+    "api.maintenance_update",
+    "api.list_events",
+    "api.replay_event",
+    "api.retry_delivery",
+    "api.resume_workflow",
+}
 # Authenticated by a bearer token from the configuration (404 while none is configured).
 TOKEN_AUTHENTICATED: set[str] = {"operations.metrics"}
 SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)
@@ -42,6 +50,11 @@ SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)
 PROTECTED: dict[str, str | tuple[str, ...] | None] = {
     "settings.maintenance_windows": (CLIENT_SETTINGS_MANAGE, AUDIT_VIEW),
     "auth.change_password": SIGNED_IN_ONLY,
+    "account.tokens_page": SIGNED_IN_ONLY,
+    "account.token_reveal": SIGNED_IN_ONLY,
+    "account.token_dismiss": SIGNED_IN_ONLY,
+    "account.token_revoke": SIGNED_IN_ONLY,
+    "settings.user_token_revoke": USERS_MANAGE,
     "dashboard.index": DASHBOARD_VIEW,
     "settings.maintenance": CLIENT_SETTINGS_MANAGE,
     # The overview pages open for anyone who may open one of the pages they list.
@@ -101,11 +114,14 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
 
 def test_every_endpoint_has_a_decision(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    undecided = endpoints - PUBLIC - KEY_AUTHENTICATED - TOKEN_AUTHENTICATED - set(PROTECTED)
+    undecided = (
+        endpoints - PUBLIC - KEY_AUTHENTICATED - PERSONAL_TOKEN - TOKEN_AUTHENTICATED
+    ) - set(PROTECTED)
     assert not undecided, (
         f"add these endpoints to PUBLIC, KEY_AUTHENTICATED or PROTECTED: {undecided}"
     )
-    stale = (PUBLIC | KEY_AUTHENTICATED | TOKEN_AUTHENTICATED | set(PROTECTED)) - endpoints
+    listed = PUBLIC | KEY_AUTHENTICATED | PERSONAL_TOKEN | TOKEN_AUTHENTICATED | set(PROTECTED)
+    stale = listed - endpoints
     assert not stale, f"these listed endpoints no longer exist: {stale}"
     assert not PUBLIC & set(PROTECTED) and not KEY_AUTHENTICATED & set(PROTECTED)
 
@@ -186,6 +202,15 @@ def test_key_authenticated_endpoints_refuse_calls_without_a_key(app):
             response = getattr(app.test_client(), method.lower())(url, json={})
             assert response.status_code in (401, 403), (endpoint, response.status_code)
             assert response.is_json, endpoint
+
+
+def test_personal_token_endpoints_refuse_calls_without_a_token(app, admin_client):
+    for endpoint, method, url in routes(app):
+        if endpoint in PERSONAL_TOKEN:
+            for client in (app.test_client(), admin_client):  # a session is not enough
+                response = getattr(client, method.lower())(url, json={})
+                assert response.status_code == 401, (endpoint, response.status_code)
+                assert response.is_json, endpoint
 
 
 def test_token_authenticated_endpoints_refuse_calls_without_the_token(app):

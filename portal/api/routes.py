@@ -2,11 +2,11 @@
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
-from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from portal import clients
-from portal.authorization import is_instance_admin
+from portal import clients, tokens
+from portal.api.auth import authenticate, has_bearer
+from portal.authorization import visible_client_ids
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
 from portal.events.lease import processor_status, webhooks_unreadable
@@ -63,26 +63,21 @@ def ingest():
 
 @bp.get("/api/v1/events/<bigid:event_id>")
 def event_detail(event_id: int):
-    """Show one of the key's client's events with its deliveries."""
-    client = key_client()
-    if client is None:
-        return _unauthorized()
-    event = event_for_client(client.id, event_id)
+    """Show one of the key's client's events with its deliveries (or, to a token with
+    ``events:read``, one of its user's clients' events)."""
+    if has_bearer():
+        found = authenticate(tokens.EVENTS_READ)
+        if not isinstance(found, tokens.Access):
+            return found
+        event = event_for_client(visible_client_ids(found.user), event_id)
+    else:
+        client = key_client()
+        if client is None:
+            return _unauthorized()
+        event = event_for_client(client.id, event_id)
     if event is None:
         return api_error(404, "No such event.")
     return jsonify(event)
-
-
-@bp.get("/api/v1/maintenance")
-def maintenance_state():
-    """Show the maintenance state to an API key or a signed-in user."""
-    signed_in = current_user.is_authenticated
-    if not signed_in and key_client() is None:
-        return _unauthorized()
-    state = load_state()
-    return jsonify(
-        state.to_dict() if signed_in and is_instance_admin(current_user) else state.to_public_dict()
-    )
 
 
 @bp.route("/healthz")
@@ -108,4 +103,4 @@ def healthz():
     return jsonify(answer)
 
 
-from portal.api import openapi  # noqa: E402,F401  (registers /api/v1/openapi.json)
+from portal.api import events, maintenance, openapi  # noqa: E402,F401  (register their routes)

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal import accounts
+from portal.events import quiet
 from portal.extensions import db
 from portal.maintenance import get_or_create_state, load_state
 from portal.maintenance.changes import MaintenanceError, update_state
@@ -86,11 +87,26 @@ def _warn_if_nobody() -> None:
 
 @maintenance_cli.command("enable")
 @selection_options
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Then wait until processing is paused: no webhook call still in flight (needs the "
+    "restriction); exit non-zero at the timeout.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, quiet.MAX_WAIT_SECONDS),
+    default=quiet.MAX_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds --wait waits at most.",
+)
 def enable(
     message: str | None,
     restrict_events: bool | None,
     bypass_roles: tuple[str, ...],
     bypass_groups: tuple[str, ...],
+    wait: bool,
+    timeout: float,
 ) -> None:
     """Turn maintenance mode on; options given replace that setting, omitted ones keep theirs."""
     try:
@@ -104,6 +120,23 @@ def enable(
         if changed
         else "Maintenance mode was already on; nothing changed."
     )
+    if wait:
+        _wait_until_paused(timeout)
+
+
+def _wait_until_paused(timeout: float) -> None:
+    if not load_state().restrict_event_processor:
+        raise click.ClickException(
+            "--wait waits for processing to pause, but the event processor is not restricted "
+            "(add --restrict-events)."
+        )
+    processing, calls = quiet.wait_until_paused(timeout)
+    if processing != quiet.PAUSED:
+        raise click.ClickException(
+            f"Timed out after {timeout:g} s: processing is {processing} "
+            f"({calls} webhook call(s) in flight)."
+        )
+    click.echo("Processing is paused: no webhook call is in flight.")
 
 
 @maintenance_cli.command("schedule")

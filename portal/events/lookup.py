@@ -13,10 +13,12 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z" if value else None
 
 
-def event_for_client(client_id: int, event_id: int) -> dict | None:
-    """Return the client's event with its deliveries, or None (also for another client's)."""
+def event_for_client(client_id: int | list[int], event_id: int) -> dict | None:
+    """Return the event of the client (or of one of the clients) with its deliveries, or None
+    (also for another client's)."""
+    client_ids = client_id if isinstance(client_id, list) else [client_id]
     event = db.session.scalar(
-        sa.select(Event).where(Event.id == event_id, Event.client_id == client_id)
+        sa.select(Event).where(Event.id == event_id, Event.client_id.in_(client_ids))
     )
     if event is None:
         return None

@@ -13,7 +13,9 @@ from portal.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import windows
 from portal.maintenance.rule import Selection, may_bypass
+from portal.maintenance.state import get_or_create_state
 from portal.models import AccessGroup, Client, MaintenanceState, Role, User
+from portal.models.maintenance import STATE_ID
 
 FIELDS = (
     "enabled",
@@ -31,7 +33,26 @@ UNAVAILABLE = "Maintenance mode is not available on this instance; it cannot be 
 
 
 class MaintenanceError(ValueError):
-    """A change that may not be saved; the message is shown to the user as is."""
+    """A change that may not be saved; the message is shown to the user as is.
+
+    ``field`` names the input it is about, when there is one (the API's 400 names it).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class LockoutError(MaintenanceError):
+    """The change would lock out the person saving it."""
+
+
+LOCKOUT = (
+    "Not saved: you would lock yourself out. While maintenance mode is on, only users holding "
+    "one of the selected bypass roles AND one of the selected bypass access groups can sign in "
+    "or keep using the portal, and you do not. Select one of your roles and one of your groups, "
+    "or leave maintenance mode off."
+)
 
 
 def proposal(roles: list[Role], groups: list[AccessGroup]) -> Selection:
@@ -122,18 +143,44 @@ def check_schedule(
     and a notice period that is negative or longer than a week."""
     if notice is not None and not 0 <= notice <= MAX_NOTICE_MINUTES:
         raise MaintenanceError(
-            f"The notice period must be between 0 and {MAX_NOTICE_MINUTES} minutes (a week)."
+            f"The notice period must be between 0 and {MAX_NOTICE_MINUTES} minutes (a week).",
+            "notice_minutes",
         )
     if start is None:
         return
     if state.enabled:
         raise MaintenanceError(
-            "Maintenance mode is already on: a start can only be scheduled while it is off."
+            "Maintenance mode is already on: a start can only be scheduled while it is off.",
+            "scheduled_start",
         )
     if start <= now:
-        raise MaintenanceError("The start time is in the past; choose a time in the future (UTC).")
+        raise MaintenanceError(
+            "The start time is in the past; choose a time in the future (UTC).", "scheduled_start"
+        )
     if start - now > MAX_AHEAD:
-        raise MaintenanceError("The start time is more than a year ahead.")
+        raise MaintenanceError("The start time is more than a year ahead.", "scheduled_start")
+
+
+def check_changes(state: MaintenanceState, changes: dict, *, available: bool = True) -> None:
+    """Refuse ``changes`` that may not be saved (raise MaintenanceError naming the field);
+    normalise the message in place. :func:`update_state` asks it first, whoever saves."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown maintenance fields: {', '.join(sorted(unknown))}")
+    scheduling = changes.get("scheduled_start") is not None
+    if (changes.get("enabled", state.enabled) or scheduling) and not available:
+        raise MaintenanceError(UNAVAILABLE)
+    if "message" in changes:
+        changes["message"] = normalize_message(changes["message"])
+        if len(changes["message"]) > MAX_MESSAGE_LENGTH:
+            raise MaintenanceError(
+                f"The message may have at most {MAX_MESSAGE_LENGTH} characters.", "message"
+            )
+    now = utc_now()
+    if scheduling and changes["scheduled_start"] != state.scheduled_start:
+        check_schedule(state, changes["scheduled_start"], changes.get("notice_minutes"), now)
+    elif "notice_minutes" in changes:
+        check_schedule(state, None, changes["notice_minutes"], now)
 
 
 def update_state(
@@ -149,21 +196,8 @@ def update_state(
     ``"scheduler"`` a scheduled start. Enabling or scheduling is refused when maintenance mode
     is not ``available``; turning it off always works. The caller commits.
     """
-    unknown = set(changes) - set(FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown maintenance fields: {', '.join(sorted(unknown))}")
-    scheduling = changes.get("scheduled_start") is not None
-    if (changes.get("enabled", state.enabled) or scheduling) and not available:
-        raise MaintenanceError(UNAVAILABLE)
-    if "message" in changes:
-        changes["message"] = normalize_message(changes["message"])
-        if len(changes["message"]) > MAX_MESSAGE_LENGTH:
-            raise MaintenanceError(f"The message may have at most {MAX_MESSAGE_LENGTH} characters.")
+    check_changes(state, changes, available=available)
     now = utc_now()
-    if scheduling and changes["scheduled_start"] != state.scheduled_start:
-        check_schedule(state, changes["scheduled_start"], changes.get("notice_minutes"), now)
-    elif "notice_minutes" in changes:
-        check_schedule(state, None, changes["notice_minutes"], now)
     before = state.to_dict()
     was_enabled, was_paused = bool(state.enabled), bool(state.processing_paused)
     for name, value in changes.items():
@@ -186,6 +220,45 @@ def update_state(
     windows.record_change(state, actor, was_enabled, was_paused)
     db.session.flush()
     return before, after
+
+
+def lock_state() -> MaintenanceState:
+    """Take the write lock on the state row first, then read it fresh: a save that checks the
+    version it was based on (a form's, an ``If-Match``) cannot interleave with another save."""
+    db.session.execute(
+        sa.update(MaintenanceState)
+        .where(MaintenanceState.id == STATE_ID)
+        .values(id=STATE_ID)
+        .execution_options(synchronize_session=False)
+    )
+    state = get_or_create_state()
+    db.session.refresh(state)
+    return state
+
+
+def starts(state: MaintenanceState, changes: dict) -> bool:
+    """Return whether the state after ``changes`` is on, or scheduled to start."""
+    return bool(
+        changes.get("enabled", state.enabled)
+        or changes.get("scheduled_start", state.scheduled_start) is not None
+    )
+
+
+def save_by(
+    actor: User, state: MaintenanceState, changes: dict, *, available: bool
+) -> tuple[dict, dict] | None:
+    """Save a person's change (the page's, the API's) with every guard: no self-lockout
+    (:class:`LockoutError`), nobody left to end it (``AccountError`` from the guardrails), then
+    :func:`update_state`'s own checks. The caller commits, or rolls back on an error."""
+    from portal.guardrails import guarded  # the guardrails build on this module
+
+    check_changes(state, changes, available=available)  # bad input before the lockout
+    roles = changes.get("bypass_roles", state.bypass_roles)
+    groups = changes.get("bypass_groups", state.bypass_groups)
+    if would_lock_out(actor, starts(state, changes), list(roles), list(groups)):
+        raise LockoutError(LOCKOUT)
+    with guarded(actor):
+        return update_state(state, actor, available=available, **changes)
 
 
 def _action(before: dict, after: dict) -> str:

@@ -14,6 +14,7 @@ from portal.models.events import (
 from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 from portal.models.operations import ClientTotals
 from portal.models.security import SignInFailure, UserSession
+from portal.models.tokens import PersonalAccessToken
 
 __all__ = [
     "AccessGroup",
@@ -26,6 +27,7 @@ __all__ = [
     "Event",
     "MaintenanceState",
     "MaintenanceWindow",
+    "PersonalAccessToken",
     "ProcessorLease",
     "RestrictionPeriod",
     "Role",

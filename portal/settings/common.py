@@ -8,9 +8,10 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit
+from portal import audit, concurrency
 from portal.accounts import AccountError
 from portal.authorization import Refused
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.settings import bp
 from portal.settings.forms.common import ConfirmForm
@@ -156,3 +157,26 @@ def confirm_delete(
         refusal=refusal,
         form=form or ConfirmForm(),
     )
+
+
+def open_version(form: FlaskForm, current: dict) -> None:
+    """Give an edit form the version of the row it shows (on the first GET, not on a POST)."""
+    if not form.is_submitted():
+        form.version.data = concurrency.stamp(current, utc_now())
+
+
+def edited_meanwhile(form: FlaskForm, current: dict, module: str, what: str, key: str) -> bool:
+    """Refuse an edit based on an older version than ``current`` (the row's snapshot): the form
+    says who changed what and when (the audit entries of ``module`` whose ``key`` is the row's),
+    keeps the input, and carries the new version, so saving again applies it over that change."""
+    found = concurrency.conflict(
+        form.version.data,
+        current,
+        module,
+        lambda entry: current[key] in ((entry.before or {}).get(key), (entry.after or {}).get(key)),
+    )
+    if found is None:
+        return False
+    form.form_errors = [*form.form_errors, found.message(what)]
+    form.version.data = concurrency.stamp(current, utc_now())
+    return True

@@ -13,7 +13,14 @@ from portal.maintenance import load_state
 from portal.models import AccessGroup
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp, deletions
-from portal.settings.common import ask_then_delete, commit_change, confirm_delete, refuse
+from portal.settings.common import (
+    ask_then_delete,
+    commit_change,
+    confirm_delete,
+    edited_meanwhile,
+    open_version,
+    refuse,
+)
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.groups import GroupForm
 from portal.snapshots import group_values
@@ -54,7 +61,10 @@ def group_edit(group_id: int):
     """Rename an access group or change its description."""
     group = db.get_or_404(AccessGroup, group_id)
     form = GroupForm(data=group_values(group))
-    if form.validate_on_submit():
+    open_version(form, group_values(group))
+    if form.validate_on_submit() and not edited_meanwhile(
+        form, group_values(group), "groups", f"access group {group.name}", "name"
+    ):
         before = group_values(group)
         try:
             if form.name.data.strip() != group.name:

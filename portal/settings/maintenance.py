@@ -6,14 +6,17 @@ from flask_login import current_user
 
 from portal.accounts import AccountError
 from portal.clock import utc_now
+from portal.concurrency import conflict, stamp
 from portal.extensions import db
-from portal.guardrails import guarded
-from portal.maintenance import get_or_create_state, load_state
+from portal.maintenance import load_state
 from portal.maintenance.changes import (
+    LOCKOUT,
     UNAVAILABLE,
+    LockoutError,
     MaintenanceError,
     check_schedule,
-    update_state,
+    lock_state,
+    save_by,
     who_can_sign_in,
     would_lock_out,
 )
@@ -25,16 +28,12 @@ from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.settings import bp
 from portal.settings.forms.maintenance import MaintenanceForm
 
-LOCKOUT = (
-    "Not saved: you would lock yourself out. While maintenance mode is on, only users holding "
-    "one of the selected bypass roles AND one of the selected bypass access groups can sign in "
-    "or keep using the portal, and you do not. Select one of your roles and one of your groups, "
-    "or leave maintenance mode off."
-)
+STATE = "the maintenance settings"
 
 
 def _initial(state: MaintenanceState) -> dict:
     return {
+        "version": stamp(state.to_dict(), utc_now()),
         "enabled": state.enabled,
         "restrict_event_processor": state.restrict_event_processor,
         "message": state.message,
@@ -111,6 +110,8 @@ def maintenance():
     lockout = False
     if form.validate_on_submit() and not (form.preview.data or form.back.data):
         changes, lockout = _allowed_changes(form, state, available, chosen_roles, chosen_groups)
+        if changes is not None and _changed_meanwhile(form, state):
+            changes = None
         if changes is not None and form.review.data:
             return render_template(
                 "settings/maintenance_review.html",
@@ -158,13 +159,29 @@ def _allowed_changes(
     return changes, False
 
 
+def _changed_meanwhile(form: MaintenanceForm, state: MaintenanceState) -> bool:
+    """Refuse a save (or review) based on an older state than ``state``: say who changed what
+    and when, keep the input, and let a second save apply it over that change."""
+    found = conflict(form.version.data, state.to_dict(), "maintenance")
+    if found is None:
+        return False
+    form.form_errors = [*form.form_errors, found.message(STATE)]
+    form.version.data = stamp(state.to_dict(), utc_now())
+    return True
+
+
 def _apply(form: MaintenanceForm, available: bool, changes: dict) -> str | None:
     """Save ``changes``; return the message to flash, or None with the refusal on the form."""
     try:
-        with guarded(current_user):
-            changed = update_state(
-                get_or_create_state(), current_user, available=available, **changes
-            )
+        state = lock_state()  # a save that committed meanwhile is seen, and waits no more
+        if _changed_meanwhile(form, state):
+            db.session.rollback()
+            return None
+        changed = save_by(current_user, state, changes, available=available)
+    except LockoutError:
+        db.session.rollback()
+        form.form_errors = [*form.form_errors, LOCKOUT]
+        return None
     except MaintenanceError as exc:
         db.session.rollback()
         form.message.errors.append(str(exc))

@@ -13,7 +13,14 @@ from portal.maintenance import load_state
 from portal.models import Role
 from portal.permissions import CATALOGUE, USERS_MANAGE, permission_required
 from portal.settings import bp, deletions
-from portal.settings.common import ask_then_delete, commit_change, confirm_delete, refuse
+from portal.settings.common import (
+    ask_then_delete,
+    commit_change,
+    confirm_delete,
+    edited_meanwhile,
+    open_version,
+    refuse,
+)
 from portal.settings.forms.common import ConfirmForm
 from portal.settings.forms.roles import RoleForm
 from portal.snapshots import role_values
@@ -53,7 +60,10 @@ def role_edit(role_id: int):
     """Rename a role or change its permissions."""
     role = db.get_or_404(Role, role_id)
     form = RoleForm(data={"name": role.name, "permissions": list(role.permissions)})
-    if form.validate_on_submit():
+    open_version(form, role_values(role))
+    if form.validate_on_submit() and not edited_meanwhile(
+        form, role_values(role), "roles", f"role {role.name}", "name"
+    ):
         before = role_values(role)
         try:
             wanted = form.permissions.data or []

@@ -1,11 +1,11 @@
 """Settings → Users: list, create, edit, reset password, unlock, delete."""
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal import accounts, passwords
+from portal import accounts, passwords, tokens
 from portal.accounts import AccountError
 from portal.authorization import (
     check_may_grant_roles,
@@ -15,17 +15,20 @@ from portal.authorization import (
     visible_clients,
 )
 from portal.clock import utc_now
+from portal.concurrency import stamp
 from portal.extensions import db
 from portal.guardrails import check_not_self, guarded
 from portal.maintenance import Selection, load_state, may_bypass
-from portal.models import AccessGroup, Client, Role, User
+from portal.models import AccessGroup, Client, PersonalAccessToken, Role, User
 from portal.permissions import USERS_MANAGE, permission_required
 from portal.settings import bp, deletions
 from portal.settings.common import (
     ask_then_delete,
     commit_change,
     confirm_delete,
+    edited_meanwhile,
     language,
+    open_version,
     page_number,
     refuse,
 )
@@ -110,7 +113,10 @@ def user_edit(user_id: int):
     user = owned_or_404(User, user_id, current_user)
     form = UserForm(data=_current(user))
     _fill_choices(form)
-    if form.validate_on_submit():
+    open_version(form, user_values(user))
+    if form.validate_on_submit() and not edited_meanwhile(
+        form, user_values(user), "users", f"user {user.email}", "email"
+    ):
         before = user_values(user)
         held = set(current_user.permissions)
         try:
@@ -196,6 +202,20 @@ def user_delete(user_id: int):
     )
 
 
+@bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
+@permission_required(USERS_MANAGE)
+def user_token_revoke(user_id: int, token_id: int):
+    """Revoke a personal access token of a user the admin administers."""
+    user = owned_or_404(User, user_id, current_user)
+    token = db.get_or_404(PersonalAccessToken, token_id)
+    if token.user_id != user.id:
+        abort(404)
+    if ConfirmForm().validate_on_submit() and tokens.revoke(token, current_user):
+        db.session.commit()
+        flash(f"Token {token.name} of {user.email} revoked.", "success")
+    return redirect(url_for("settings.user_edit", user_id=user.id))
+
+
 def _delete(user: User) -> None:
     check_may_manage_user(set(current_user.permissions), user, "delete")
     check_not_self(current_user, user)
@@ -259,6 +279,7 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
     if form is None:
         form = UserForm(formdata=None, data=_current(user))
         _fill_choices(form)
+        form.version.data = stamp(user_values(user), utc_now())
     if error:
         form.form_errors = [*form.form_errors, error]
     reset = reset or PasswordResetForm(formdata=None)
@@ -269,4 +290,11 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
         reset=reset,
         user=user,
         locked=user.is_locked(utc_now()),
+        tokens=tokens.tokens_of(user.id),
+        now=utc_now(),
+        revoke=ConfirmForm(),
+        works=tokens.scope_works,
+        revoke_url=lambda token: url_for(
+            "settings.user_token_revoke", user_id=user.id, token_id=token.id
+        ),
     )

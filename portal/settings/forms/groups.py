@@ -1,6 +1,6 @@
 """Forms of the access groups page."""
 
-from wtforms import SubmitField, TextAreaField
+from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from portal.forms import Form
@@ -10,6 +10,8 @@ from portal.settings.forms.common import name_field
 
 class GroupForm(Form):
     """An access group's name and description."""
+
+    version = HiddenField()  # the row's version when the form was opened (edits only)
 
     name = name_field(AccessGroup)
     description = TextAreaField("Description", validators=[Length(max=500)])

@@ -2,6 +2,7 @@
 
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
     SelectMultipleField,
     StringField,
@@ -24,6 +25,9 @@ class CheckboxListField(SelectMultipleField):
 
 
 class MaintenanceForm(Form):
+    # The version of the state the form was opened at (portal.concurrency): a save against a
+    # state changed since then is refused.
+    version = HiddenField()
     enabled = BooleanField("Maintenance mode")
     restrict_event_processor = BooleanField(
         "Restrict event processor",

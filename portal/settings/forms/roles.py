@@ -1,6 +1,6 @@
 """Forms of the roles page."""
 
-from wtforms import SelectMultipleField, SubmitField
+from wtforms import HiddenField, SelectMultipleField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -19,6 +19,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 class RoleForm(Form):
     """A role's name and permissions."""
+
+    version = HiddenField()  # the row's version when the form was opened (edits only)
 
     name = name_field(Role)
     permissions = MultiCheckboxField("Permissions")

@@ -3,6 +3,7 @@
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     PasswordField,
     SearchField,
     SelectField,
@@ -18,6 +19,8 @@ MISMATCH = "The passwords differ."
 
 class UserForm(Form):
     """Edit a user's details (the password has its own form)."""
+
+    version = HiddenField()  # the row's version when the form was opened (edits only)
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
     client = SelectField("Client", coerce=int, validators=[InputRequired()])
