@@ -157,3 +157,41 @@ def test_samples_recorded_while_the_window_runs_reach_its_page(app, client):
     login(client)
     page = client.get(f"{REPORT}/{window_id(app)}").get_data(as_text=True)
     assert len(table_rows(page)) == 1 and table_rows(page)[0][-1] == "yes"
+
+
+def test_the_dashboard_charts_the_last_hour_and_recaps_the_last_window_for_a_day(app, client):
+    set_maintenance(app, True, restrict_event_processor=True, **ADMIN)
+    add_samples(app, None, [(3, 0, 0, 0), (0, 2, 3, 1)])
+    with app.app_context():  # an hour-old sample is left out
+        history.record({}, 10, utc_now() - timedelta(hours=2))
+    login(client)
+    page = client.get("/").get_data(as_text=True)
+    assert "since this maintenance window started" in page  # during a window: the window so far
+    assert 'id="window-recap"' not in page
+    set_maintenance(app, False, **ADMIN)
+    page = client.get("/").get_data(as_text=True)
+    chart = page.split('id="dashboard-chart"', 1)[1]
+    assert [row[1] for row in table_rows(chart)] == ["3", "0"]
+    assert "Backlog and deliveries in the last hour" in page
+    recap = page.split('id="window-recap"', 1)[1].split("</div>", 1)[0]
+    assert f'href="{REPORT}/{window_id(app)}"' in recap and 'id="recap-held"' in recap
+    with app.app_context():  # the drain ended 25 hours ago: no recap any more
+        window = db.session.get(MaintenanceWindow, window_id(app))
+        for period in window.periods:
+            period.started_at -= timedelta(hours=25)
+            period.ended_at -= timedelta(hours=25)
+            period.drained_at -= timedelta(hours=25)
+        window.started_at -= timedelta(hours=25)
+        window.ended_at -= timedelta(hours=25)
+        db.session.commit()
+    assert 'id="window-recap"' not in client.get("/").get_data(as_text=True)
+
+
+def test_the_maintenance_card_says_a_start_is_scheduled(app, client):
+    login(client)
+    assert "Maintenance mode is off." in client.get("/").get_data(as_text=True)
+    start = utc_now() + timedelta(hours=3)
+    set_maintenance(app, False, scheduled_start=start, restrict_event_processor=True, **ADMIN)
+    page = client.get("/").get_data(as_text=True)
+    assert f"a start is scheduled for {start:%Y-%m-%d %H:%M} UTC" in page
+    assert "Maintenance mode is off." not in page

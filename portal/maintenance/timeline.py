@@ -145,21 +145,21 @@ class Recap:
     drained_at: datetime
 
 
+def last_window() -> MaintenanceWindow | None:
+    """Return the newest window (open or not)."""
+    return db.session.scalar(
+        sa.select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(1)
+    )
+
+
 def recap(scope: int | None) -> Recap | None:
     """Return the last finished window if its drain ended in the last 24 hours (dashboard)."""
-    window = db.session.scalar(
-        sa.select(MaintenanceWindow)
-        .where(MaintenanceWindow.ended_at.is_not(None))
-        .order_by(MaintenanceWindow.id.desc())
-        .limit(1)
-    )
-    if window is None:
+    window = last_window()
+    if window is None or window.ended_at is None:
         return None
-    now = utc_now()
-    _, end = history.window_span(window, now)
-    if end >= now:  # a drain goes on: the dashboard shows its progress instead
-        return None
-    drained_at = end - history.WINDOW_MARGIN
-    if drained_at < now - timedelta(hours=RECAP_HOURS):
+    if any(period.drained_at is None for period in window.periods):
+        return None  # a drain goes on: the dashboard shows its progress instead
+    drained_at = max([window.ended_at] + [period.drained_at for period in window.periods])
+    if drained_at < utc_now() - timedelta(hours=RECAP_HOURS):
         return None
     return Recap(window_row(window, scope), drained_at)
