@@ -45,10 +45,12 @@ class WindowPage:
 
 
 def span(window: MaintenanceWindow, now: datetime) -> tuple[datetime, datetime]:
-    """Return what the window's chart shows: a little before its start until the end of its
-    drain (now while either goes on), a little after."""
-    start, end = history.window_span(window, now)
-    return start, min(end, now)
+    """Return what the window's chart shows: a tenth before its start (at least 30 s) until a
+    little after the end of its drain (now while either goes on)."""
+    _, end = history.window_span(window, now)
+    end = min(end, now)
+    lead = max(timedelta(seconds=30), (end - window.started_at) / 10)
+    return window.started_at - lead, end
 
 
 def page(window: MaintenanceWindow, user: User) -> WindowPage:

@@ -56,7 +56,7 @@ class Chart:
     right: float
     panels: list[Panel]
     bands: list[Band]
-    ticks: list[tuple[float, str]]
+    ticks: list[tuple[float, str, str]]  # x, label, text-anchor
     points: list[Point]
 
 
@@ -100,8 +100,10 @@ def build(
     height = TOP + len(SERIES) * (PANEL + GAP) - GAP + AXIS
     bands = [_band(x(a), x(b), "maintenance") for a, b in maintenance]
     bands += [_band(x(a), x(b), "restricted") for a, b in restricted]
-    ticks = [(x(start + (end - start) * n / TICKS), "") for n in range(TICKS + 1)]
-    ticks = [(tx, f"{start + (end - start) * n / TICKS:%H:%M}") for n, (tx, _) in enumerate(ticks)]
+    moments = [start + (end - start) * n / TICKS for n in range(TICKS + 1)]
+    shape = "%H:%M:%S" if span < TICKS * 60 else "%H:%M"
+    anchors = ["start"] + ["middle"] * (TICKS - 1) + ["end"]
+    ticks = [(x(at), f"{at:{shape}}", anchor) for at, anchor in zip(moments, anchors, strict=True)]
     desc = describe(points, start, end, maintenance, restricted)
     return Chart(title, desc, WIDTH, height, LEFT, right, panels, bands, ticks, points)
 
