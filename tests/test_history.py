@@ -80,7 +80,7 @@ def test_points_give_rates_and_failures_between_samples_and_merge_beyond_the_lim
         assert [p.per_second for p in points] == [0.0] + [0.5] * 9
         assert [p.failures for p in points] == [0] + [1] * 9
         assert [p.restricted for p in points[:3]] == [True, True, False]
-        merged = history.points(start, start + timedelta(minutes=2), None, most=5)
+        merged = history.points(start, start + timedelta(seconds=100), None, most=5)  # 20 s each
         assert len(merged) == 5
         assert [p.queued for p in merged] == [10, 8, 6, 4, 2]  # the largest of each pair
         assert [p.failures for p in merged] == [1, 2, 2, 2, 2]  # the first pair: from its first

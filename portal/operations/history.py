@@ -35,6 +35,7 @@ WINDOW_MARGIN = timedelta(minutes=5)
 PURGE_SECONDS = 60.0
 # monotonic times of this process's next sample and next purge
 _next = {"at": 0.0, "purge": 0.0}
+EPOCH = datetime(1970, 1, 1)
 
 
 def record_due(in_flight: Mapping[int, int] | None = None) -> bool:
@@ -88,47 +89,76 @@ class Point:
 
 def points(start: datetime, end: datetime, client_id: int | None, most: int = 360) -> list[Point]:
     """Return the chart points between ``start`` and ``end`` of one client (None: all
-    together), at most ``most`` of them: neighbouring samples merged when there are more (the
-    largest backlog and calls in flight, the deliveries and failures added up)."""
+    together), at most ``most`` of them: the samples of each ``1/most`` of the time merged in
+    the database (the largest backlog and calls in flight, the running totals at its end), so
+    a day of samples costs a few hundred rows whatever the step."""
     scope = samples.c.client_id.is_(None) if client_id is None else samples.c.client_id == client_id
-    columns = (samples.c.taken_at, samples.c.queued, samples.c.in_flight, samples.c.delivered)
-    columns += (samples.c.failed, samples.c.restricted)
-    before = db.session.execute(
-        sa.select(*columns)
-        .where(scope, samples.c.taken_at < start)
-        .order_by(samples.c.taken_at.desc())
-        .limit(1)
-    ).first()
+    span = max((end - start).total_seconds(), 1.0)
+    width = max(int(-(-span // most)), 1)  # seconds per point
+    slot = _slot(samples.c.taken_at, start, width)
+    t = samples.c
     rows = db.session.execute(
-        sa.select(*columns)
-        .where(scope, samples.c.taken_at.between(start, end))
-        .order_by(samples.c.taken_at)
+        sa.select(
+            sa.func.max(t.taken_at).label("at"),
+            sa.func.min(t.taken_at).label("first_at"),
+            sa.func.max(t.queued).label("queued"),
+            sa.func.max(t.in_flight).label("in_flight"),
+            # running totals only grow: the largest is the bucket's last
+            sa.func.max(t.delivered).label("delivered"),
+            sa.func.min(t.delivered).label("first_delivered"),
+            sa.func.max(t.failed).label("failed"),
+            sa.func.min(t.failed).label("first_failed"),
+            sa.func.max(sa.cast(t.restricted, sa.Integer)).label("restricted"),
+        )
+        .where(scope, t.taken_at.between(start, end))
+        .group_by(slot)
+        .order_by(slot)
     ).all()
     if not rows:
         return []
-    size = -(-len(rows) // most)  # samples per point
-    previous = before
+    before = db.session.execute(
+        sa.select(t.taken_at, t.delivered, t.failed)
+        .where(scope, t.taken_at < start)
+        .order_by(t.taken_at.desc())
+        .limit(1)
+    ).first()
+    # the first point counts from the sample before (or from its own first sample)
+    base = (before.taken_at, before.delivered, before.failed) if before else None
+    first = rows[0]
+    base = base or (first.first_at, first.first_delivered, first.first_failed)
     result = []
-    for first in range(0, len(rows), size):
-        group = rows[first : first + size]
-        last = group[-1]
-        base = previous if previous is not None else group[0]  # the first: no rate yet
-        seconds = (last.taken_at - base.taken_at).total_seconds()
-        delivered, failed = last.delivered - base.delivered, last.failed - base.failed
+    for row in rows:
+        seconds = (_naive(row.at) - _naive(base[0])).total_seconds()
+        delivered, failed = row.delivered - base[1], row.failed - base[2]
         result.append(
             Point(
-                at=last.taken_at,
+                at=_naive(row.at),
                 seconds=seconds,
-                queued=max(row.queued for row in group),
-                in_flight=max(row.in_flight for row in group),
+                queued=int(row.queued),
+                in_flight=int(row.in_flight),
                 # a counter reset (a client deleted) is not a negative rate
                 per_second=max(delivered, 0) / seconds if seconds > 0 else 0.0,
                 failures=max(failed, 0),
-                restricted=any(row.restricted for row in group),
+                restricted=bool(row.restricted),
             )
         )
-        previous = last
+        base = (row.at, row.delivered, row.failed)
     return result
+
+
+def _slot(column, start: datetime, width: int) -> sa.ColumnElement:
+    """The number of the ``width``-second stretch after ``start`` of a naive UTC timestamp
+    column (whole seconds), on SQLite and PostgreSQL."""
+    origin = int((start - EPOCH).total_seconds())
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.floor((sa.extract("epoch", column) - origin) / width)  # a double
+    # SQLite: strftime('%s') is whole seconds; integer division of non-negative values floors
+    return (sa.cast(sa.func.strftime("%s", column), sa.Integer) - origin) // width
+
+
+def _naive(value) -> datetime:
+    # SQLite hands an aggregate of a DateTime column back as its text
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def window_span(window: MaintenanceWindow, now: datetime) -> tuple[datetime, datetime]:
