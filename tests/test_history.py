@@ -17,6 +17,7 @@ from tests.events_support import (
     run_tick,
     set_restriction,
 )
+from tests.test_postgres import pg_app  # noqa: F401  (the PostgreSQL fixture)
 
 STEP = 10
 
@@ -65,6 +66,17 @@ def test_a_sample_records_each_clients_figures_and_their_total(app):
 
 
 def test_points_give_rates_and_failures_between_samples_and_merge_beyond_the_limit(app):
+    check_points(app)
+
+
+def test_points_merge_the_same_on_postgres(pg_app):  # noqa: F811
+    check_points(pg_app)
+    with pg_app.app_context():  # and a sample records there too
+        history.record({}, STEP)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(HistorySample)) == 12
+
+
+def check_points(app) -> None:
     start = utc_now().replace(microsecond=0) - timedelta(minutes=5)
     with app.app_context():
         values = [
