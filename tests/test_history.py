@@ -135,3 +135,42 @@ def test_purge_drops_old_samples_but_keeps_a_windows_coarser(app):
         assert max(s.queued for s in in_window) == max(
             v["queued"] for v in values[:-1] if span[0] <= v["taken_at"] <= span[1]
         )
+
+
+def test_the_pump_counts_its_calls_in_flight_per_client(app):
+    import threading
+    import time
+
+    from portal.events import processor
+    from portal.events.webhooks.pump import Pump
+    from tests.events_support import HOLDER, SECRET, Recorder, webhook_server
+
+    recorder = Recorder()
+    recorder.delay = 1.0
+    with webhook_server(recorder) as (url, _):
+        key = api_key(app)
+        add_workflow(app, action="webhook", url=url, secret=SECRET)
+        post_events(app.test_client(), key, {"events": [{"type": "t", "payload": {}}] * 3})
+        with app.app_context():
+            processor.tick(HOLDER)
+        pump = Pump(app, HOLDER)
+        worker = threading.Thread(target=pump.drain)
+        worker.start()
+        seen, deadline = {}, time.monotonic() + 10
+        while time.monotonic() < deadline and seen != {client_id(app): 3}:
+            seen = pump.calls_in_flight()
+            time.sleep(0.02)
+        worker.join(timeout=30)
+    assert seen == {client_id(app): 3}
+    assert pump.calls_in_flight() == {}  # every call answered
+
+
+def test_record_due_samples_once_per_interval_and_not_at_all_when_off(app, monkeypatch):
+    monkeypatch.setitem(history._next, "at", 0.0)
+    with app.app_context():
+        assert history.record_due({}) is True
+        assert history.record_due({}) is False  # within HISTORY_SAMPLE_SECONDS
+        monkeypatch.setitem(history._next, "at", 0.0)
+        app.config["HISTORY_SAMPLE_SECONDS"] = 0
+        assert history.record_due({}) is False
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(HistorySample)) == 2
