@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from bench_history import bench_history_overhead, bench_window_page
 from bench_ingest import bench_ingest, bench_persist_queue, bench_raw_sqlite
 from bench_pipeline import bench_enforcement, bench_processing, bench_restriction, bench_resume
 from bench_retention import run as bench_retention
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller runs, under two minutes")
     parser.add_argument("--skip-retention", action="store_true", help="skip the retention part")
     parser.add_argument("--only-retention", action="store_true", help="only the retention part")
+    parser.add_argument("--only-history", action="store_true", help="only the history part")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     quick = args.quick
@@ -48,6 +50,9 @@ def main() -> None:
     if args.only_retention:  # for working on retention; the contract is the full run
         results = bench_retention(folder, lambda db: start_gunicorn(db, args.workers), quick)
         print(json.dumps({**results, "quick": quick}))
+        return
+    if args.only_history:
+        print(json.dumps({**history_figures(folder), "quick": quick}))
         return
     db_file = folder / "portal.db"
     app, key, client_id = prepare(db_file)
@@ -164,10 +169,24 @@ def main() -> None:
     results["open_tabs_floor_cpu_pct"] = round(floor, 2)
     results["open_tabs_vs_floor"] = round(tabs["cpu_pct"] / floor, 3)
     results.update(webhook_figures(folder, quick))
+    results.update(history_figures(folder))
     if os.environ.get("PORTAL_TEST_POSTGRES_URI"):
         results.update(postgres_figures(folder, quick))
     results["quick"] = quick
     print(json.dumps(results))
+
+
+def history_figures(folder: Path) -> dict:
+    """The cost of a history sample beside a round, and the 24-hour window's page."""
+    results = bench_history_overhead(folder) | bench_window_page(folder)
+    log(
+        f"history sample: {results['history_sample_ms']:.2f} ms beside a "
+        f"{results['processor_round_ms']:.1f} ms round, "
+        f"{results['history_sample_overhead_pct']:.2f}% of the rounds it covers; window page "
+        f"with a day of samples: {results['window_page_ms']:.1f} ms, "
+        f"{results['window_page_vs_dashboard']:.2f}x the dashboard"
+    )
+    return results
 
 
 def webhook_figures(folder: Path, quick: bool) -> dict:

@@ -33,6 +33,9 @@ class Defaults:
     RETENTION_SECONDS_PER_TICK = 0.5
     RETENTION_CHECK_SECONDS = 30.0  # after a look found nothing expired
     RETENTION_VACUUM_PAGES = 2048  # free SQLite pages given back per purge pass at most
+    HISTORY_SAMPLE_SECONDS = 10.0  # the charts' history: a sample this often (0: none)
+    HISTORY_KEEP_HOURS = 48.0  # then only maintenance windows keep theirs ...
+    HISTORY_COARSE_SECONDS = 60  # ... merged into one sample per this many seconds
     METRICS_TOKEN: str | None = None  # serve GET /metrics to "Authorization: Bearer <token>"
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     REMEMBER_COOKIE_DURATION = 14 * 24 * 3600

@@ -37,11 +37,12 @@ from wtforms.fields.core import UnboundField
 
 import portal
 from portal import accounts, clients, tokens
+from portal.clock import utc_now
 from portal.events.ingest import store_events
 from portal.extensions import db
 from portal.forms import Form
 from portal.inputs import parse_id
-from portal.models import Delivery, ScheduledTrigger, User, Workflow
+from portal.models import Delivery, MaintenanceWindow, ScheduledTrigger, User, Workflow
 from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
 from tests.form_pages import read_forms
@@ -162,6 +163,9 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
         (event_id,) = store_events(other.id, [("sweep", "{}", None)]).event_ids
         delivery = Delivery(event_id=event_id, workflow_id=workflow.id, status="failed")
         db.session.add(delivery)
+        window = MaintenanceWindow(started_at=utc_now(), started_by="cli", started_via="cli")
+        window.ended_at, window.ended_by, window.ended_via = utc_now(), "cli", "cli"
+        db.session.add(window)
         db.session.commit()
         target = db.session.scalar(sa.select(User.id).where(User.email == "target@example.com"))
         token, _secret = tokens.create(
@@ -178,6 +182,7 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
             "event_id": event_id,
             "delivery_id": delivery.id,
             "token_id": token.id,
+            "window_id": window.id,
         }
         db.session.remove()  # a connection still open would keep the WAL from the file copies
         db.engine.dispose()

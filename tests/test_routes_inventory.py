@@ -49,6 +49,7 @@ SIGNED_IN_ONLY = None  # any signed-in user (e.g. changing one's own password)
 # endpoint → the permission it requires (a tuple: any one of them)
 PROTECTED: dict[str, str | tuple[str, ...] | None] = {
     "settings.maintenance_windows": (CLIENT_SETTINGS_MANAGE, AUDIT_VIEW),
+    "settings.maintenance_window": (CLIENT_SETTINGS_MANAGE, AUDIT_VIEW),
     "auth.change_password": SIGNED_IN_ONLY,
     "account.tokens_page": SIGNED_IN_ONLY,
     "account.token_reveal": SIGNED_IN_ONLY,

@@ -5,8 +5,9 @@ from flask_login import current_user
 
 from portal.authorization import client_scope
 from portal.dashboard.stats import snapshot
-from portal.maintenance import load_state, windows
+from portal.maintenance import load_state, timeline, windows
 from portal.permissions import (
+    AUDIT_VIEW,
     CATALOGUE,
     CLIENT_SETTINGS_MANAGE,
     DASHBOARD_VIEW,
@@ -24,13 +25,21 @@ def index():
     """Show who you are, your client, the maintenance state and the processing figures."""
     state = load_state()
     stats = snapshot(current_user, state)
+    scope = client_scope(current_user)
+    current = windows.current_figures(state, client_id=scope)
+    figures = current_user.can(EVENTS_VIEW)
     return render_template(
         "dashboard/index.html",
         user=current_user,
         stats=stats,
         refresh_seconds=REFRESH_SECONDS,
         figures_permission=CATALOGUE[EVENTS_VIEW],
-        window=windows.current_figures(state, client_id=client_scope(current_user)),
+        window=current,
+        chart=timeline.last_hour_chart(current.window or timeline.last_window(), scope)
+        if figures
+        else None,
+        recap=timeline.recap(scope) if figures else None,
+        windows_page=current_user.can(CLIENT_SETTINGS_MANAGE) or current_user.can(AUDIT_VIEW),
         cancelled=state.schedule_cancelled_reason
         if current_user.can(CLIENT_SETTINGS_MANAGE) and state.schedule_cancelled_at
         else None,

@@ -19,6 +19,7 @@ from portal.events.guard import stopping
 from portal.events.processor import tick
 from portal.events.webhooks.pump import Pump
 from portal.extensions import scheduler
+from portal.operations import history
 
 log = logging.getLogger(__name__)
 TICK_JOB = "event-processor"
@@ -75,7 +76,8 @@ def start(app: Flask) -> bool:
 
         def tick_and_nudge(holder: str) -> None:
             # each batch's new deliveries go out at once, not at the pump's next look
-            tick(holder, on_batch=pump.nudge)
+            if tick(holder, on_batch=pump.nudge).holder:
+                history.record_due(pump.calls_in_flight())
 
         tick_and_nudge.__name__ = "tick"
         scheduler.add_job(

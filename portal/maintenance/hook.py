@@ -3,6 +3,7 @@
 from flask import Flask, flash, g, jsonify, redirect, request, url_for
 from flask_login import current_user, logout_user
 
+from portal import audit
 from portal.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import schedule
@@ -44,7 +45,10 @@ def enforce_maintenance():
     g.maintenance = state
     if not state.enabled or not current_user.is_authenticated or may_bypass(current_user, state):
         return None
-    sessions.end(current_user._get_current_object())  # copies of its cookies end too
+    user = current_user._get_current_object()
+    sessions.end(user)  # copies of its cookies end too
+    # the window's page lists these (portal.maintenance.timeline.SESSION_ENDED)
+    audit.record(user, "auth", "session_ended", "Session ended by maintenance")
     db.session.commit()
     logout_user()  # also clears a remember-me cookie
     if request.endpoint in OPEN_ENDPOINTS:

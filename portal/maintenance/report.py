@@ -53,6 +53,13 @@ def report(client_id: int | None = None, limit: int = 500) -> list[WindowRow]:
 Names = Callable[[str | None], str]
 
 
+def window_row(window: MaintenanceWindow, client_id: int | None = None) -> WindowRow:
+    """Return one window's line of the report, for the same viewer as :func:`report`."""
+    windows.observe_drains()
+    names = windows.shown_names((window.started_by, window.ended_by), client_id)
+    return _row(window, utc_now(), client_id, names)
+
+
 def _row(window: MaintenanceWindow, now: datetime, scope: int | None, names: Names) -> WindowRow:
     row = WindowRow(window=window, started_by=names(window.started_by))
     row.ended_by = names(window.ended_by)

@@ -12,7 +12,7 @@ from portal.models.events import (
     Workflow,
 )
 from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
-from portal.models.operations import ClientTotals
+from portal.models.operations import ClientTotals, HistorySample
 from portal.models.security import SignInFailure, UserSession
 from portal.models.tokens import PersonalAccessToken
 
@@ -24,6 +24,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "EventCounter",
+    "HistorySample",
     "Event",
     "MaintenanceState",
     "MaintenanceWindow",

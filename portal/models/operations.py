@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.models.types import BigId
 
 
 class ClientTotals(db.Model):
@@ -30,3 +31,27 @@ class ClientTotals(db.Model):
     purged_events: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     purged_deliveries: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     last_purged_at: Mapped[datetime | None]
+
+
+class HistorySample(db.Model):
+    """The processor's figures at one moment, of one client (``client_id`` None: every
+    client's together): the chart history behind the window page and the dashboard.
+
+    ``queued`` counts held and queued events (``restricted`` says whether they were held);
+    ``delivered`` and ``failed`` are the running totals of finished deliveries, so a rate is the
+    difference of two samples and a missing sample loses nothing. ``step`` is the seconds one
+    sample stands for (coarser for finished windows, see :mod:`portal.operations.history`).
+    """
+
+    __tablename__ = "history_samples"
+    __table_args__ = (sa.Index("ix_history_samples_client_taken", "client_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(default=10)
+    queued: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    in_flight: Mapped[int] = mapped_column(default=0)
+    delivered: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    restricted: Mapped[bool] = mapped_column(default=False)

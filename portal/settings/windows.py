@@ -4,8 +4,11 @@ from flask import Response, render_template, request
 from flask_login import current_user
 
 from portal.authorization import client_scope
+from portal.extensions import db
+from portal.maintenance import timeline
 from portal.maintenance.hook import hms
 from portal.maintenance.report import WindowRow, report
+from portal.models import MaintenanceWindow
 from portal.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
 from portal.settings import bp, csvfile
 
@@ -43,36 +46,82 @@ def maintenance_windows():
         "settings/maintenance_windows.html",
         rows=rows,
         cells=cells,
+        headings=PAGE_ORDER,
+        own_client=None if scope is None else current_user.client.name,
+    )
+
+
+@bp.route("/maintenance/windows/<int:window_id>")
+@any_permission_required(CLIENT_SETTINGS_MANAGE, AUDIT_VIEW)
+def maintenance_window(window_id: int):
+    """Show one maintenance window: who and how, its chart, and what happened in it."""
+    window = db.get_or_404(MaintenanceWindow, window_id)
+    scope = client_scope(current_user)
+    return render_template(
+        "settings/maintenance_window.html",
+        window=window,
+        page=timeline.page(window, current_user),
+        when=when,
         own_client=None if scope is None else current_user.client.name,
     )
 
 
 def when(value) -> str:
-    """Return a timestamp as the report shows it (UTC, to the second)."""
-    return f"{value:%Y-%m-%d %H:%M:%S}" if value else ""
+    """Return a timestamp as the report shows it (UTC, ISO 8601 to the second, with its Z)."""
+    return f"{value:%Y-%m-%dT%H:%M:%SZ}" if value else ""
 
 
-def cells(row: WindowRow) -> list[str]:
-    """Return one window's cells, the same text on the page and in the CSV."""
+# The page puts the figures that matter first; the CSV keeps its column order.
+PAGE_ORDER = (
+    ("started_at", "Started"),
+    ("duration_seconds", "Duration"),
+    ("events_held", "Events held"),
+    ("peak_backlog", "Peak backlog"),
+    ("drain_seconds", "Drain time"),
+    ("failed_in_drain", "Failed deliveries in drain"),
+    ("refused_signins", "Refused sign-ins"),
+    ("restriction_periods", "Restriction periods"),
+    ("started_by", "Started by"),
+    ("started_via", "Started via"),
+    ("ended_at", "Ended"),
+    ("ended_by", "Ended by"),
+    ("ended_via", "Ended via"),
+)
+
+
+def values(row: WindowRow, duration=hms) -> dict[str, str]:
+    """Return one window's figures by CSV column, durations written by ``duration``."""
     window = row.window
     periods = "; ".join(f"{when(start)} – {when(end) or 'now'}" for start, end in row.periods)
-    return [
-        when(window.started_at),
-        row.started_by,
-        window.started_via,
-        when(window.ended_at) or "in progress",
-        row.ended_by,
-        window.ended_via or "",
-        hms(row.duration_seconds),
-        periods,
-        str(row.refused_signins),
-        str(row.events_held),
-        str(row.peak_backlog),
-        "draining" if row.draining else hms(row.drain_seconds),
-        str(row.failed_in_drain),
-    ]
+    return {
+        "started_at": when(window.started_at),
+        "started_by": row.started_by,
+        "started_via": window.started_via,
+        "ended_at": when(window.ended_at) or "in progress",
+        "ended_by": row.ended_by,
+        "ended_via": window.ended_via or "",
+        "duration_seconds": duration(row.duration_seconds),
+        "restriction_periods": periods,
+        "refused_signins": str(row.refused_signins),
+        "events_held": str(row.events_held),
+        "peak_backlog": str(row.peak_backlog),
+        "drain_seconds": "draining" if row.draining else duration(row.drain_seconds),
+        "failed_in_drain": str(row.failed_in_drain),
+    }
+
+
+def cells(row: WindowRow) -> list[tuple[str, str]]:
+    """Return one window's cells as the page shows them: (column, text), durations H:MM:SS."""
+    found = values(row)
+    return [(name, found[name]) for name, _ in PAGE_ORDER]
+
+
+def seconds(value: float | None) -> str:
+    """Return a duration as the CSV holds it: whole seconds."""
+    return "" if value is None else str(int(round(value)))
 
 
 def to_csv(rows: list[WindowRow]) -> str:
     """Return the report as CSV, one window a line, newest first."""
-    return "".join(csvfile.lines(COLUMNS, (cells(row) for row in rows)))
+    lines = ([values(row, seconds)[name] for name in COLUMNS] for row in rows)
+    return "".join(csvfile.lines(COLUMNS, lines))

@@ -79,7 +79,9 @@ def test_every_page_has_no_serious_or_critical_axe_violation(browser, server, tm
         page.goto(url)
         found[url] = serious_violations(axe, page)
     flask(server.env, "maintenance", "enable", "--restrict-events")
-    for url in ("/", "/settings/maintenance", "/settings/maintenance/windows"):
+    # the window page of the window this opened (before: its id was a 404), with its chart
+    pages = ("/", "/settings/maintenance", "/settings/maintenance/windows")
+    for url in pages + ("/settings/maintenance/windows/1",):
         page.goto(url)
         assert page.locator("#maintenance-banner").count() == 1
         found[url + " (maintenance on)"] = serious_violations(axe, page)

@@ -16,6 +16,8 @@ import pytest
 import requests
 
 from portal.clock import utc_now
+from portal.maintenance.hook import hms
+from portal.settings.windows import PAGE_ORDER
 from tests.browser.pages import sign_in as sign_in_page
 from tests.browser.pages import submit_sign_in
 from tests.live import (
@@ -200,9 +202,16 @@ def test_report_shows_a_restricted_window_with_ingestion_and_drain(server, reset
     csv_text = admin.request.get("/settings/maintenance/windows?format=csv").text()
     rows = list(csv.reader(io.StringIO(csv_text)))
     page_rows = [
-        r.locator("td").all_inner_texts() for r in admin.locator("#windows-report tbody tr").all()
+        dict(zip(headers, r.locator("td").all_inner_texts(), strict=True))
+        for r in admin.locator("#windows-report tbody tr").all()
     ]
-    assert [[cell.strip() for cell in r] for r in rows[1:]] == page_rows
+    # the same figures in both, the CSV's durations in seconds, the page's as H:MM:SS
+    labels = dict(PAGE_ORDER)
+    for line, shown in zip(rows[1:], page_rows, strict=True):
+        for name, cell in zip(rows[0], line, strict=True):
+            if name in ("duration_seconds", "drain_seconds") and cell.isdigit():
+                cell = hms(int(cell))
+            assert shown[labels[name]].strip() == cell
 
 
 def _flask_args(*args: str) -> list[str]:

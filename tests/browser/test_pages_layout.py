@@ -182,6 +182,12 @@ def wide_rows(server, admin) -> dict[str, int]:
         "event_id": event_id,
     }
     ids["delivery_id"] = delivery_of(admin, f"{base}/events/{event_id}")
+    admins = ("--bypass-role", "Administrator", "--bypass-group", "Administrators")
+    flask(server.env, "maintenance", "enable", "--restrict-events", *admins)  # a window...
+    flask(server.env, "maintenance", "disable")
+    ids["window_id"] = first_id(  # ...and its page
+        admin, base + "/settings/maintenance/windows", r'href="/settings/maintenance/windows/(\d+)"'
+    )
     return ids
 
 

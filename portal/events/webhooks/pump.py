@@ -16,6 +16,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import timedelta
@@ -48,6 +49,9 @@ class Pump:
         self.stopping = threading.Event()
         self.owned: set[int] = set()
         self.results: list[outcomes.Result] = []
+        # calls on the wire per client, read by the history sampler from the tick's thread
+        self._calls: Counter = Counter()
+        self._calls_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._db = ThreadPoolExecutor(1, thread_name_prefix="webhook-db")
         self._claimer = Claimer(holder, claim, 2 * self.slots.limit(Lane(0)))
@@ -206,11 +210,22 @@ class Pump:
     async def _call(self, session, lane: Lane, item: Item, wake: asyncio.Event) -> None:
         message_id = str(item.delivery_id)
         headers = signing.headers(lane.key, message_id, int(time.time()), item.body)
-        outcome = await transport.post(session, lane.url, item.body, headers, self.timeout)
+        with self._calls_lock:
+            self._calls[item.client_id] += 1
+        try:
+            outcome = await transport.post(session, lane.url, item.body, headers, self.timeout)
+        finally:
+            with self._calls_lock:
+                self._calls[item.client_id] -= 1
         self.slots.done(lane, sent=not outcome.held, ok=outcome.ok, slow=outcome.slow)
         self.owned.discard(item.delivery_id)
         self.results.append(outcomes.Result(lane.workflow_id, item, outcome))
         wake.set()
+
+    def calls_in_flight(self) -> dict[int, int]:
+        """Return the calls on the wire now, per client id."""
+        with self._calls_lock:
+            return {client_id: n for client_id, n in self._calls.items() if n > 0}
 
     async def _gate(self, peer: tuple | None) -> None:
         await self._restriction(peer)
