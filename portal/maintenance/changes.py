@@ -141,13 +141,16 @@ def update_state(
     actor: User | str | None,
     *,
     available: bool = True,
+    email_users: bool = True,
     **changes,
 ) -> tuple[dict, dict] | None:
     """Apply ``changes`` (any of FIELDS) to ``state`` and audit them; return (before, after).
 
     Return None when nothing changed. ``actor`` None is the server shell ("cli"), the string
     ``"scheduler"`` a scheduled start. Enabling or scheduling is refused when maintenance mode
-    is not ``available``; turning it off always works. The caller commits.
+    is not ``available``; turning it off always works. ``email_users``: queue the maintenance
+    notices this change calls for (``portal.mail.notices``; nothing while mail is off), in the
+    same transaction. The caller commits.
     """
     unknown = set(changes) - set(FIELDS)
     if unknown:
@@ -185,6 +188,16 @@ def update_state(
     audit.record(actor, "maintenance", action, _describe(action, after), before=before, after=after)
     windows.record_change(state, actor, was_enabled, was_paused)
     db.session.flush()
+    from portal.mail import notices  # mail builds on the maintenance rule, not the reverse
+
+    by_scheduler = actor == windows.SCHEDULER
+    notices.after_change(state, before, after, by_scheduler=by_scheduler, email_users=email_users)
+    if by_scheduler and action == "enable":
+        window = windows.open_window()
+        if window is not None:
+            notices.attach_notices(
+                window.id, window.started_at - timedelta(minutes=MAX_NOTICE_MINUTES)
+            )
     return before, after
 
 

@@ -11,6 +11,7 @@ from portal.models.events import (
     ScheduledTrigger,
     Workflow,
 )
+from portal.models.mail import MailAttempt, OutboxMessage, PasswordReset
 from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 from portal.models.operations import ClientTotals
 from portal.models.security import SignInFailure, UserSession
@@ -24,8 +25,11 @@ __all__ = [
     "DeliveryAttempt",
     "EventCounter",
     "Event",
+    "MailAttempt",
     "MaintenanceState",
     "MaintenanceWindow",
+    "OutboxMessage",
+    "PasswordReset",
     "ProcessorLease",
     "RestrictionPeriod",
     "Role",
