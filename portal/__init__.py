@@ -50,6 +50,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.account.routes import bp as account_bp
     from portal.api.routes import bp as api_bp
     from portal.auth.aliases import bp as aliases_bp
     from portal.auth.routes import bp as auth_bp
@@ -59,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.settings import bp as settings_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(aliases_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(event_log_bp)

@@ -1,10 +1,7 @@
 """The mail path: the outbox sent by the processor's round to a real SMTP server (aiosmtpd)."""
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -16,22 +13,6 @@ from portal.mail.messages import render
 from portal.mail.sender import send_round
 from portal.models import MailAttempt, OutboxMessage
 from tests.conftest import make_app
-from tests.smtp import SMTPServer
-
-
-@pytest.fixture()
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def mail_app(db_path: Path, tmp_path: Path, smtp: SMTPServer) -> Iterator[Flask]:
-    app = make_app(db_path, tmp_path / "instance", MAIL_BACKOFF_SECONDS=0.0, **smtp.config())
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def queue_test_messages(app: Flask, count: int) -> None:

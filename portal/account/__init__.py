@@ -1,0 +1,1 @@
+"""``/account``: the signed-in user's own settings."""
