@@ -66,6 +66,7 @@ class Defaults:
     MAIL_MAX_ATTEMPTS = 8  # then the message is marked failed (kept, with every attempt)
     MAIL_BACKOFF_SECONDS = 30.0  # doubled after each failed attempt, at most an hour
     MAIL_BATCH_SIZE = 500
+    MAIL_CONNECTIONS = 4  # SMTP connections a round sends over at once
     PUBLIC_URL = "http://localhost:5000"  # the instance's address in emails (links)
     PASSWORD_RESET_THROTTLE = "5 per 15 minutes"  # noqa: S105 (reset requests per address)
     USERS_PER_PAGE = 25

@@ -7,13 +7,14 @@ failure (no connection, a 4xx answer) retries with a doubling backoff up to
 committed every few messages, so a crash resends at most those (never loses one).
 """
 
-import email.policy
+import queue
 import smtplib
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import parseaddr
 
 import sqlalchemy as sa
@@ -63,7 +64,7 @@ def connect() -> smtplib.SMTP:
     return smtp
 
 
-def deliver(smtp: smtplib.SMTP, message: EmailMessage) -> str:
+def deliver(smtp: smtplib.SMTP, message: Message) -> str:
     """Send ``message`` over ``smtp``; return the server's answer to it (one line).
 
     Raise :class:`Permanent` on a 5xx refusal, ``smtplib.SMTPException`` or ``OSError`` else.
@@ -76,7 +77,7 @@ def deliver(smtp: smtplib.SMTP, message: EmailMessage) -> str:
         if code not in accepted:
             smtp.rset()
             _refuse(code, answer)
-    code, answer = smtp.data(message.as_bytes(policy=email.policy.SMTP))
+    code, answer = smtp.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
     if code != 250:
         smtp.rset()
         _refuse(code, answer)
@@ -117,80 +118,161 @@ def send_round(holder: str | None = None, budget_seconds: float = ROUND_BUDGET_S
     deadline = time.monotonic() + budget_seconds
     size = int(current_app.config["MAIL_BATCH_SIZE"])
     while time.monotonic() < deadline:
-        batch = list(
-            db.session.scalars(
-                sa.select(OutboxMessage)
-                .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= utc_now())
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(size)
-            )
-        )
-        if not batch or not _send_batch(batch, report, deadline) or len(batch) < size:
+        batch = db.session.execute(
+            sa.select(*_COLUMNS)
+            .where(_rows.c.status == PENDING, _rows.c.next_attempt_at <= utc_now())
+            .order_by(_rows.c.next_attempt_at, _rows.c.id)
+            .limit(size)
+        ).all()
+        db.session.commit()  # no read transaction stays open while the server answers
+        if not batch or not _send_batch(batch, _Results(report), deadline) or len(batch) < size:
             break
-    db.session.commit()
     return report
 
 
-def _send_batch(batch: list[OutboxMessage], report: Report, deadline: float) -> bool:
-    """Send ``batch`` over one connection; return False when the server could not be reached."""
-    try:
-        smtp = connect()
-    except (OSError, smtplib.SMTPException) as exc:
-        for message in batch:
-            _record(message, report, describe_error(exc), ok=False)
-        db.session.commit()
-        return False
-    try:
-        for done, message in enumerate(batch, 1):
-            try:
-                answer = deliver(
-                    smtp,
-                    build(
-                        message.to_address, message.subject, message.text_body, message.html_body
-                    ),
-                )
-            except Permanent as exc:
-                _record(message, report, str(exc), ok=False, permanent=True)
-            except (OSError, smtplib.SMTPException) as exc:
-                _record(message, report, describe_error(exc), ok=False)
-                if isinstance(exc, OSError | smtplib.SMTPServerDisconnected):
-                    db.session.commit()
-                    return False  # the connection is gone: the rest wait for the next round
-            else:
-                _record(message, report, answer, ok=True)
-            if done % COMMIT_EVERY == 0:
-                db.session.commit()
-            if time.monotonic() > deadline:
-                break
-    finally:
+_rows = OutboxMessage.__table__
+_attempts = MailAttempt.__table__
+_COLUMNS = (
+    _rows.c.id,
+    _rows.c.topic,
+    _rows.c.to_address,
+    _rows.c.subject,
+    _rows.c.text_body,
+    _rows.c.html_body,
+    _rows.c.attempts,
+)
+_UPDATE = (
+    sa.update(_rows)
+    .where(_rows.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        attempts=sa.bindparam("b_attempts"),
+        next_attempt_at=sa.bindparam("b_next"),
+        last_error=sa.bindparam("b_error"),
+        sent_at=sa.bindparam("b_sent"),
+    )
+)
+
+
+def _send_batch(batch: list, results: "_Results", deadline: float) -> bool:
+    """Send ``batch`` over up to ``MAIL_CONNECTIONS`` connections at once (each message waits
+    for several answers of the server; the connections overlap those waits); record the
+    outcomes here, in this thread. Return False when the server could not be reached."""
+    app = current_app._get_current_object()
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for row in batch:
+        todo.put(row)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    count = max(1, min(int(app.config["MAIL_CONNECTIONS"]), len(batch) // 20 or 1))
+    threads = [
+        threading.Thread(target=_connection, args=(app, todo, done, deadline), daemon=True)
+        for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    ended, unreachable, broken = 0, [], False
+    while ended < count:
+        kind, row, text = done.get()
+        if kind == "end":
+            ended += 1
+        elif kind == "down":
+            unreachable.append(text)
+        else:
+            results.add(row, text, ok=kind == "ok", permanent=kind == "permanent")
+            broken = broken or kind == "broken"
+            if len(results.updates) >= COMMIT_EVERY:
+                results.write()
+    for thread in threads:
+        thread.join()
+    if len(unreachable) == count:  # no connection at all: every message tried records why
+        while not todo.empty():
+            results.add(todo.get(), unreachable[0], ok=False)
+    results.write()
+    return not unreachable and not broken
+
+
+def _connection(app, todo: queue.SimpleQueue, done: queue.SimpleQueue, deadline: float) -> None:
+    """Send messages from ``todo`` over one connection until it is empty or the time is up."""
+    with app.app_context():
         try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
-    db.session.commit()
-    return True
+            smtp = connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            done.put(("down", None, describe_error(exc)))
+            done.put(("end", None, None))
+            return
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    row = todo.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    message = build(row.to_address, row.subject, row.text_body, row.html_body)
+                    done.put(("ok", row, deliver(smtp, message)))
+                except Permanent as exc:
+                    done.put(("permanent", row, str(exc)))
+                except (OSError, smtplib.SMTPException) as exc:
+                    gone = isinstance(exc, OSError | smtplib.SMTPServerDisconnected)
+                    done.put(("broken" if gone else "retry", row, describe_error(exc)))
+                    if gone:
+                        break  # the rest wait for the next round
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+            done.put(("end", None, None))
 
 
-def _record(
-    message: OutboxMessage, report: Report, answer: str, *, ok: bool, permanent: bool = False
-) -> None:
-    now = utc_now()
-    message.attempts += 1
-    db.session.add(MailAttempt(message_id=message.id, at=now, ok=ok, answer=answer[:2000]))
-    if ok:
-        message.status, message.sent_at, message.last_error = SENT, now, None
-        if message.topic in SCRUBBED_TOPICS:
-            message.text_body = message.html_body = ""
-        report.sent += 1
-        return
-    message.last_error = answer[:2000]
-    if permanent or message.attempts >= int(current_app.config["MAIL_MAX_ATTEMPTS"]):
-        message.status = FAILED
-        report.failed += 1
-        return
-    backoff = float(current_app.config["MAIL_BACKOFF_SECONDS"]) * 2 ** (message.attempts - 1)
-    message.next_attempt_at = now + min(timedelta(seconds=backoff), MAX_BACKOFF)
-    report.retrying += 1
+class _Results:
+    """The outcomes of sent messages, written (and committed) a few at a time."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.updates: list[dict] = []
+        self.attempts: list[dict] = []
+        self.scrub: list[int] = []
+        self.max_attempts = int(current_app.config["MAIL_MAX_ATTEMPTS"])
+        self.backoff = float(current_app.config["MAIL_BACKOFF_SECONDS"])
+
+    def add(self, row, answer: str, *, ok: bool, permanent: bool = False) -> None:
+        now = utc_now()
+        attempts = row.attempts + 1
+        self.attempts.append({"message_id": row.id, "at": now, "ok": ok, "answer": answer[:2000]})
+        update = {
+            "b_id": row.id,
+            "b_attempts": attempts,
+            "b_status": PENDING,
+            "b_next": now,
+            "b_error": None if ok else answer[:2000],
+            "b_sent": now if ok else None,
+        }
+        if ok:
+            update["b_status"] = SENT
+            self.report.sent += 1
+            if row.topic in SCRUBBED_TOPICS:
+                self.scrub.append(row.id)
+        elif permanent or attempts >= self.max_attempts:
+            update["b_status"] = FAILED
+            self.report.failed += 1
+        else:
+            backoff = timedelta(seconds=self.backoff * 2 ** (attempts - 1))
+            update["b_next"] = now + min(backoff, MAX_BACKOFF)
+            self.report.retrying += 1
+        self.updates.append(update)
+
+    def write(self) -> None:
+        if self.updates:
+            db.session.execute(_UPDATE, self.updates)
+            db.session.execute(sa.insert(_attempts), self.attempts)
+        if self.scrub:
+            db.session.execute(
+                sa.update(_rows)
+                .where(_rows.c.id.in_(self.scrub))
+                .values(text_body="", html_body="")
+            )
+        db.session.commit()
+        self.updates, self.attempts, self.scrub = [], [], []
 
 
 def send_now(to: str, subject: str, text: str, html: str) -> str:
