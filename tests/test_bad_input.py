@@ -166,6 +166,7 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
         target = db.session.scalar(sa.select(User.id).where(User.email == "target@example.com"))
         ids = {
             "client_id": other.id,
+            "token": "not-a-reset-token",  # /auth/reset/<token>: no such link
             "user_id": target,
             "role_id": spare_role.id,
             "group_id": spare_group.id,

@@ -72,8 +72,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("maintenance_emails")
+    op.execute("ALTER TABLE users DROP COLUMN maintenance_emails")  # in place, as above
     op.drop_table("password_resets")
     op.drop_table("mail_attempts")
     op.drop_table("mail_outbox")
