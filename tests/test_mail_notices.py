@@ -1,5 +1,7 @@
 """Maintenance notices by email: who gets which message, when, and what it never says."""
 
+import csv as csv_module
+import io
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -154,3 +156,19 @@ def test_the_form_offers_email_users_and_the_review_counts_the_emails(mail_app, 
     assert "No emails: Mail is off" in post_form(off, "/settings/maintenance", fields).get_data(
         as_text=True
     )
+
+
+def test_the_window_report_counts_its_notices_sent_and_failed(mail_app, smtp, make_user):
+    make_user(BLOCKED)
+    set_maintenance(mail_app, True, (BYPASS_ROLE,), (BYPASS_GROUP,))
+    send(mail_app)  # 2 sent
+    smtp.handler.refuse = "550 5.7.1 Refused"
+    set_maintenance(mail_app, False, (BYPASS_ROLE,), (BYPASS_GROUP,))
+    send(mail_app)  # 2 refused for good
+    client = mail_app.test_client()
+    login(client)
+    csv = client.get("/settings/maintenance/windows?format=csv").get_data(as_text=True)
+    figures = next(csv_module.DictReader(io.StringIO(csv)))
+    assert (figures["notices_sent"], figures["notices_failed"]) == ("2", "2")
+    page = client.get("/settings/maintenance/windows").get_data(as_text=True)
+    assert "Notices sent" in page and "Notices failed" in page

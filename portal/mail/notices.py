@@ -128,12 +128,17 @@ def attach_notices(window_id: int, since: datetime) -> None:
     )
 
 
-def window_counts(window_id: int) -> dict[str, int]:
-    """Return the window's notices by status (``sent``, ``failed``, ``pending``)."""
+def window_counts(window_id: int, client_id: int | None = None) -> dict[str, int]:
+    """Return the window's notices by status (``sent``, ``failed``, ``pending``): to every
+    user (``client_id`` None) or to one client's users."""
     rows = OutboxMessage.__table__
-    counts = db.session.execute(
+    query = (
         sa.select(rows.c.status, sa.func.count())
         .where(rows.c.window_id == window_id)
         .group_by(rows.c.status)
-    ).all()
+    )
+    if client_id is not None:
+        emails = sa.select(User.email).where(User.client_id == client_id)
+        query = query.where(rows.c.to_address.in_(emails))
+    counts = db.session.execute(query).all()
     return {status: count for status, count in counts}

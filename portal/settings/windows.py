@@ -23,6 +23,8 @@ COLUMNS = (
     "peak_backlog",
     "drain_seconds",
     "failed_in_drain",
+    "notices_sent",
+    "notices_failed",
 )
 
 
@@ -70,6 +72,8 @@ def cells(row: WindowRow) -> list[str]:
         str(row.peak_backlog),
         "draining" if row.draining else hms(row.drain_seconds),
         str(row.failed_in_drain),
+        str(row.notices_sent),
+        str(row.notices_failed),
     ]
 
 
