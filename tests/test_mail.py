@@ -1,5 +1,6 @@
 """The mail path: the outbox sent by the processor's round to a real SMTP server (aiosmtpd)."""
 
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from portal.mail import outbox
 from portal.mail.messages import render
 from portal.mail.sender import send_round
 from portal.models import MailAttempt, OutboxMessage
-from tests.conftest import make_app
+from tests.conftest import make_app, post_form
 
 
 def queue_test_messages(app: Flask, count: int) -> None:
@@ -128,3 +129,22 @@ def test_flask_mail_test_fails_in_one_line(mail_app, smtp, app):
     assert off.exit_code != 0 and "Mail is off" in off.output
     bad = mail_app.test_cli_runner().invoke(args=["mail", "test", "not-an-address"])
     assert bad.exit_code != 0 and "Not a valid email address" in bad.output
+
+
+def test_the_running_processor_sends_what_a_request_queued(mail_app, smtp, make_user):
+    from portal.events import runner
+
+    make_user("viewer@example.com")
+    mail_app.config.update(PROCESSOR_INTERVAL_SECONDS=0.1, PROCESSOR_ENABLED=True)
+    client = mail_app.test_client()
+    assert post_form(client, "/auth/reset", {"email": "viewer@example.com"}).status_code == 200
+    assert smtp.received == []  # the request only queued it
+    assert runner.start(mail_app)
+    try:
+        deadline = time.monotonic() + 20  # a functional deadline, not a timing assertion
+        while not smtp.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runner.stop(mail_app)
+    assert [item.rcpt_tos for item in smtp.received] == [["viewer@example.com"]]
+    assert statuses(mail_app) == ["sent"]
