@@ -65,10 +65,12 @@ def upgrade():
         sa.Column("password_marker", sa.String(64), nullable=False),
     )
     op.create_index("ix_password_resets_user_id", "password_resets", ["user_id"])
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(
-            sa.Column("maintenance_emails", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+    # In place, not batch mode: a copy of users would cascade to user_roles, user_groups and
+    # user_sessions (SQLite's foreign keys are on).
+    op.add_column(
+        "users",
+        sa.Column("maintenance_emails", sa.Boolean(), nullable=False, server_default=sa.true()),
+    )
 
 
 def downgrade():
