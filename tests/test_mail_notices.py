@@ -172,3 +172,28 @@ def test_the_window_report_counts_its_notices_sent_and_failed(mail_app, smtp, ma
     assert (figures["notices_sent"], figures["notices_failed"]) == ("2", "2")
     page = client.get("/settings/maintenance/windows").get_data(as_text=True)
     assert "Notices sent" in page and "Notices failed" in page
+
+
+def test_the_scheduled_start_sends_nothing_more_and_its_window_counts_the_notices(
+    mail_app, smtp, make_user
+):
+    from portal.maintenance import get_or_create_state
+    from portal.maintenance.schedule import STARTED, start_if_due
+
+    make_user(BLOCKED)
+    soon = utc_now() + timedelta(minutes=10)  # within the notice period: the notices go now
+    set_maintenance(
+        mail_app, False, (BYPASS_ROLE,), (BYPASS_GROUP,), scheduled_start=soon, notice_minutes=30
+    )
+    send(mail_app)
+    assert len(smtp.received) == 2
+    with mail_app.app_context():
+        get_or_create_state().scheduled_start = utc_now() - timedelta(seconds=1)
+        db.session.commit()
+        assert start_if_due() == STARTED
+    send(mail_app)
+    assert len(smtp.received) == 2  # the notice announced this start: no second email
+    client = mail_app.test_client()
+    login(client)
+    csv = client.get("/settings/maintenance/windows?format=csv").get_data(as_text=True)
+    assert next(csv_module.DictReader(io.StringIO(csv)))["notices_sent"] == "2"

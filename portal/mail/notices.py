@@ -14,13 +14,14 @@ Users who turned maintenance emails off on ``/account`` get none. No message nam
 roles or groups, nor who else may work.
 """
 
-from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.mail import configured, outbox
 from portal.mail.messages import render
+from portal.maintenance.changes import MAX_NOTICE_MINUTES
 from portal.maintenance.rule import Selection, may_bypass
 from portal.maintenance.state import display_message, notice_from
 from portal.models import MaintenanceState, MaintenanceWindow, User
@@ -85,6 +86,8 @@ def after_change(
 ) -> int:
     """Queue (and cancel) notices for a saved change of ``state``; return how many queued."""
     notice = kind(before, after, by_scheduler=by_scheduler)
+    if by_scheduler and after["enabled"] and not before["enabled"]:
+        _attach_to_window()  # the notices announced this start: they count toward its window
     replanned = plan(before) != plan(after) and not after["enabled"]
     if notice in ("scheduled", "started") or (replanned and not by_scheduler):
         outbox.cancel_pending(NOTICE)  # the old plan's notices, not sent yet
@@ -113,8 +116,15 @@ def _latest_window() -> int | None:
     )
 
 
-def attach_notices(window_id: int, since: datetime) -> None:
-    """Count the scheduled start's notices (queued since ``since``) toward its window."""
+def _attach_to_window() -> None:
+    """Count the scheduled start's notices (queued at most a notice period before) toward the
+    window it opened."""
+    window = db.session.scalar(
+        sa.select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(1)
+    )
+    if window is None:
+        return
+    since = window.started_at - timedelta(minutes=MAX_NOTICE_MINUTES)
     rows = OutboxMessage.__table__
     db.session.execute(
         sa.update(rows)
@@ -124,7 +134,7 @@ def attach_notices(window_id: int, since: datetime) -> None:
             rows.c.status != CANCELLED,
             rows.c.created_at >= since,
         )
-        .values(window_id=window_id)
+        .values(window_id=window.id)
     )
 
 

@@ -192,12 +192,6 @@ def update_state(
 
     by_scheduler = actor == windows.SCHEDULER
     notices.after_change(state, before, after, by_scheduler=by_scheduler, email_users=email_users)
-    if by_scheduler and action == "enable":
-        window = windows.open_window()
-        if window is not None:
-            notices.attach_notices(
-                window.id, window.started_at - timedelta(minutes=MAX_NOTICE_MINUTES)
-            )
     return before, after
 
 
