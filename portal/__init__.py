@@ -52,6 +52,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from portal.account import bp as account_bp
     from portal.api.routes import bp as api_bp
+    from portal.auth import reset_routes  # noqa: F401  (its views join the auth blueprint)
     from portal.auth.aliases import bp as aliases_bp
     from portal.auth.routes import bp as auth_bp
     from portal.dashboard.routes import bp as dashboard_bp
@@ -60,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.settings import bp as settings_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(aliases_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(event_log_bp)

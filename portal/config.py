@@ -7,7 +7,13 @@ from pathlib import Path
 
 from flask import Flask
 
-BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED", "HTTPS")
+BOOLEAN_KEYS = (
+    "MAINTENANCE_MODE_AVAILABLE",
+    "PROCESSOR_ENABLED",
+    "HTTPS",
+    "MAIL_USE_TLS",
+    "MAIL_STARTTLS",
+)
 FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 
@@ -50,6 +56,22 @@ class Defaults:
     HTTPS = False
     PASSWORD_MIN_SCORE = 2  # zxcvbn score (0-4) a new password needs; 2 refuses the guessable
     WEBHOOK_ALLOWED_NETWORKS: list[str] = []  # CIDRs beyond the public internet, e.g. 127.0.0.0/8
+    # Mail (portal.mail): off while MAIL_SERVER or MAIL_FROM is unset. MAIL_USE_TLS: TLS from
+    # the first byte (port 465); MAIL_STARTTLS: upgrade a plain connection (port 587).
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_STARTTLS = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_FROM: str | None = None
+    MAIL_TIMEOUT_SECONDS = 10.0
+    MAIL_MAX_ATTEMPTS = 8  # then the message is marked failed (kept, with every attempt)
+    MAIL_BACKOFF_SECONDS = 30.0  # doubled after each failed attempt, at most an hour
+    MAIL_BATCH_SIZE = 500
+    MAIL_CONNECTIONS = 4  # SMTP connections a round sends over at once
+    PUBLIC_URL = "http://localhost:5000"  # the instance's address in emails (links)
+    PASSWORD_RESET_THROTTLE = "5 per 15 minutes"  # noqa: S105 (reset requests per address)
     USERS_PER_PAGE = 25
     AUDIT_PER_PAGE = 50
 
@@ -66,6 +88,7 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
             app.instance_path, "portal.db"
         )
     app.config["PROCESSOR_INTERVAL_SECONDS"] = float(app.config["PROCESSOR_INTERVAL_SECONDS"])
+    app.config["MAIL_PORT"] = int(app.config["MAIL_PORT"])
     for key in BOOLEAN_KEYS:
         app.config[key] = _as_bool(app.config[key])
     if not app.config.get("SECRET_KEY"):

@@ -163,3 +163,22 @@ def browser():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture()
+def smtp():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    from tests.smtp import SMTPServer
+
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def mail_app(db_path: Path, tmp_path: Path, smtp) -> Iterator[Flask]:
+    """The app with mail on, sending to ``smtp``; a failed attempt may retry at once."""
+    app = make_app(db_path, tmp_path / "instance", MAIL_BACKOFF_SECONDS=0.0, **smtp.config())
+    yield app
+    with app.app_context():
+        db.engine.dispose()

@@ -185,10 +185,10 @@ def running(server: Process) -> Iterator[Process]:
 
 
 @contextmanager
-def serving(env: dict[str, str], folder: Path) -> Iterator["LiveServer"]:
+def serving(env: dict[str, str], folder: Path, port: int | None = None) -> Iterator["LiveServer"]:
     """Serve the portal on ``env`` (``flask run``, logging to ``folder``) for the browser tests:
     the server carries its ``env`` and a fresh API key of the default client."""
-    server = LiveServer(env, folder / "server.log")
+    server = LiveServer(env, folder / "server.log", port=port)
     server.env = env
     server.api_key = last_line(flask(env, "clients", "rotate-key", "Default"))
     with running(server):

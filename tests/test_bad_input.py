@@ -174,6 +174,7 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
         db.session.commit()
         ids = {
             "client_id": other.id,
+            "token": "not-a-reset-token",  # /auth/reset/<token>: no such link
             "user_id": target,
             "role_id": spare_role.id,
             "group_id": spare_group.id,

@@ -27,6 +27,8 @@ PUBLIC = {
     "auth.login",  # the sign-in form
     "aliases.login",  # /login: a redirect to the sign-in form
     "auth.logout",  # POST only; signing out an anonymous visitor does nothing
+    "auth.reset_request",  # asking for a password-reset link (the same answer for any address)
+    "auth.reset_password",  # using one (the link's token is the authentication)
     "api.healthz",  # health check for load balancers and deploy scripts
     "api.openapi",  # the API description (no key)
     "live.state",  # what an open page shows about maintenance (the login page polls it too)
@@ -56,6 +58,7 @@ PROTECTED: dict[str, str | tuple[str, ...] | None] = {
     "account.token_dismiss": SIGNED_IN_ONLY,
     "account.token_revoke": SIGNED_IN_ONLY,
     "settings.user_token_revoke": USERS_MANAGE,
+    "account.index": SIGNED_IN_ONLY,
     "dashboard.index": DASHBOARD_VIEW,
     "settings.maintenance": CLIENT_SETTINGS_MANAGE,
     # The overview pages open for anyone who may open one of the pages they list.

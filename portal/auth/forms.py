@@ -18,3 +18,16 @@ class ChangePasswordForm(Form):
         "Confirm new password", validators=[EqualTo("new_password", "The passwords differ.")]
     )
     submit = SubmitField("Change password")
+
+
+class ResetRequestForm(Form):
+    email = StringField("Email", validators=[DataRequired(), Length(max=255)])
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(Form):
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(
+        "Confirm new password", validators=[EqualTo("new_password", "The passwords differ.")]
+    )
+    submit = SubmitField("Set new password")

@@ -10,6 +10,7 @@ from portal.cli.tokens import tokens_cli
 def register(app: Flask) -> None:
     from portal.cli.processor import processor_group
     from portal.cli.setup import setup_command
+    from portal.mail.cli import mail_cli
     from portal.operations.cli import backup_command
 
     for group in (roles_cli, groups_cli, clients_cli, users_cli, maintenance_cli, tokens_cli):
@@ -17,3 +18,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(processor_group)
     app.cli.add_command(backup_command)
+    app.cli.add_command(mail_cli)

@@ -19,11 +19,13 @@ from portal.events.guard import stopping
 from portal.events.processor import tick
 from portal.events.webhooks.pump import Pump
 from portal.extensions import scheduler
+from portal.mail.sender import send_round
 from portal.operations import history
 
 log = logging.getLogger(__name__)
 TICK_JOB = "event-processor"
 HEARTBEAT_JOB = "event-processor-heartbeat"
+MAIL_JOB = "mail-sender"  # the outbox (portal.mail): on its own job, a slow server holds no tick
 _lock = threading.Lock()
 _running: dict = {}  # "holder" and "pump" while the processor runs in this process
 
@@ -89,6 +91,9 @@ def start(app: Flask) -> bool:
             seconds=ttl / 3,
             id=HEARTBEAT_JOB,
             **options,
+        )
+        scheduler.add_job(
+            _job(app, holder, send_round), "interval", seconds=interval, id=MAIL_JOB, **options
         )
         stopping.clear()
         # A round longer than the interval makes APScheduler skip runs with a warning each time.

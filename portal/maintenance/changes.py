@@ -188,13 +188,16 @@ def update_state(
     actor: User | str | None,
     *,
     available: bool = True,
+    email_users: bool = True,
     **changes,
 ) -> tuple[dict, dict] | None:
     """Apply ``changes`` (any of FIELDS) to ``state`` and audit them; return (before, after).
 
     Return None when nothing changed. ``actor`` None is the server shell ("cli"), the string
     ``"scheduler"`` a scheduled start. Enabling or scheduling is refused when maintenance mode
-    is not ``available``; turning it off always works. The caller commits.
+    is not ``available``; turning it off always works. ``email_users``: queue the maintenance
+    notices this change calls for (``portal.mail.notices``; nothing while mail is off), in the
+    same transaction. The caller commits.
     """
     check_changes(state, changes, available=available)
     now = utc_now()
@@ -219,6 +222,10 @@ def update_state(
     audit.record(actor, "maintenance", action, _describe(action, after), before=before, after=after)
     windows.record_change(state, actor, was_enabled, was_paused)
     db.session.flush()
+    from portal.mail import notices  # mail builds on the maintenance rule, not the reverse
+
+    by_scheduler = actor == windows.SCHEDULER
+    notices.after_change(state, before, after, by_scheduler=by_scheduler, email_users=email_users)
     return before, after
 
 
@@ -245,7 +252,12 @@ def starts(state: MaintenanceState, changes: dict) -> bool:
 
 
 def save_by(
-    actor: User, state: MaintenanceState, changes: dict, *, available: bool
+    actor: User,
+    state: MaintenanceState,
+    changes: dict,
+    *,
+    available: bool,
+    email_users: bool = True,
 ) -> tuple[dict, dict] | None:
     """Save a person's change (the page's, the API's) with every guard: no self-lockout
     (:class:`LockoutError`), nobody left to end it (``AccountError`` from the guardrails), then
@@ -258,7 +270,7 @@ def save_by(
     if would_lock_out(actor, starts(state, changes), list(roles), list(groups)):
         raise LockoutError(LOCKOUT)
     with guarded(actor):
-        return update_state(state, actor, available=available, **changes)
+        return update_state(state, actor, available=available, email_users=email_users, **changes)
 
 
 def _action(before: dict, after: dict) -> str:

@@ -13,8 +13,15 @@ from portal.maintenance.state import FLAGS, Flags, display_message, load_state, 
 from portal.permissions import CLIENT_SETTINGS_MANAGE
 from portal.security import sessions
 
-# Endpoints that work whatever the state: signing in/out, the health check, key-authenticated API.
-OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.healthz"}
+# Endpoints that work whatever the state: signing in/out, password reset, the health check.
+OPEN_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "auth.logout",
+    "auth.reset_request",
+    "auth.reset_password",
+    "api.healthz",
+}
 # Endpoints that never read the session (static files, the API-key-authenticated API): the hook
 # has no user to check there, so it loads neither user nor state on the ingestion hot path.
 SESSIONLESS_ENDPOINTS = {"static", "api.ingest", "api.event_detail"}

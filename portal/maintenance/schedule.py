@@ -91,6 +91,9 @@ def start_if_due(now: datetime | None = None) -> str | None:
     ):
         state.schedule_cancelled_at = now
         state.schedule_cancelled_reason = UNSAFE
+        from portal.mail import notices, outbox
+
+        outbox.cancel_pending(notices.NOTICE)  # not sent yet: nothing starts
         audit.record(
             SCHEDULER,
             "maintenance",

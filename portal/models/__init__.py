@@ -11,6 +11,7 @@ from portal.models.events import (
     ScheduledTrigger,
     Workflow,
 )
+from portal.models.mail import MailAttempt, OutboxMessage, PasswordReset
 from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 from portal.models.operations import ClientTotals, HistorySample
 from portal.models.security import SignInFailure, UserSession
@@ -26,8 +27,11 @@ __all__ = [
     "EventCounter",
     "HistorySample",
     "Event",
+    "MailAttempt",
     "MaintenanceState",
     "MaintenanceWindow",
+    "OutboxMessage",
+    "PasswordReset",
     "PersonalAccessToken",
     "ProcessorLease",
     "RestrictionPeriod",

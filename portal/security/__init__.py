@@ -19,6 +19,9 @@ from portal.security.config import (
 def init_app(app: Flask) -> None:
     config = app.config
     config["LOGIN_THROTTLE_PARSED"] = parse_throttle(config["LOGIN_THROTTLE"])
+    config["PASSWORD_RESET_THROTTLE_PARSED"] = parse_throttle(
+        config["PASSWORD_RESET_THROTTLE"], "PASSWORD_RESET_THROTTLE"
+    )
     config["WEBHOOK_ALLOWED_NETWORKS_PARSED"] = parse_networks(config["WEBHOOK_ALLOWED_NETWORKS"])
     config["PASSWORD_MIN_SCORE"] = parse_min_score(config["PASSWORD_MIN_SCORE"])
     proxies = parse_proxy_count(config["TRUSTED_PROXIES"])

@@ -27,14 +27,14 @@ class Throttle:
     seconds: int
 
 
-def parse_throttle(value: object) -> Throttle:
-    """Read ``LOGIN_THROTTLE``: ``"30 per 5 minutes"``, ``"30/5m"`` or ``"10/hour"``."""
+def parse_throttle(value: object, key: str = "LOGIN_THROTTLE") -> Throttle:
+    """Read a throttle setting (``key``): ``"30 per 5 minutes"``, ``"30/5m"`` or ``"10/hour"``."""
     match = THROTTLE_RE.match(value) if isinstance(value, str) else None
     if not match:
-        raise ConfigError("LOGIN_THROTTLE", f"{value!r} is not like '30 per 5 minutes' or '30/5m'")
+        raise ConfigError(key, f"{value!r} is not like '30 per 5 minutes' or '30/5m'")
     limit, amount, unit = int(match[1]), int(match[2] or 1), match[3][0].lower()
     if limit < 1 or amount < 1:
-        raise ConfigError("LOGIN_THROTTLE", f"{value!r}: count and period must be at least 1")
+        raise ConfigError(key, f"{value!r}: count and period must be at least 1")
     return Throttle(limit, amount * UNITS[unit])
 
 

@@ -55,9 +55,10 @@ def throttle() -> Throttle:
     return current_app.config["LOGIN_THROTTLE_PARSED"]
 
 
-def throttled_for(address: str, now: datetime) -> int:
-    """Return the seconds ``address`` must wait before signing in again (0: it may try now)."""
-    rule = throttle()
+def throttled_for(address: str, now: datetime, rule: Throttle | None = None) -> int:
+    """Return the seconds ``address`` must wait before signing in again (0: it may try now);
+    ``rule``: another throttle than the sign-in one over the same rows (password reset)."""
+    rule = rule or throttle()
     since = now - timedelta(seconds=rule.seconds)
     recent = (
         sa.select(_rows.c.at)

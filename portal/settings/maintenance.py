@@ -4,10 +4,12 @@ import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from portal import mail
 from portal.accounts import AccountError
 from portal.clock import utc_now
 from portal.concurrency import conflict, stamp
 from portal.extensions import db
+from portal.mail import notices
 from portal.maintenance import load_state
 from portal.maintenance.changes import (
     LOCKOUT,
@@ -45,6 +47,7 @@ def _initial(state: MaintenanceState) -> dict:
         "notice_minutes": state.notice_minutes
         if state.notice_minutes is not None
         else DEFAULT_NOTICE_MINUTES,
+        "email_users": mail.configured(),  # on by default when mail is configured
     }
 
 
@@ -105,6 +108,9 @@ def maintenance():
     form.bypass_groups.choices = [(group.id, group.name) for group in groups]
     if not available:
         form.enabled.render_kw = {"disabled": True}
+    if not mail.configured():
+        form.email_users.render_kw = {"disabled": True}
+        form.email_users.description = mail.OFF
     chosen_roles = _chosen(roles, form.bypass_roles.data)
     chosen_groups = _chosen(groups, form.bypass_groups.data)
     lockout = False
@@ -118,6 +124,8 @@ def maintenance():
                 form=form,
                 state=state,
                 impact=describe(state, changes, current_user),
+                emails=_planned_emails(form, state, changes),
+                mail_off=None if mail.configured() else mail.OFF,
             )
         saved = _apply(form, available, changes) if changes is not None else None
         if saved is not None:
@@ -170,6 +178,19 @@ def _changed_meanwhile(form: MaintenanceForm, state: MaintenanceState) -> bool:
     return True
 
 
+def _planned_emails(form: MaintenanceForm, state: MaintenanceState, changes: dict) -> int:
+    """Return how many emails saving ``changes`` would queue (the review step says so)."""
+    if not form.email_users.data:
+        return 0
+    before = {**state.to_dict(), "bypass_roles": state.bypass_roles}
+    before["scheduled_start"] = state.scheduled_start
+    before["bypass_groups"] = state.bypass_groups
+    after = {**before, **changes}
+    if after.get("enabled"):
+        after["scheduled_start"] = None
+    return notices.planned_count(notices.kind(before, after))
+
+
 def _apply(form: MaintenanceForm, available: bool, changes: dict) -> str | None:
     """Save ``changes``; return the message to flash, or None with the refusal on the form."""
     try:
@@ -177,7 +198,13 @@ def _apply(form: MaintenanceForm, available: bool, changes: dict) -> str | None:
         if _changed_meanwhile(form, state):
             db.session.rollback()
             return None
-        changed = save_by(current_user, state, changes, available=available)
+        changed = save_by(
+            current_user,
+            state,
+            changes,
+            available=available,
+            email_users=bool(form.email_users.data),
+        )
     except LockoutError:
         db.session.rollback()
         form.form_errors = [*form.form_errors, LOCKOUT]

@@ -26,6 +26,8 @@ COLUMNS = (
     "peak_backlog",
     "drain_seconds",
     "failed_in_drain",
+    "notices_sent",
+    "notices_failed",
 )
 
 
@@ -80,6 +82,8 @@ PAGE_ORDER = (
     ("drain_seconds", "Drain time"),
     ("failed_in_drain", "Failed deliveries in drain"),
     ("refused_signins", "Refused sign-ins"),
+    ("notices_sent", "Notices sent"),
+    ("notices_failed", "Notices failed"),
     ("restriction_periods", "Restriction periods"),
     ("started_by", "Started by"),
     ("started_via", "Started via"),
@@ -107,6 +111,8 @@ def values(row: WindowRow, duration=hms) -> dict[str, str]:
         "peak_backlog": str(row.peak_backlog),
         "drain_seconds": "draining" if row.draining else duration(row.drain_seconds),
         "failed_in_drain": str(row.failed_in_drain),
+        "notices_sent": str(row.notices_sent),
+        "notices_failed": str(row.notices_failed),
     }
 
 

@@ -67,6 +67,11 @@ class MaintenanceForm(Form):
         description="How long before a scheduled start every page shows an advance banner.",
         render_kw={"inputmode": "numeric"},
     )
+    email_users = BooleanField(
+        "Email affected users",
+        description="Email every active user about this change (a scheduled start at its notice "
+        "time, a start now, the end); users who turned maintenance emails off get none.",
+    )
     # A person's submit (a click or Enter) asks for the review step; a POST without ``review``
     # (the review's "Confirm and apply", or a script) applies directly.
     review = SubmitField("Review changes")
