@@ -67,7 +67,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(event_log_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(api_bp)
-    app.register_blueprint(account_bp)
     app.register_blueprint(operations_bp)
     csrf.exempt(api_bp)  # the JSON API authenticates with keys, not cookies
 
