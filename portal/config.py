@@ -7,7 +7,12 @@ from pathlib import Path
 
 from flask import Flask
 
-BOOLEAN_KEYS = ("MAINTENANCE_MODE_AVAILABLE", "PROCESSOR_ENABLED", "HTTPS")
+BOOLEAN_KEYS = (
+    "MAINTENANCE_MODE_AVAILABLE",
+    "PROCESSOR_ENABLED",
+    "HTTPS",
+    "REQUIRE_2FA_FOR_MANAGERS",
+)
 FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 
@@ -45,6 +50,8 @@ class Defaults:
     LOGIN_THROTTLE = "30 per 5 minutes"
     TRUSTED_PROXIES = 0
     HTTPS = False
+    # Every holder of client_settings:manage must sign in with a second factor (portal.twofactor).
+    REQUIRE_2FA_FOR_MANAGERS = False
     PASSWORD_MIN_SCORE = 2  # zxcvbn score (0-4) a new password needs; 2 refuses the guessable
     WEBHOOK_ALLOWED_NETWORKS: list[str] = []  # CIDRs beyond the public internet, e.g. 127.0.0.0/8
     USERS_PER_PAGE = 25

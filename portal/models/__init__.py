@@ -13,7 +13,7 @@ from portal.models.events import (
 )
 from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 from portal.models.operations import ClientTotals
-from portal.models.security import SignInFailure, UserSession
+from portal.models.security import RecoveryCode, SignInFailure, TwoFactor, UserSession
 
 __all__ = [
     "AccessGroup",
@@ -27,10 +27,12 @@ __all__ = [
     "MaintenanceState",
     "MaintenanceWindow",
     "ProcessorLease",
+    "RecoveryCode",
     "RestrictionPeriod",
     "Role",
     "ScheduledTrigger",
     "SignInFailure",
+    "TwoFactor",
     "User",
     "UserSession",
     "Workflow",
