@@ -1,13 +1,16 @@
 """Two-factor sign-in: enrolment, the second step, its refusals, the gate and the admin's reset."""
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
 import pytest
 import sqlalchemy as sa
 
 from portal import accounts, twofactor
+from portal.auth import signin
 from portal.auth.routes import MAINTENANCE_REFUSAL
 from portal.extensions import db
 from portal.models import Client, TwoFactor, UserSession
@@ -15,6 +18,7 @@ from tests.admin_helpers import last_audit, text, user_id
 from tests.conftest import ADMIN_EMAIL, PASSWORD, login, make_app, post_form
 from tests.maintenance_helpers import login_refusal, set_maintenance
 from tests.security_helpers import failures
+from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
 
 USER = "ops@example.com"
 SECRET_RE = re.compile(r'id="two-factor-secret" readonly value="([A-Z2-7]+)"')
@@ -267,3 +271,33 @@ def test_enrolment_page_shows_the_qr_as_inline_svg_without_style(app, admin_clie
     assert "style=" not in svg and "<script" not in svg
     assert SECRET_RE.search(page)
     assert PASSWORD not in page
+
+
+def parallel_second_steps(app, email: str, code: str, count: int = 6) -> list[str]:
+    """Run ``count`` second steps with one code at once (each on its own connection)."""
+    with app.app_context():
+        target = accounts.find_user(email).id
+    barrier = threading.Barrier(count)
+
+    def attempt(n: int) -> str:
+        with app.test_request_context(environ_base={"REMOTE_ADDR": f"10.7.0.{n}"}):
+            barrier.wait()
+            result = signin.attempt_second_factor(target, code, f"10.7.0.{n}", False)
+            db.session.commit()
+            return result.outcome
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(attempt, range(count)))
+
+
+def test_one_code_sent_in_parallel_signs_in_once(app):
+    secret, _ = enrol(app, ADMIN_EMAIL)
+    outcomes = parallel_second_steps(app, ADMIN_EMAIL, pyotp.TOTP(secret).now())
+    assert outcomes.count(signin.OK) == 1
+    assert outcomes.count(signin.WRONG) == len(outcomes) - 1
+
+
+def test_one_code_sent_in_parallel_signs_in_once_on_postgres(pg_app):  # noqa: F811
+    secret, _ = enrol(pg_app, ADMIN_EMAIL)
+    outcomes = parallel_second_steps(pg_app, ADMIN_EMAIL, pyotp.TOTP(secret).now())
+    assert outcomes.count(signin.OK) == 1
