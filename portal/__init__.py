@@ -53,6 +53,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.account import bp as account_bp
     from portal.api.routes import bp as api_bp
     from portal.auth import reset_routes  # noqa: F401  (its views join the auth blueprint)
+    from portal.auth.account_security import bp as account_security_bp
     from portal.auth.aliases import bp as aliases_bp
     from portal.auth.routes import bp as auth_bp
     from portal.dashboard.routes import bp as dashboard_bp
@@ -63,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(aliases_bp)
+    app.register_blueprint(account_security_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(event_log_bp)
     app.register_blueprint(settings_bp)

@@ -40,6 +40,7 @@ POLICY_FIELDS = (
     "password_regex",
     "password_rule_message",
     "password_rule_message_de",
+    "require_two_factor",
 )
 
 
@@ -51,6 +52,7 @@ def set_policy(
     password_regex: str = "",
     password_rule_message: str = "",
     password_rule_message_de: str = "",
+    require_two_factor: bool = False,
 ) -> None:
     """Set a client's security policy after checking the limits and the regex."""
     if password_retry_limit is None or not 1 <= password_retry_limit <= MAX_RETRY_LIMIT:
@@ -71,6 +73,7 @@ def set_policy(
     client.password_regex = password_regex
     client.password_rule_message = (password_rule_message or "").strip()
     client.password_rule_message_de = (password_rule_message_de or "").strip()
+    client.require_two_factor = bool(require_two_factor)
 
 
 def api_key_digest(key: str) -> str:

@@ -13,6 +13,7 @@ BOOLEAN_KEYS = (
     "HTTPS",
     "MAIL_USE_TLS",
     "MAIL_STARTTLS",
+    "REQUIRE_2FA_FOR_MANAGERS",
 )
 FALSE_WORDS = {"", "0", "false", "no", "off"}
 
@@ -54,6 +55,8 @@ class Defaults:
     LOGIN_THROTTLE = "30 per 5 minutes"
     TRUSTED_PROXIES = 0
     HTTPS = False
+    # Every holder of client_settings:manage must sign in with a second factor (portal.twofactor).
+    REQUIRE_2FA_FOR_MANAGERS = False
     PASSWORD_MIN_SCORE = 2  # zxcvbn score (0-4) a new password needs; 2 refuses the guessable
     WEBHOOK_ALLOWED_NETWORKS: list[str] = []  # CIDRs beyond the public internet, e.g. 127.0.0.0/8
     # Mail (portal.mail): off while MAIL_SERVER or MAIL_FROM is unset. MAIL_USE_TLS: TLS from

@@ -31,5 +31,6 @@ def client_values(client: Client) -> dict:
         "password_regex": client.password_regex,
         "password_rule_message": client.password_rule_message,
         "password_rule_message_de": client.password_rule_message_de,
+        "require_two_factor": client.require_two_factor,
         "retention_days": client.retention_days,
     }

@@ -14,6 +14,7 @@ more than its length. The JSON API gets hostile bodies built from its OpenAPI do
 With PORTAL_TEST_POSTGRES_URI set all of it also runs on PostgreSQL, which refuses NUL in text.
 """
 
+import hashlib
 import inspect
 import itertools
 import json
@@ -42,7 +43,14 @@ from portal.events.ingest import store_events
 from portal.extensions import db
 from portal.forms import Form
 from portal.inputs import parse_id
-from portal.models import Delivery, MaintenanceWindow, ScheduledTrigger, User, Workflow
+from portal.models import (
+    Delivery,
+    MaintenanceWindow,
+    ScheduledTrigger,
+    User,
+    UserSession,
+    Workflow,
+)
 from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
 from tests.form_pages import read_forms
@@ -171,8 +179,11 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
         token, _secret = tokens.create(
             db.session.get(User, target), "sweep", ["maintenance:read"], 30, None
         )
+        session_id = hashlib.sha256(b"sweep session").hexdigest()  # a row id: the token's digest
+        db.session.add(UserSession(id=session_id, user_id=target))
         db.session.commit()
         ids = {
+            "session_id": session_id,
             "client_id": other.id,
             "token": "not-a-reset-token",  # /auth/reset/<token>: no such link
             "user_id": target,

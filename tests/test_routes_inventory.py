@@ -32,6 +32,7 @@ PUBLIC = {
     "api.healthz",  # health check for load balancers and deploy scripts
     "api.openapi",  # the API description (no key)
     "live.state",  # what an open page shows about maintenance (the login page polls it too)
+    "auth.two_factor",  # the sign-in's second step (it needs the password step's session)
 }
 
 # Authenticated by the client's X-API-Key header instead of a session (SPEC §5).
@@ -59,6 +60,14 @@ PROTECTED: dict[str, str | tuple[str, ...] | None] = {
     "account.token_revoke": SIGNED_IN_ONLY,
     "settings.user_token_revoke": USERS_MANAGE,
     "account.index": SIGNED_IN_ONLY,
+    "account_security.two_factor": SIGNED_IN_ONLY,
+    "account_security.recovery_codes": SIGNED_IN_ONLY,
+    "account_security.recovery_codes_dismiss": SIGNED_IN_ONLY,
+    "account_security.open_sessions": SIGNED_IN_ONLY,
+    "account_security.end_session": SIGNED_IN_ONLY,
+    "account_security.end_other_sessions": SIGNED_IN_ONLY,
+    "settings.user_two_factor_reset": USERS_MANAGE,
+    "settings.user_session_end": USERS_MANAGE,
     "dashboard.index": DASHBOARD_VIEW,
     "settings.maintenance": CLIENT_SETTINGS_MANAGE,
     # The overview pages open for anyone who may open one of the pages they list.

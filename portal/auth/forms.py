@@ -31,3 +31,21 @@ class ResetPasswordForm(Form):
         "Confirm new password", validators=[EqualTo("new_password", "The passwords differ.")]
     )
     submit = SubmitField("Set new password")
+
+
+class SecondFactorForm(Form):
+    code = StringField(
+        "Code",
+        validators=[DataRequired(), Length(max=64)],
+        description="The six digits your authenticator app shows, or one of your recovery codes.",
+    )
+    submit = SubmitField("Verify")
+
+
+class EnrolForm(Form):
+    code = StringField(
+        "Code from the app",
+        validators=[DataRequired(), Length(max=64)],
+        description="Enter the six digits the app shows for this account to turn it on.",
+    )
+    submit = SubmitField("Turn on two-factor sign-in")

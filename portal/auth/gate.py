@@ -1,38 +1,56 @@
-"""The password-change gate: a user whose password an admin set must choose their own first.
+"""The sign-in gates: a user must first choose their own password, or enrol a second factor.
 
 While ``User.must_change_password`` is set, every page of a signed-in session redirects to the
-own-password page (``/auth/password``), which clears the flag. Key-authenticated API calls have
-no session and are not affected.
+own-password page (``/auth/password``), which clears the flag. Then, while a user who must sign
+in with a second factor (``portal.twofactor.required``) has none, every page redirects to the
+enrolment page (``/account/two-factor``). Key-authenticated API calls have no session and are
+not affected.
 """
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_login import current_user
 
+from portal import twofactor
 from portal.maintenance import SESSIONLESS_ENDPOINTS
 
-# Reachable with the flag set: the password page itself, signing out, static files, the
-# health check and the open pages' poll (its answer is JSON, never a page to go to).
-ALLOWED_ENDPOINTS = {
-    "auth.change_password",
-    "auth.logout",
-    "auth.login",
-    "static",
-    "api.healthz",
-    "live.state",
+# Reachable with either gate closed: signing out, static files, the health check and the open
+# pages' poll (its answer is JSON, never a page to go to).
+OPEN = {"auth.logout", "auth.login", "static", "api.healthz", "live.state"}
+PASSWORD_PAGES = {"auth.change_password"}
+ENROLMENT_PAGES = {
+    "account_security.two_factor",
+    "account_security.recovery_codes",
+    "account_security.recovery_codes_dismiss",
 }
 
 
 def require_password_change():
-    """Send a signed-in user who must change their password to the password page."""
-    if request.endpoint in SESSIONLESS_ENDPOINTS or request.endpoint in ALLOWED_ENDPOINTS:
+    """Send a signed-in user who must change their password (or, after that, enrol a second
+    factor) to the page that does it."""
+    if request.endpoint in SESSIONLESS_ENDPOINTS or request.endpoint in OPEN:
         return None
-    if not current_user.is_authenticated or not current_user.must_change_password:
+    if not current_user.is_authenticated:
         return None
+    if current_user.must_change_password:
+        if request.endpoint in PASSWORD_PAGES:
+            return None
+        return _send("auth.change_password", "Choose a new password at /auth/password first.")
+    if request.endpoint in ENROLMENT_PAGES or not twofactor.required(current_user):
+        return None
+    if twofactor.enrolled(current_user):
+        return None
+    return _send(
+        "account_security.two_factor",
+        "Set up two-factor sign-in at /account/two-factor first.",
+        error="two-factor enrolment required",
+    )
+
+
+def _send(endpoint: str, message: str, error: str = "password change required"):
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        message = "Choose a new password at /auth/password first."
-        return jsonify(error="password change required", message=message, details=[]), 403
+        return jsonify(error=error, message=message, details=[]), 403
     target = request.full_path.rstrip("?") if request.method == "GET" else None
-    return redirect(url_for("auth.change_password", next=target))
+    return redirect(url_for(endpoint, next=target))
 
 
 def init_app(app: Flask) -> None:

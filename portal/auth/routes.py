@@ -1,5 +1,6 @@
 """Sign-in, sign-out and changing one's own password."""
 
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from portal import accounts, audit, passwords
 from portal.auth import signin
-from portal.auth.forms import ChangePasswordForm, LoginForm
+from portal.auth.forms import ChangePasswordForm, LoginForm, SecondFactorForm
 from portal.clock import utc_now
 from portal.extensions import db, login_manager
 from portal.maintenance import display_message, load_state
@@ -33,6 +34,11 @@ MAINTENANCE_REFUSAL = (
     "Sign-in failed. During maintenance only some teams may sign in. "
     "If you are one of them, check your email and password and try again."
 )
+
+
+# The session key that carries a right password to the second step, and for how long.
+PENDING = "second_factor"
+PENDING_SECONDS = 300
 
 
 @login_manager.user_loader
@@ -75,25 +81,17 @@ def login():
         if attempt.outcome == signin.THROTTLED:  # a parallel attempt took the last try
             return _too_many(attempt.wait)
         if attempt.outcome == signin.OK:
-            _start_session(attempt.user, remember=form.remember.data)
-            db.session.commit()
-            response = redirect(safe_next(request.args.get("next")))
-            response.set_cookie(
-                devices.COOKIE,
-                devices.cookie_value(secret, device, attempt.user.id),
-                max_age=devices.MAX_AGE,
-                httponly=True,
-                samesite="Lax",
-                secure=current_app.config["SESSION_COOKIE_SECURE"],
-            )
-            return response
+            return _signed_in(attempt.user, form.remember.data)
         db.session.commit()
-        if attempt.maintenance:
-            error = MAINTENANCE_REFUSAL
-        elif attempt.outcome == signin.LOCKED:
-            error = "This account is temporarily locked after too many failed sign-ins."
-        else:
-            error = "Invalid email or password."
+        if attempt.outcome == signin.SECOND_FACTOR:
+            session.clear()
+            session[PENDING] = {
+                "user": attempt.user.id,
+                "remember": bool(form.remember.data),
+                "until": int(time.time()) + PENDING_SECONDS,
+            }
+            return redirect(url_for("auth.two_factor", next=request.args.get("next")))
+        error = _refusal(attempt, "Invalid email or password.")
     elif form.is_submitted() and not form.errors.get("csrf_token"):
         error = "Enter your email and password."
     state = load_state()
@@ -103,6 +101,37 @@ def login():
         error=error,
         login_message=display_message(state) if state.enabled else None,
     )
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+def two_factor():
+    """The second step of signing in: a code from the authenticator app or a recovery code."""
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    pending = _pending()
+    if pending is None:
+        flash("Sign in with your email and password first.", "info")
+        return redirect(url_for("auth.login", next=request.args.get("next")))
+    address = signins.source(request.remote_addr)
+    if request.method == "POST":
+        wait = signins.throttled_for(address, utc_now())
+        if wait:
+            return _too_many(wait)
+    form = SecondFactorForm()
+    error = None
+    if form.validate_on_submit():
+        device = request.cookies.get(devices.COOKIE)
+        known = pending["user"] in devices.known_accounts(current_app.config["SECRET_KEY"], device)
+        attempt = signin.attempt_second_factor(pending["user"], form.code.data, address, known)
+        if attempt.outcome == signin.THROTTLED:
+            return _too_many(attempt.wait)
+        if attempt.outcome == signin.OK:
+            return _signed_in(attempt.user, pending["remember"])
+        db.session.commit()
+        error = _refusal(attempt, "That code is not right, or it was used already.")
+    elif form.is_submitted() and not form.errors.get("csrf_token"):
+        error = "Enter the code from your authenticator app or a recovery code."
+    return render_template("auth/two_factor.html", form=form, error=error)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -154,6 +183,42 @@ def change_password():
     return render_template("auth/password.html", form=form, required=required)
 
 
+def _pending() -> dict | None:
+    """Return the password step's record for the second step, while it is fresh."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("user"), int):
+        return None
+    if not isinstance(pending.get("until"), int) or pending["until"] < time.time():
+        session.pop(PENDING, None)
+        return None
+    return pending
+
+
+def _refusal(attempt: signin.Attempt, wrong: str) -> str:
+    if attempt.maintenance:
+        return MAINTENANCE_REFUSAL
+    if attempt.outcome == signin.LOCKED:
+        return "This account is temporarily locked after too many failed sign-ins."
+    return wrong
+
+
+def _signed_in(user: User, remember: bool):
+    """Open the session, remember this browser for the account, go where the user was going."""
+    _start_session(user, remember=remember)
+    db.session.commit()
+    secret, device = current_app.config["SECRET_KEY"], request.cookies.get(devices.COOKIE)
+    response = redirect(safe_next(request.args.get("next")))
+    response.set_cookie(
+        devices.COOKIE,
+        devices.cookie_value(secret, device, user.id),
+        max_age=devices.MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
 def _too_many(wait: int):
     response = make_response(render_template("errors/429.html", wait=wait), 429)
     response.headers["Retry-After"] = str(wait)
@@ -169,5 +234,6 @@ def _start_session(user: User, *, remember: bool) -> None:
     """Sign ``user`` in on a fresh session (nothing of the anonymous session is kept)."""
     session.clear()
     keep_for = timedelta(seconds=current_app.config["REMEMBER_COOKIE_DURATION"])
-    sessions.start(user, keep_for)
+    agent = request.user_agent.string
+    sessions.start(user, keep_for, user_agent=agent, address=request.remote_addr)
     login_user(user, remember=remember)

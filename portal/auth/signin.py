@@ -1,10 +1,19 @@
-"""Deciding a sign-in attempt: throttle, lockout, password, active flag and the maintenance rule."""
+"""Deciding a sign-in attempt: throttle, lockout, password, active flag and the maintenance rule.
+
+A user with a second factor signs in in two steps: the password (:func:`attempt_sign_in`
+answers ``SECOND_FACTOR``) and then a code (:func:`attempt_second_factor`). The second step
+reserves its attempt like the password (the same throttle and lockout count it), and the
+account's failures are cleared only when it succeeds, so knowing the password gives no extra
+guesses at the code. During maintenance a blocked user is refused at the password step, with the
+one line every refusal shows, so the second step is never an oracle for the password either.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from portal import accounts, audit, passwords
+from portal import accounts, audit, passwords, twofactor
 from portal.clock import utc_now
+from portal.extensions import db
 from portal.maintenance import load_state, may_bypass
 from portal.models import User
 from portal.security import signins
@@ -17,6 +26,7 @@ WRONG = "wrong"  # unknown email, wrong password or inactive account
 LOCKED = "locked"
 MAINTENANCE = "maintenance"
 THROTTLED = "throttled"  # too many failures from the address: answered 429, nothing checked
+SECOND_FACTOR = "second_factor"  # the password was right: the code is asked next
 
 
 @dataclass
@@ -53,24 +63,65 @@ def attempt_sign_in(email: str, password: str, address: str, known_device: bool)
     elif not may_bypass(user, state):
         signins.release(held)  # a right password: not counted toward the lockout or throttle
         outcome = MAINTENANCE
+    elif twofactor.enrolled(user):
+        signins.release(held)  # the failures stay until the code is right too
+        return Attempt(SECOND_FACTOR, user, state.enabled)
     else:
-        signins.forget_failures(user, address)
-        user.failed_logins = 0
-        user.last_signed_in_at = now  # the users list's "Last signed in"
-        outcome = OK
+        outcome = _succeed(user, address, now)
     if wrong_password:
         _show_to_admins(user, address, now)
-    if outcome == OK:
-        audit.record(user, "auth", "login", f"Signed in from {address}")
-    else:
-        audit.record(
-            accounts.normalize_email(email)[:255] or "(empty)",
-            "auth",
-            "login_refused",
-            f"Sign-in refused ({outcome}) from {address}",
-            client_id=user.client_id if user else None,
-        )
+    _record(user, email, outcome, address)
     return Attempt(outcome, user, state.enabled)
+
+
+def attempt_second_factor(user_id: int, code: str, address: str, known_device: bool) -> Attempt:
+    """Decide the second step for the user whose password was right; the caller logs in and
+    commits. Counted toward the throttle and lockout exactly like a password attempt."""
+    state = load_state()
+    user = db.session.get(User, user_id)
+    now = utc_now()
+    held = signins.reserve(address, user, now, known_device=known_device)
+    if held.wait:
+        return Attempt(THROTTLED, None, state.enabled, wait=held.wait)
+    wrong_code = False
+    if user is None or held.locked:
+        outcome = LOCKED if user is not None else WRONG
+    elif not twofactor.use_code(user, code):
+        wrong_code, outcome = True, WRONG
+    elif not user.active:
+        signins.throttle_only(held)
+        outcome = WRONG
+    elif not may_bypass(user, state):  # maintenance began between the two steps
+        signins.release(held)
+        outcome = MAINTENANCE
+    else:
+        outcome = _succeed(user, address, now)
+    if wrong_code:
+        _show_to_admins(user, address, now)
+    _record(user, user.email if user else "", outcome, address, step="code")
+    return Attempt(outcome, user, state.enabled)
+
+
+def _succeed(user: User, address: str, now: datetime) -> str:
+    signins.forget_failures(user, address)
+    user.failed_logins = 0
+    user.last_signed_in_at = now  # the users list's "Last signed in"
+    return OK
+
+
+def _record(user: User | None, email: str, outcome: str, address: str, step: str = "") -> None:
+    how = " with a second factor" if step else ""
+    if outcome == OK:
+        audit.record(user, "auth", "login", f"Signed in{how} from {address}")
+        return
+    what = f"{outcome}, {step}" if step else outcome
+    audit.record(
+        accounts.normalize_email(email)[:255] or "(empty)",
+        "auth",
+        "login_refused",
+        f"Sign-in refused ({what}) from {address}",
+        client_id=user.client_id if user else None,
+    )
 
 
 def _show_to_admins(user: User, address: str, now: datetime) -> None:

@@ -14,7 +14,7 @@ from portal.models.events import (
 from portal.models.mail import MailAttempt, OutboxMessage, PasswordReset
 from portal.models.maintenance import MaintenanceState, MaintenanceWindow, RestrictionPeriod
 from portal.models.operations import ClientTotals, HistorySample
-from portal.models.security import SignInFailure, UserSession
+from portal.models.security import RecoveryCode, SignInFailure, TwoFactor, UserSession
 from portal.models.tokens import PersonalAccessToken
 
 __all__ = [
@@ -34,10 +34,12 @@ __all__ = [
     "PasswordReset",
     "PersonalAccessToken",
     "ProcessorLease",
+    "RecoveryCode",
     "RestrictionPeriod",
     "Role",
     "ScheduledTrigger",
     "SignInFailure",
+    "TwoFactor",
     "User",
     "UserSession",
     "Workflow",

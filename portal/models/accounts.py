@@ -43,6 +43,8 @@ class Client(db.Model):
     password_regex: Mapped[str] = mapped_column(sa.String(500), default="")
     password_rule_message: Mapped[str] = mapped_column(sa.String(500), default="")
     password_rule_message_de: Mapped[str] = mapped_column(sa.String(500), default="")
+    # Every user of the client must sign in with a second factor (portal.twofactor).
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # days to keep processed and failed events (with their deliveries); see portal.operations
     retention_days: Mapped[int] = mapped_column(default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

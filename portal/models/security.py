@@ -42,3 +42,36 @@ class UserSession(db.Model):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # sha256 of the token
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # What the sessions page shows (portal.security.sessions): where and with what it signed in,
+    # and when it was last used (written at most once a minute).
+    user_agent: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    address: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    last_seen_at: Mapped[datetime | None]
+
+
+class TwoFactor(db.Model):
+    """A user's TOTP secret (RFC 6238); ``confirmed_at`` None: enrolment not yet confirmed.
+
+    ``last_step`` is the time step of the last code accepted: a code is usable once.
+    """
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(sa.String(64))
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code of a user's second factor, stored as its sha256."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None]

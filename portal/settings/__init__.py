@@ -13,6 +13,7 @@ from portal.settings import (  # noqa: E402,F401
     overview,
     roles,
     triggers,
+    user_security,
     users,
     windows,
     workflows,

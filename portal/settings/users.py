@@ -5,8 +5,9 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal import accounts, passwords, tokens
+from portal import accounts, passwords, tokens, twofactor
 from portal.accounts import AccountError
+from portal.auth.account_security import session_rows
 from portal.authorization import (
     check_may_grant_roles,
     check_may_manage_user,
@@ -21,6 +22,7 @@ from portal.guardrails import check_not_self, guarded
 from portal.maintenance import Selection, load_state, may_bypass
 from portal.models import AccessGroup, Client, PersonalAccessToken, Role, User
 from portal.permissions import USERS_MANAGE, permission_required
+from portal.security import sessions
 from portal.settings import bp, deletions
 from portal.settings.common import (
     ask_then_delete,
@@ -297,4 +299,9 @@ def _render_edit(user: User, form=None, reset=None, error: str | None = None):
         revoke_url=lambda token: url_for(
             "settings.user_token_revoke", user_id=user.id, token_id=token.id
         ),
+        two_factor_on=twofactor.enrolled(user),
+        two_factor_required=twofactor.required(user),
+        session_rows=session_rows(user),
+        current_session=sessions.digest_of(current_user),
+        confirm=ConfirmForm(formdata=None),
     )

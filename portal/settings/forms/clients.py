@@ -1,6 +1,6 @@
 """Forms of the clients page."""
 
-from wtforms import EmailField, IntegerField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, IntegerField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from portal.clients import MAX_LOCKOUT_MINUTES, MAX_RETRY_LIMIT
@@ -32,6 +32,11 @@ class ClientForm(Form):
                 min=1, max=MAX_LOCKOUT_MINUTES, message="Must be between %(min)s and %(max)s."
             ),
         ],
+    )
+    require_two_factor = BooleanField(
+        "Require two-factor sign-in",
+        description="Every user of this client must sign in with a code from an authenticator "
+        "app too; a user without one sets it up at their next sign-in.",
     )
     password_regex = StringField(
         "Password regex",
