@@ -9,7 +9,7 @@ from portal.events import browse, operations
 from portal.extensions import db
 from portal.inputs import parse_id
 from portal.maintenance import load_state
-from portal.models import Delivery, Event, Workflow
+from portal.models import Client, Delivery, Event, Workflow
 from portal.models.types import MAX_BIG_ID
 from portal.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_required
 from portal.settings.forms.common import ConfirmForm
@@ -54,6 +54,7 @@ def detail(event_id: int):
     return render_template(
         "event_log/detail.html",
         event=event,
+        client_name=db.session.get(Client, event.client_id).name,
         deliveries=browse.deliveries_of(event),
         held=load_state().processing_paused,
         confirm=ConfirmForm(),

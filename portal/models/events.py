@@ -107,10 +107,15 @@ class DeliveryAttempt(db.Model):
     delivery_id: Mapped[int] = mapped_column(
         BigId, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
     )
-    attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # indexed: the dashboard counts the failed calls of a drain since its lift
+    attempted_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     status_code: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
     duration_ms: Mapped[int] = mapped_column(default=0)
+    # What was sent (secrets redacted) and the start of the answer (KEPT_BODY_BYTES).
+    request_headers: Mapped[Any | None] = mapped_column(sa.JSON)
+    response_headers: Mapped[Any | None] = mapped_column(sa.JSON)
+    response_body: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class EventCounter(db.Model):

@@ -1,0 +1,34 @@
+"""Every webhook attempt keeps its request headers and the start of its answer
+
+Revision ID: 0015
+Revises: 0011
+
+The request's headers (the signature and any Authorization redacted), the response's headers
+and the first 4 KiB of its body, shown on the event page; attempts are indexed by time
+for the dashboard's failed calls of a drain.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("delivery_attempts", sa.Column("request_headers", sa.JSON(), nullable=True))
+    op.add_column("delivery_attempts", sa.Column("response_headers", sa.JSON(), nullable=True))
+    op.add_column("delivery_attempts", sa.Column("response_body", sa.Text(), nullable=True))
+    op.create_index(
+        "ix_delivery_attempts_attempted_at", "delivery_attempts", ["attempted_at"], unique=False
+    )
+
+
+def downgrade():
+    op.drop_index("ix_delivery_attempts_attempted_at", table_name="delivery_attempts")
+    with op.batch_alter_table("delivery_attempts") as batch_op:
+        batch_op.drop_column("response_body")
+        batch_op.drop_column("response_headers")
+        batch_op.drop_column("request_headers")
