@@ -41,7 +41,7 @@ from portal.events.ingest import store_events
 from portal.extensions import db
 from portal.forms import Form
 from portal.inputs import parse_id
-from portal.models import Delivery, ScheduledTrigger, User, Workflow
+from portal.models import BulkJob, Delivery, ScheduledTrigger, User, Workflow
 from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
 from tests.form_pages import read_forms
@@ -162,6 +162,8 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
         (event_id,) = store_events(other.id, [("sweep", "{}", None)]).event_ids
         delivery = Delivery(event_id=event_id, workflow_id=workflow.id, status="failed")
         db.session.add(delivery)
+        job = BulkJob(action="retry", selection={"event_ids": [event_id]}, client_ids=[other.id])
+        db.session.add(job)
         db.session.commit()
         target = db.session.scalar(sa.select(User.id).where(User.email == "target@example.com"))
         ids = {
@@ -173,6 +175,7 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
             "trigger_id": trigger.id,
             "event_id": event_id,
             "delivery_id": delivery.id,
+            "job_id": job.id,
         }
         db.session.remove()  # a connection still open would keep the WAL from the file copies
         db.engine.dispose()

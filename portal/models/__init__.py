@@ -3,6 +3,7 @@
 from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import (
+    BulkJob,
     Delivery,
     DeliveryAttempt,
     Event,
@@ -18,6 +19,7 @@ from portal.models.security import SignInFailure, UserSession
 __all__ = [
     "AccessGroup",
     "AuditEntry",
+    "BulkJob",
     "ClientTotals",
     "Client",
     "Delivery",

@@ -167,3 +167,29 @@ class ProcessorLease(db.Model):
     # restriction (it holds every call meanwhile), and why; NULL while it reads.
     restriction_unreadable_since: Mapped[datetime | None]
     restriction_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class BulkJob(db.Model):
+    """A bulk retry or replay from the events page, run by the processor in set-based chunks.
+
+    ``selection`` says which rows: ``{"event_ids": [...]}`` (selected events), ``{"filter":
+    {...}}`` (the events page's filter) or ``{"window": id}`` (failed in a window's drain);
+    ``client_ids`` is the creator's scope then, and the job never touches another client's rows.
+    """
+
+    __tablename__ = "bulk_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(sa.String(16))  # retry | replay
+    selection: Mapped[Any] = mapped_column(sa.JSON)
+    client_ids: Mapped[Any] = mapped_column(sa.JSON)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(sa.String(16), default="waiting", index=True)
+    expected: Mapped[int] = mapped_column(default=0)  # counted at the confirmation
+    done: Mapped[int] = mapped_column(default=0)  # rows retried or replayed so far
+    skipped: Mapped[int] = mapped_column(default=0)  # changed meanwhile (already retried...)
+    cursor: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # the last id handled
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
