@@ -1,5 +1,10 @@
 """Signing in through the real form, as every browser test does."""
 
+import json
+
+import sqlalchemy as sa
+
+from portal.clock import utc_now
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
@@ -20,3 +25,30 @@ def sign_in(page, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD):
     submit_sign_in(page, email, password)
     page.wait_for_url(lambda url: "/auth/login" not in url)
     return page
+
+
+def add_bulk_job(env: dict[str, str], client_id: int = 1) -> int:
+    """Store a bulk job of the events page straight in the server's database (a page to
+    open, whatever the rows); return its id."""
+    engine = sa.create_engine(env["PORTAL_SQLALCHEMY_DATABASE_URI"])
+    row = {
+        "action": "retry",
+        "selection": json.dumps({"event_ids": []}),
+        "client_ids": json.dumps([client_id]),
+        "status": "waiting",
+        "expected": 3,
+        "done": 0,
+        "skipped": 0,
+        "cursor": 0,
+        "created_at": utc_now().isoformat(sep=" "),
+    }
+    names = ", ".join(row)
+    values = ", ".join(f":{name}" for name in row)
+    with engine.begin() as connection:
+        result = connection.execute(
+            sa.text(f"INSERT INTO bulk_jobs ({names}) VALUES ({values})"),
+            row,  # noqa: S608
+        )
+        job_id = result.lastrowid
+    engine.dispose()
+    return job_id

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import OPEN_PAGES
+from tests.browser.pages import add_bulk_job
 from tests.browser.test_accessibility import NOT_PAGES
 from tests.conftest import make_app
 from tests.live import (
@@ -182,6 +183,7 @@ def wide_rows(server, admin) -> dict[str, int]:
         "event_id": event_id,
     }
     ids["delivery_id"] = delivery_of(admin, f"{base}/events/{event_id}")
+    ids["job_id"] = add_bulk_job(server.env)
     return ids
 
 
