@@ -298,3 +298,18 @@ def test_retry_every_failed_delivery_of_a_window(app, admin_client):
         )
     assert kinds == {"before": "failed", "held": "processed,processed,processed"}
     _counters_equal_rows(app)
+
+
+def test_a_broken_job_is_stopped_with_its_error_and_the_others_run(app, admin_client):
+    ids = _failed_rows(app, 2)
+    with app.app_context():
+        admin = accounts.find_user(ADMIN_EMAIL)
+        broken = recovery.create(admin, "retry", [client_id(app)], {"event_ids": ids})
+        broken.selection = {"filter": {"since": "not a time"}}
+        recovery.create(admin, "retry", [client_id(app)], {"event_ids": ids})
+        db.session.commit()
+        broken_id = broken.id
+        assert recovery.run_jobs(float("inf")) == 2
+    page = admin_client.get(f"/events/bulk/{broken_id}").get_data(as_text=True)
+    assert "Stopped by an error" in page and "ValueError" in page
+    assert _statuses(app, Delivery) == {"pending": 2}

@@ -11,6 +11,7 @@ restricted the webhook pump holds its call. Each job is audited once, with its c
 ends.
 """
 
+import logging
 import time
 from datetime import datetime
 
@@ -33,10 +34,11 @@ from portal.models.events import (
 )
 
 RETRY, REPLAY = "retry", "replay"
-WAITING, RUNNING, DONE = "waiting", "running", "done"
+WAITING, RUNNING, DONE, FAILED = "waiting", "running", "done", "failed"
 CHUNK = 1000
 FINISHED = (EVENT_PROCESSED, EVENT_FAILED)
 MODULE = "events"
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):  # noqa: N818
@@ -137,11 +139,24 @@ def run_jobs(deadline: float) -> int:
     for job_id in job_ids:
         while time.monotonic() < deadline and not stopping.is_set():
             job = db.session.get(BulkJob, job_id)
-            step = run_chunk(job)
-            changed += step
-            if job.status == DONE:
+            try:
+                changed += run_chunk(job)
+            except Exception as exc:  # a broken job must not stop the others or the round
+                db.session.rollback()
+                log.exception("Bulk job %s failed", job_id)
+                _give_up(job_id, f"{type(exc).__name__}: {exc}")
+                break
+            if job.status in (DONE, FAILED):
                 break
     return changed
+
+
+def _give_up(job_id: int, error: str) -> None:
+    """Mark a job that raised as failed (what it did before stays done, and is audited)."""
+    job = db.session.get(BulkJob, job_id)
+    job.status, job.finished_at, job.error = FAILED, utc_now(), error[:1000]
+    _audit(job)
+    db.session.commit()
 
 
 def run_chunk(job: BulkJob) -> int:

@@ -1,10 +1,9 @@
 """Signing in through the real form, as every browser test does."""
 
-import json
-
 import sqlalchemy as sa
 
 from portal.clock import utc_now
+from portal.events.tables import jobs
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
@@ -33,22 +32,16 @@ def add_bulk_job(env: dict[str, str], client_id: int = 1) -> int:
     engine = sa.create_engine(env["PORTAL_SQLALCHEMY_DATABASE_URI"])
     row = {
         "action": "retry",
-        "selection": json.dumps({"event_ids": []}),
-        "client_ids": json.dumps([client_id]),
+        "selection": {"event_ids": []},
+        "client_ids": [client_id],
         "status": "waiting",
         "expected": 3,
         "done": 0,
         "skipped": 0,
         "cursor": 0,
-        "created_at": utc_now().isoformat(sep=" "),
+        "created_at": utc_now(),
     }
-    names = ", ".join(row)
-    values = ", ".join(f":{name}" for name in row)
     with engine.begin() as connection:
-        result = connection.execute(
-            sa.text(f"INSERT INTO bulk_jobs ({names}) VALUES ({values})"),
-            row,  # noqa: S608
-        )
-        job_id = result.lastrowid
+        job_id = connection.execute(sa.insert(jobs).values(row)).inserted_primary_key[0]
     engine.dispose()
     return job_id
