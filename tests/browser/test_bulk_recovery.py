@@ -14,6 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 from tests.browser.conftest import OPEN_PAGES
 from tests.browser.pages import sign_in
 from tests.browser.test_accessibility import serious_violations
+from tests.browser.test_pages_layout import PHONE, too_wide
 from tests.events_support import SECRET, Recorder, webhook_server
 from tests.live import ADMIN_EMAIL, LiveServer, flask, form_post, post_events, prepare_db, serving
 from tests.live import sign_in as sign_in_session
@@ -93,4 +94,26 @@ def test_retry_every_failed_delivery_of_a_window_in_one_action(browser, server):
         assert page.locator("tr[data-event-id]").count() == 3
         page.goto("/settings/audit")
         assert "3 failed deliveries retried" in page.content()
+        job_url = f"/events/bulk/{_job_id(admin, base)}"
         context.close()
+        # on a phone: the events page with its boxes, the confirmation and the job page fit
+        phone = browser.new_context(base_url=base, viewport=PHONE)
+        page = phone.new_page()
+        OPEN_PAGES.append(page)
+        sign_in(page)
+        page.goto("/events")
+        assert too_wide(page) is None
+        page.locator("tr[data-event-id] input[type=checkbox]").first.check()
+        page.get_by_role("button", name="Replay the selected events…").click()
+        page.wait_for_load_state()
+        assert "replay 1 event" in page.locator("#bulk-count").inner_text()
+        assert too_wide(page) is None
+        page.goto(job_url)
+        assert too_wide(page) is None
+        phone.close()
+
+
+def _job_id(admin: requests.Session, base: str) -> int:
+    found = re.search(r"Bulk job (\d+)", admin.get(base + "/settings/audit", timeout=10).text)
+    assert found, "no bulk job in the audit log"
+    return int(found.group(1))
