@@ -313,3 +313,21 @@ def test_a_broken_job_is_stopped_with_its_error_and_the_others_run(app, admin_cl
     page = admin_client.get(f"/events/bulk/{broken_id}").get_data(as_text=True)
     assert "Stopped by an error" in page and "ValueError" in page
     assert _statuses(app, Delivery) == {"pending": 2}
+
+
+def test_only_the_latest_runs_failed_deliveries_are_retried(app, admin_client):
+    from datetime import timedelta
+
+    ids = _failed_rows(app, 2)
+    with app.app_context():  # the first event was replayed since: its delivery is of a past run
+        later = utc_now() + timedelta(seconds=1)
+        db.session.execute(sa.update(events).where(events.c.id == ids[0]).values(started_at=later))
+        db.session.commit()
+    data = {"action": "retry", "scope": "selected", "event_id": ids}
+    text = _confirm(admin_client, data).get_data(as_text=True)
+    assert "retry <strong>1</strong> failed delivery of 1 event" in text
+    assert _start(admin_client, data).status_code == 302
+    with app.app_context():
+        assert recovery.run_jobs(float("inf")) == 1
+        statuses = dict(db.session.execute(sa.select(Delivery.event_id, Delivery.status)).all())
+    assert statuses == {ids[0]: "failed", ids[1]: "pending"}
