@@ -92,6 +92,7 @@ class Recorder:
         self.statuses: list[int] = []  # answers to give in order; then 200
         self.delay = 0.0  # seconds to wait before answering
         self.headers: dict[str, str] = {}  # extra response headers
+        self.body = b"{}"  # the answer's body
         self.in_flight = 0
         self.most_in_flight = 0
         self.lock = threading.Lock()
@@ -125,9 +126,9 @@ def webhook_server(recorder: Recorder | None = None):
             self.send_response(status)
             for name, value in recorder.headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(recorder.body)))
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(recorder.body)
 
         def log_message(self, *args) -> None:
             pass

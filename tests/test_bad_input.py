@@ -44,6 +44,7 @@ from portal.extensions import db
 from portal.forms import Form
 from portal.inputs import parse_id
 from portal.models import (
+    BulkJob,
     Delivery,
     MaintenanceWindow,
     ScheduledTrigger,
@@ -174,6 +175,8 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
         window = MaintenanceWindow(started_at=utc_now(), started_by="cli", started_via="cli")
         window.ended_at, window.ended_by, window.ended_via = utc_now(), "cli", "cli"
         db.session.add(window)
+        job = BulkJob(action="retry", selection={"event_ids": [event_id]}, client_ids=[other.id])
+        db.session.add(job)
         db.session.commit()
         target = db.session.scalar(sa.select(User.id).where(User.email == "target@example.com"))
         token, _secret = tokens.create(
@@ -195,6 +198,7 @@ def seed(app: Flask) -> tuple[dict[str, int], str]:
             "delivery_id": delivery.id,
             "token_id": token.id,
             "window_id": window.id,
+            "job_id": job.id,
         }
         db.session.remove()  # a connection still open would keep the WAL from the file copies
         db.engine.dispose()

@@ -1,8 +1,9 @@
 """Stateful property: after any sequence of ingest, process, deliver (a real local receiver that
-succeeds or fails), retry, replay, purge, trigger firing and client deletion, every counter and
-total equals a COUNT(*) of the rows (plus, for the metrics' totals that never go down, the
-finishes the rows no longer show: purged rows, and the earlier finish of a retried delivery or a
-replayed event). On SQLite and on PostgreSQL, one database per test, its rows reset per example.
+succeeds or fails), retry, replay, bulk retry and replay, purge, trigger firing and client
+deletion, every counter and total equals a COUNT(*) of the rows (plus, for the metrics' totals
+that never go down, the finishes the rows no longer show: purged rows, and the earlier finish of
+a retried delivery or a replayed event). On SQLite and on PostgreSQL, one database per test, its
+rows reset per example.
 """
 
 from collections import Counter
@@ -16,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from portal import clients
 from portal.clock import utc_now
 from portal.dashboard.stats import client_counts
-from portal.events import counters, lease, operations, processor, triggers
+from portal.events import counters, lease, operations, processor, recovery, triggers
 from portal.events.tables import counters as counters_t
 from portal.extensions import db
 from portal.models import (
@@ -135,6 +136,50 @@ def _machine(app, url: str, recorder: Recorder):
                 operations.replay_event(_admin(), event)
                 db.session.commit()
                 self.erased[event.client_id][("ev", before)] += 1
+
+        @rule(
+            action=st.sampled_from(["retry", "replay"]),
+            share=st.integers(1, 3),
+            ok=st.booleans(),
+        )
+        def bulk(self, action, share, ok):
+            """Process and deliver what is queued (the receiver succeeding or failing), then a
+            bulk job (set-based) over every ``share``-th event of every client."""
+            with app.app_context():
+                processor.process_batch(HOLDER, 100)
+            self.deliver(ok)
+            with app.app_context():
+                ids = db.session.scalars(sa.select(Event.id).order_by(Event.id)).all()[::share]
+                before = self._rows_of(ids)
+                try:
+                    recovery.create(_admin(), action, list(self.keys), {"event_ids": ids})
+                except recovery.Refused:
+                    return
+                db.session.commit()
+                recovery.run_jobs(float("inf"))
+                after = self._rows_of(ids)
+            for key, (client_id, status) in before.items():
+                now = after.get(key, (client_id, status))[1]
+                if key[0] == "dl" and status == "failed" and now == "pending":
+                    self.erased[client_id][("dl", "failed")] += 1
+                if key[0] == "ev" and status in FINISHED and now == "queued":
+                    self.erased[client_id][("ev", status)] += 1
+
+        def _rows_of(self, ids: list[int]) -> dict:
+            """{("ev"|"dl", id): (client id, status)} of these events and their deliveries."""
+            rows = {
+                ("ev", e.id): (e.client_id, e.status)
+                for e in db.session.execute(
+                    sa.select(Event.id, Event.client_id, Event.status).where(Event.id.in_(ids))
+                )
+            }
+            for d in db.session.execute(
+                sa.select(Delivery.id, Event.client_id, Delivery.status)
+                .join(Event, Delivery.event_id == Event.id)
+                .where(Event.id.in_(ids))
+            ):
+                rows[("dl", d.id)] = (d.client_id, d.status)
+            return rows
 
         @rule(share=st.integers(1, 3))
         def purge(self, share):

@@ -159,6 +159,7 @@ def test_live_poll_shows_the_banner_to_bypass_users_and_sends_blocked_users_away
 
 
 def test_dashboard_shows_elapsed_time_and_held_count_then_drain_progress(app, client):
+    from portal.clock import utc_now
     from portal.events.tables import events
 
     key = api_key(app)
@@ -177,7 +178,9 @@ def test_dashboard_shows_elapsed_time_and_held_count_then_drain_progress(app, cl
     with app.app_context():  # the processor got through two of them
         first_two = sa.select(events.c.id).order_by(events.c.id).limit(2).scalar_subquery()
         db.session.execute(
-            sa.update(events).where(events.c.id.in_(first_two)).values(status="processed")
+            sa.update(events)
+            .where(events.c.id.in_(first_two))
+            .values(status="processed", processed_at=utc_now())
         )
         db.session.commit()
     page = client.get("/").get_data(as_text=True)

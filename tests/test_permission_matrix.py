@@ -17,6 +17,7 @@ from portal import accounts, clients, tokens
 from portal.extensions import db
 from portal.models import (
     AccessGroup,
+    BulkJob,
     Client,
     Delivery,
     Event,
@@ -57,6 +58,7 @@ SCOPED = {
     "trigger": ScheduledTrigger,
     "event": Event,
     "delivery": Delivery,
+    "job": BulkJob,  # a bulk job of the events page: its clients are ``client_ids``
 }
 # the events page (issue 9): its routes' rows
 EVENT_PAGES = {
@@ -64,6 +66,7 @@ EVENT_PAGES = {
     "event_log.replay": "event",
     "event_log.retry": "delivery",
     "event_log.resume_workflow": "workflow",
+    "event_log.bulk_job": "job",
 }
 INSTANCE_WIDE = {"role": Role, "group": AccessGroup, "client": Client}
 INSTANCE_CHANGES = {
@@ -125,6 +128,9 @@ def make_row(app, kind: str, client_name: str, tag: str) -> int:
             "client": lambda: client,
             "event": lambda: Event(client_id=client.id, type=f"e {tag}", status="processed"),
             "delivery": lambda: _failed_delivery(client.id, tag),
+            "job": lambda: BulkJob(
+                action="retry", selection={"event_ids": []}, client_ids=[client.id]
+            ),
         }[kind]()
         db.session.add(row)
         db.session.commit()

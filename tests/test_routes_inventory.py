@@ -112,6 +112,9 @@ PROTECTED: dict[str, str | tuple[str, ...] | None] = {
     "event_log.replay": WORKFLOWS_MANAGE,
     "event_log.retry": WORKFLOWS_MANAGE,
     "event_log.resume_workflow": WORKFLOWS_MANAGE,
+    "event_log.bulk_confirm": WORKFLOWS_MANAGE,
+    "event_log.bulk_start": WORKFLOWS_MANAGE,
+    "event_log.bulk_job": WORKFLOWS_MANAGE,
 }
 
 

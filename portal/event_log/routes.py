@@ -1,15 +1,15 @@
 """Events page views: thin wrappers around :mod:`portal.events.browse` and ``operations``."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.authorization import owned_or_404, visible_clients
-from portal.event_log.forms import EventFilterForm
-from portal.events import browse, operations
+from portal.event_log.forms import BulkRequest, EventFilterForm
+from portal.events import browse, operations, recovery
 from portal.extensions import db
 from portal.inputs import parse_id
 from portal.maintenance import load_state
-from portal.models import Delivery, Event, Workflow
+from portal.models import Client, Delivery, Event, Workflow
 from portal.models.types import MAX_BIG_ID
 from portal.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_required
 from portal.settings.forms.common import ConfirmForm
@@ -43,6 +43,7 @@ def index():
         paused=operations.paused_workflows([client.id for client in clients]),
         confirm=ConfirmForm(),
         can_manage=current_user.can(WORKFLOWS_MANAGE),
+        window=parse_id(request.args.get("window")),
     )
 
 
@@ -54,6 +55,7 @@ def detail(event_id: int):
     return render_template(
         "event_log/detail.html",
         event=event,
+        client_name=db.session.get(Client, event.client_id).name,
         deliveries=browse.deliveries_of(event),
         held=load_state().processing_paused,
         confirm=ConfirmForm(),
@@ -112,3 +114,55 @@ def resume_workflow(workflow_id: int):
 
 def _same_site(url: str | None) -> bool:
     return bool(url) and url.startswith(request.host_url)
+
+
+@bp.post("/bulk")
+@permission_required(WORKFLOWS_MANAGE)
+def bulk_confirm():
+    """Count what a bulk action would send and ask for confirmation (nothing changes yet)."""
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; try again.", "error")
+        return redirect(url_for("event_log.index"))
+    asked = BulkRequest(request.form, visible_clients(current_user))
+    if asked.problem:
+        flash(asked.problem, "error")
+        return redirect(url_for("event_log.index"))
+    found, of_events = recovery.count(asked.action, asked.client_ids, asked.selection)
+    return render_template(
+        "event_log/bulk_confirm.html",
+        asked=asked,
+        found=found,
+        of_events=of_events,
+        hidden=asked.hidden(request.form),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.post("/bulk/start")
+@permission_required(WORKFLOWS_MANAGE)
+def bulk_start():
+    """Store the confirmed bulk job; the processor runs it in the background."""
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; try again.", "error")
+        return redirect(url_for("event_log.index"))
+    asked = BulkRequest(request.form, visible_clients(current_user))
+    try:
+        if asked.problem:
+            raise recovery.Refused(asked.problem)
+        job = recovery.create(current_user, asked.action, asked.client_ids, asked.selection)
+    except recovery.Refused as refusal:
+        flash(str(refusal), "error")
+        return redirect(url_for("event_log.index"))
+    db.session.commit()
+    return redirect(url_for("event_log.bulk_job", job_id=job.id))
+
+
+@bp.get("/bulk/<int:job_id>")
+@permission_required(WORKFLOWS_MANAGE)
+def bulk_job(job_id: int):
+    """Show a bulk job's progress."""
+    visible = [client.id for client in visible_clients(current_user)]
+    job = recovery.visible_job(job_id, visible)
+    if job is None:
+        abort(404)
+    return render_template("event_log/bulk_job.html", job=job)

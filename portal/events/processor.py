@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.clock import utc_now
-from portal.events import counters, lease, triggers
+from portal.events import counters, lease, recovery, triggers
 from portal.events.actions import ACTION_RECORD, ACTION_WEBHOOK, record_result
 from portal.events.evaluation import Evaluation
 from portal.events.guard import begin_guarded, stopping
@@ -28,6 +28,7 @@ from portal.models.events import (
 
 ID_CHUNK = 500
 CLAIM_BUDGET_SECONDS = 10.0  # then let retries and triggers have a turn
+JOB_BUDGET_SECONDS = 5.0  # bulk jobs per round; a longer one goes on in the next round
 
 
 @dataclass
@@ -36,6 +37,7 @@ class TickReport:
     fired: int = 0
     started: int = 0
     purged: int = 0
+    recovered: int = 0  # rows retried or replayed by bulk jobs
 
 
 def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
@@ -59,6 +61,7 @@ def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
             break
     if stopping.is_set():
         return report
+    report.recovered = recovery.run_jobs(time.monotonic() + JOB_BUDGET_SECONDS)
     windows.observe_drains()
     if not stopping.is_set():
         from portal.operations import housekeeping  # operations build on the pipeline

@@ -1,6 +1,7 @@
 """Core table handles for the bulk paths (one statement per batch, not an ORM object per row)."""
 
 from portal.models import (
+    BulkJob,
     Delivery,
     DeliveryAttempt,
     Event,
@@ -17,3 +18,4 @@ lease = ProcessorLease.__table__
 maintenance = MaintenanceState.__table__
 attempts = DeliveryAttempt.__table__
 counters = EventCounter.__table__
+jobs = BulkJob.__table__

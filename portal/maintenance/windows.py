@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from portal.clock import utc_now
 from portal.events.tables import deliveries, events
 from portal.extensions import db
+from portal.maintenance.drain import Pace, pace
 from portal.models import AuditEntry, MaintenanceState, MaintenanceWindow, RestrictionPeriod, User
 from portal.models.events import DELIVERY_FAILED, EVENT_QUEUED
 
@@ -259,6 +260,7 @@ class Drain:
     remaining: int
     lifted_at: datetime
     eta_seconds: float | None
+    pace: Pace | None = None  # the recent pace, stalls and failing endpoints
 
     @property
     def percent(self) -> int:
@@ -277,10 +279,8 @@ def current_drain() -> Drain | None:
         return None
     remaining, _ = backlog(period.last_held_id)
     total = max(period.peak_backlog or 0, remaining)
-    done = total - remaining
-    elapsed = (utc_now() - period.ended_at).total_seconds()
-    eta = remaining * elapsed / done if done and elapsed > 0 else None
-    return Drain(total=total, remaining=remaining, lifted_at=period.ended_at, eta_seconds=eta)
+    now = pace(period.last_held_id, period.ended_at, remaining)
+    return Drain(total, remaining, period.ended_at, now.eta_seconds, now)
 
 
 @dataclass

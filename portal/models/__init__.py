@@ -3,6 +3,7 @@
 from portal.models.accounts import AccessGroup, Client, Role, User
 from portal.models.audit import AuditEntry
 from portal.models.events import (
+    BulkJob,
     Delivery,
     DeliveryAttempt,
     Event,
@@ -20,6 +21,7 @@ from portal.models.tokens import PersonalAccessToken
 __all__ = [
     "AccessGroup",
     "AuditEntry",
+    "BulkJob",
     "ClientTotals",
     "Client",
     "Delivery",

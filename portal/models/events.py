@@ -107,10 +107,15 @@ class DeliveryAttempt(db.Model):
     delivery_id: Mapped[int] = mapped_column(
         BigId, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
     )
-    attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # indexed: the dashboard counts the failed calls of a drain since its lift
+    attempted_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     status_code: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
     duration_ms: Mapped[int] = mapped_column(default=0)
+    # What was sent (secrets redacted) and the start of the answer (KEPT_BODY_BYTES).
+    request_headers: Mapped[Any | None] = mapped_column(sa.JSON)
+    response_headers: Mapped[Any | None] = mapped_column(sa.JSON)
+    response_body: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class EventCounter(db.Model):
@@ -162,3 +167,29 @@ class ProcessorLease(db.Model):
     # restriction (it holds every call meanwhile), and why; NULL while it reads.
     restriction_unreadable_since: Mapped[datetime | None]
     restriction_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class BulkJob(db.Model):
+    """A bulk retry or replay from the events page, run by the processor in set-based chunks.
+
+    ``selection`` says which rows: ``{"event_ids": [...]}`` (selected events), ``{"filter":
+    {...}}`` (the events page's filter) or ``{"window": id}`` (failed in a window's drain);
+    ``client_ids`` is the creator's scope then, and the job never touches another client's rows.
+    """
+
+    __tablename__ = "bulk_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(sa.String(16))  # retry | replay
+    selection: Mapped[Any] = mapped_column(sa.JSON)
+    client_ids: Mapped[Any] = mapped_column(sa.JSON)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(sa.String(16), default="waiting", index=True)
+    expected: Mapped[int] = mapped_column(default=0)  # counted at the confirmation
+    done: Mapped[int] = mapped_column(default=0)  # rows retried or replayed so far
+    skipped: Mapped[int] = mapped_column(default=0)  # changed meanwhile (already retried...)
+    cursor: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # the last id handled
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

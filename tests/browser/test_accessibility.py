@@ -9,7 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from portal.clock import utc_now
-from tests.browser.pages import sign_in
+from tests.browser.pages import add_bulk_job, sign_in
 from tests.conftest import make_app
 from tests.live import LiveServer, flask, prepare_db, serving
 
@@ -75,6 +75,8 @@ def test_every_page_has_no_serious_or_critical_axe_violation(browser, server, tm
     sign_in(page)
     urls = page_urls(tmp_path)
     assert "/settings/maintenance/windows" in urls and "/settings/maintenance" in urls
+    assert "/events/bulk/1" in urls
+    assert add_bulk_job(server.env) == 1  # the bulk job page, waiting (no processor here)
     for url in urls:
         page.goto(url)
         found[url] = serious_violations(axe, page)

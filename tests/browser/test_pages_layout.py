@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import OPEN_PAGES
+from tests.browser.pages import add_bulk_job
 from tests.browser.test_accessibility import NOT_PAGES
 from tests.conftest import make_app
 from tests.live import (
@@ -188,6 +189,7 @@ def wide_rows(server, admin) -> dict[str, int]:
     ids["window_id"] = first_id(  # ...and its page
         admin, base + "/settings/maintenance/windows", r'href="/settings/maintenance/windows/(\d+)"'
     )
+    ids["job_id"] = add_bulk_job(server.env)
     return ids
 
 

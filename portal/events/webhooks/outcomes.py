@@ -108,6 +108,9 @@ def _store_attempts(sent: list[Result], now: datetime) -> None:
                 "status_code": r.outcome.status_code,
                 "error": r.outcome.error,
                 "duration_ms": r.outcome.duration_ms,
+                "request_headers": r.outcome.request_headers,
+                "response_headers": r.outcome.response_headers,
+                "response_body": r.outcome.response_body,
             }
             for r in sent
         ],

@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 USER_AGENT = "GatewayPortal-Webhook/2"
 MAX_RESPONSE_BYTES = 64 * 1024
 ERROR_LENGTH = 500
+KEPT_BODY_BYTES = 4096  # the start of each answer kept with its attempt
+SESSION_HEADERS = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+# Request headers never stored as they were sent (the value is replaced by REDACTED).
+SECRET_HEADERS = frozenset({"webhook-signature", "authorization", "proxy-authorization"})
+REDACTED = "[redacted]"
 
 
 class Held(Exception):  # noqa: N818 (a decision, not an error)
@@ -42,6 +47,16 @@ class CallOutcome:
     retry_after: float | None = None  # seconds the receiver asked us to wait (429/503)
     held: bool = False  # not sent (restriction): no attempt is counted
     slow: bool = False  # timed out or could not connect: the endpoint gets fewer slots
+    # Kept with the attempt: what was sent (secrets redacted) and the start of the answer.
+    request_headers: dict | None = None
+    response_headers: dict | None = None
+    response_body: str | None = None
+
+
+def redacted(headers: dict) -> dict[str, str]:
+    """Return the request headers as stored with an attempt: secrets replaced by REDACTED."""
+    shown = SESSION_HEADERS | headers
+    return {k: REDACTED if k.lower() in SECRET_HEADERS else str(v) for k, v in shown.items()}
 
 
 def check_connected_address(address: tuple | None, allowed: tuple) -> None:
@@ -92,7 +107,7 @@ def new_session(
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,  # a proxy from the environment would hide the real peer
         timeout=aiohttp.ClientTimeout(total=None),  # the whole call is bounded in :func:`post`
-        headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+        headers=SESSION_HEADERS,
         auto_decompress=False,
     )
 
@@ -102,10 +117,15 @@ async def post(
 ) -> CallOutcome:
     """POST ``body``; a 2xx answer within ``timeout`` (for the whole call) is a success."""
     started = time.monotonic()
+    answer: dict = {}
 
     def outcome(ok: bool, code: int | None, error: str | None, **extra) -> CallOutcome:
         elapsed = int((time.monotonic() - started) * 1000)
-        return CallOutcome(ok, code, error and error[:ERROR_LENGTH], elapsed, **extra)
+        error = error and error[:ERROR_LENGTH]
+        if extra.get("held"):
+            return CallOutcome(ok, code, error, elapsed, **extra)
+        sent = redacted(headers)
+        return CallOutcome(ok, code, error, elapsed, **extra, request_headers=sent, **answer)
 
     try:
         async with asyncio.timeout(timeout):
@@ -113,7 +133,9 @@ async def post(
                 url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 code = response.status
-                too_big = await _body_too_big(response)
+                answer["response_headers"] = dict(response.headers)
+                too_big, head = await _read_body(response)
+                answer["response_body"] = _text(head)
                 retry_after = _retry_after(response) if code in (429, 503) else None
     except Held:
         return outcome(False, None, None, held=True)
@@ -137,17 +159,26 @@ async def post(
     return outcome(False, code, f"HTTP {code}", retry_after=retry_after)
 
 
-async def _body_too_big(response: aiohttp.ClientResponse) -> bool:
-    """Read the answer up to the limit (so the connection can be reused); never beyond it."""
+async def _read_body(response: aiohttp.ClientResponse) -> tuple[bool, bytes]:
+    """Read the answer up to the limit (so the connection can be reused), never beyond it;
+    return whether it was over the limit and its first ``KEPT_BODY_BYTES``."""
     read = 0
+    head = b""
     while True:
         chunk = await response.content.read(MAX_RESPONSE_BYTES + 1 - read)
         if not chunk:
-            return False
+            return False, head
+        if len(head) < KEPT_BODY_BYTES:
+            head += chunk[: KEPT_BODY_BYTES - len(head)]
         read += len(chunk)
         if read > MAX_RESPONSE_BYTES:
             response.close()  # drop the connection instead of reading the rest
-            return True
+            return True, head
+
+
+def _text(head: bytes) -> str:
+    """Return the kept start of an answer as text any database stores (no NUL)."""
+    return head.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _retry_after(response: aiohttp.ClientResponse) -> float | None:
