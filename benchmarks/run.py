@@ -74,6 +74,7 @@ def main() -> None:
         return
     if args.only_history:
         print(json.dumps({**history_figures(folder), "quick": quick}))
+        return
     if args.only_mail:
         print(json.dumps({"mail_per_s": round(bench_mail(folder)), "quick": quick}))
         return
