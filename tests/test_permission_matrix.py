@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from portal import accounts, clients, tokens
+from portal.clock import utc_now
 from portal.extensions import db
 from portal.models import (
     AccessGroup,
@@ -21,6 +22,7 @@ from portal.models import (
     Client,
     Delivery,
     Event,
+    MaintenanceWindow,
     Role,
     ScheduledTrigger,
     User,
@@ -67,8 +69,14 @@ EVENT_PAGES = {
     "event_log.retry": "delivery",
     "event_log.resume_workflow": "workflow",
     "event_log.bulk_job": "job",
+    "settings.maintenance_window": "window",  # a window's page (instance-wide row)
 }
-INSTANCE_WIDE = {"role": Role, "group": AccessGroup, "client": Client}
+INSTANCE_WIDE = {
+    "role": Role,
+    "group": AccessGroup,
+    "client": Client,
+    "window": MaintenanceWindow,
+}
 INSTANCE_CHANGES = {
     "settings.role_new",
     "settings.role_edit",
@@ -128,6 +136,9 @@ def make_row(app, kind: str, client_name: str, tag: str) -> int:
             "client": lambda: client,
             "event": lambda: Event(client_id=client.id, type=f"e {tag}", status="processed"),
             "delivery": lambda: _failed_delivery(client.id, tag),
+            "window": lambda: MaintenanceWindow(
+                started_at=utc_now(), started_by="cli", started_via="cli"
+            ),
             "job": lambda: BulkJob(
                 action="retry", selection={"event_ids": []}, client_ids=[client.id]
             ),

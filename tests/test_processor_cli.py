@@ -249,3 +249,26 @@ def test_kill_9_with_500_calls_in_flight_loses_nothing_and_keeps_webhook_ids(app
     assert sorted(keys) == ids
     assert all(keys[event_id] == {str(deliveries[event_id])} for event_id in ids)
     assert server.count > len(ids)  # the calls in flight at the kill were sent again
+
+
+def test_a_processor_stopped_and_started_again_in_one_process_runs_its_rounds(app, client):
+    """APScheduler's shutdown closes its thread pool for good: a second start in the same
+    process (a test, an embedded restart) must get a fresh one and run its ticks again."""
+    app.config.update(PROCESSOR_INTERVAL_SECONDS=0.1)
+    key = api_key(app)
+    for round_ in range(2):
+        assert runner_module.start(app)
+        try:
+            post_events(client, key, {"events": [{"type": f"again-{round_}"}]})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with app.app_context():
+                    waiting = sa.select(sa.func.count()).where(Event.status == "queued")
+                    queued = db.session.scalar(waiting)
+                    db.session.remove()
+                if queued == 0:
+                    break
+                time.sleep(0.1)
+            assert queued == 0, f"start number {round_ + 1} ran no round"
+        finally:
+            runner_module.stop(app)

@@ -12,6 +12,7 @@ import sys
 import threading
 
 import click
+from apscheduler.executors.pool import ThreadPoolExecutor
 from flask import Flask
 
 from portal.events import lease
@@ -120,6 +121,10 @@ def stop(app: Flask) -> None:
             pump.stop()  # calls in flight finish and are recorded while we still hold the lease
         if scheduler.running:
             scheduler.shutdown(wait=True)
+            # shutdown() closes the executor's thread pool for good, and start() does not open
+            # a new one: give the scheduler a fresh pool so a later start() runs its jobs.
+            scheduler.remove_executor("default", shutdown=False)
+            scheduler.add_executor(ThreadPoolExecutor(), "default")
     with app.app_context():
         lease.release(holder)
     stopping.clear()  # stopped: a later start (or a one-off tick) runs normally
