@@ -55,6 +55,7 @@ from portal.models import (
 from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
 from tests.form_pages import read_forms
+from tests.test_postgres import drop_database
 
 HOSTILE = [
     "²",  # a digit to str.isdigit(), not to int()
@@ -243,9 +244,8 @@ def postgres_site(server: str, folder: Path) -> Iterator[Site]:
     try:
         yield Site(lambda: create(seeded), ids, key)
     finally:
-        with admin.connect() as conn:
-            for name in made:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for name in made:
+            drop_database(admin, name)
         admin.dispose()
 
 

@@ -5,6 +5,7 @@ starts one); elsewhere it skips, except under CI where a missing server is a fai
 """
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -49,9 +50,22 @@ def pg_app(tmp_path) -> Iterator[Flask]:
     finally:
         with app.app_context():
             db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)
         admin.dispose()
+
+
+def drop_database(admin: sa.Engine, name: str) -> None:
+    """Drop a test database, its sessions ended. FORCE may not end a backend of another role
+    (an autovacuum worker that just started in it): wait for it and try again."""
+    for attempt in range(20):
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except sa.exc.ProgrammingError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
 
 
 def test_setup_is_idempotent_on_postgres(pg_app):
