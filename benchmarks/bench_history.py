@@ -11,7 +11,7 @@ from bench_pipeline import signed_in_client
 from bench_setup import make_app, prepare
 
 from portal import clients
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import processor
 from portal.events.ingest import store_events
 from portal.extensions import db

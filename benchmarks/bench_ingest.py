@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from bench_setup import BATCH, event_rows
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 
 
 def post_batches(base: str, key: str, bodies: list[bytes], threads: int) -> tuple[int, float]:

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from bench_setup import BATCH, PASSWORD, event_rows, make_app
 
 from portal import maintenance
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import processor
-from portal.events.tables import events as events_t
-from portal.events.tables import maintenance as state_t
 from portal.extensions import db
 from portal.models import Workflow
+from portal.models.tables import events as events_t
+from portal.models.tables import maintenance as state_t
 
 
 def bench_processing(app, client_id: int) -> tuple[float, int]:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from bench_ingest import bench_ingest
 from bench_setup import BATCH, ROOT, env_for, event_rows, log, prepare
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease, processor
 from portal.events.ingest import parse_events, store_events
 from portal.extensions import db

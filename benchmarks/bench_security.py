@@ -8,11 +8,12 @@ import time
 import pyotp
 import sqlalchemy as sa
 
-from portal import accounts, twofactor
-from portal.clock import utc_now
+from portal import accounts
+from portal.accounts import twofactor
+from portal.accounts.passwords import hash_password
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import SignInFailure, TwoFactor, User
-from portal.passwords import hash_password
 from portal.security import signins
 
 

@@ -15,8 +15,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from portal import accounts, clients, create_app  # noqa: E402
-from portal.events.tables import lease  # noqa: E402
 from portal.extensions import db  # noqa: E402
+from portal.models.tables import lease  # noqa: E402
 
 PASSWORD = "benchmark-password"
 BATCH = 1000

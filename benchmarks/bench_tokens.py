@@ -3,7 +3,8 @@
 import statistics
 import time
 
-from portal import accounts, tokens
+from portal import accounts
+from portal.accounts import tokens
 from portal.extensions import db
 
 URL = "/api/v1/maintenance"

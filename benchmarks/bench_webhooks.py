@@ -12,16 +12,16 @@ import sqlalchemy as sa
 from bench_pipeline import set_restriction, signed_in_client
 from bench_setup import ROOT, env_for, free_port, make_app, prepare, wait_for_lease
 
-from portal.clock import utc_now
+from portal.accounts.permissions import ADMIN_GROUP
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.ingest import parse_events, store_events
-from portal.events.tables import deliveries as deliveries_t
-from portal.events.tables import events as events_t
-from portal.events.tables import workflows as workflows_t
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Role, Workflow
-from portal.permissions import ADMIN_GROUP
+from portal.models.tables import deliveries as deliveries_t
+from portal.models.tables import events as events_t
+from portal.models.tables import workflows as workflows_t
 
 RECEIVER_DELAY = 0.05
 TRACE = False

@@ -5,11 +5,12 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from portal import maintenance, navigation, security
-from portal.auth import gate
+from portal import maintenance, security
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
 from portal.models.types import URL_CONVERTERS
+from portal.web import navigation
+from portal.web.auth import gate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,16 +51,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.account import bp as account_bp
     from portal.api.routes import bp as api_bp
-    from portal.auth import reset_routes  # noqa: F401  (its views join the auth blueprint)
-    from portal.auth.account_security import bp as account_security_bp
-    from portal.auth.aliases import bp as aliases_bp
-    from portal.auth.routes import bp as auth_bp
-    from portal.dashboard.routes import bp as dashboard_bp
-    from portal.event_log import bp as event_log_bp
     from portal.operations.metrics import bp as operations_bp
-    from portal.settings import bp as settings_bp
+    from portal.web.account import bp as account_bp
+    from portal.web.auth import reset_routes  # noqa: F401  (its views join the auth blueprint)
+    from portal.web.auth.account_security import bp as account_security_bp
+    from portal.web.auth.aliases import bp as aliases_bp
+    from portal.web.auth.routes import bp as auth_bp
+    from portal.web.dashboard.routes import bp as dashboard_bp
+    from portal.web.event_pages import bp as event_log_bp
+    from portal.web.settings import bp as settings_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)

@@ -55,7 +55,8 @@ class Defaults:
     LOGIN_THROTTLE = "30 per 5 minutes"
     TRUSTED_PROXIES = 0
     HTTPS = False
-    # Every holder of client_settings:manage must sign in with a second factor (portal.twofactor).
+    # Every holder of client_settings:manage must sign in with a second factor
+    # (portal.accounts.twofactor).
     REQUIRE_2FA_FOR_MANAGERS = False
     PASSWORD_MIN_SCORE = 2  # zxcvbn score (0-4) a new password needs; 2 refuses the guessable
     WEBHOOK_ALLOWED_NETWORKS: list[str] = []  # CIDRs beyond the public internet, e.g. 127.0.0.0/8

@@ -10,7 +10,7 @@ import os
 
 def post_fork(server, worker) -> None:
     """Wrap the portal's password hash check in this worker before it loads the app."""
-    from portal import passwords
+    from portal.accounts import passwords
 
     check, path = passwords.check_password_hash, os.environ["PASSWORD_CHECKS_FILE"]
 

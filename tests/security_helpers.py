@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from portal import accounts
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import SignInFailure
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal import accounts, clients
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import Delivery, Event, Role, User, Workflow

@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 
 from portal import accounts
+from portal.audit.changes import ADDED, CHANGED, REMOVED, Change, changes, compact
 from portal.extensions import db
-from portal.settings import csvfile
-from portal.settings.audit_changes import ADDED, CHANGED, REMOVED, Change, changes, compact
+from portal.web.settings import csvfile
 from tests.conftest import login
 from tests.test_audit_page import add_entry
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 
 from portal import accounts
-from portal.auth.routes import MAINTENANCE_REFUSAL
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import User
+from portal.web.auth.routes import MAINTENANCE_REFUSAL
 from tests.conftest import ADMIN_EMAIL, PASSWORD, csrf_token, login, post_form
 from tests.maintenance_helpers import add_group, login_refusal, set_maintenance
 from tests.security_helpers import age_failures, lock_out

@@ -37,12 +37,13 @@ from wtforms import Field, StringField
 from wtforms.fields.core import UnboundField
 
 import portal
-from portal import accounts, clients, tokens
-from portal.clock import utc_now
+from portal import accounts, clients
+from portal.accounts import tokens
+from portal.accounts.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
+from portal.core.clock import utc_now
+from portal.core.inputs import parse_id
 from portal.events.ingest import store_events
 from portal.extensions import db
-from portal.forms import Form
-from portal.inputs import parse_id
 from portal.models import (
     BulkJob,
     Delivery,
@@ -52,7 +53,7 @@ from portal.models import (
     UserSession,
     Workflow,
 )
-from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
+from portal.web.forms import Form
 from tests.conftest import ADMIN_EMAIL, PASSWORD, PASSWORD_HASH, csrf_token, login, make_app
 from tests.form_pages import read_forms
 from tests.test_postgres import drop_database
@@ -334,7 +335,7 @@ class Failures(list):
 
 
 def test_every_form_refuses_unstorable_text(app):
-    """The NUL rule lives in portal.forms.Form: a form on FlaskForm directly would skip it."""
+    """The NUL rule lives in portal.web.forms.Form: a form on FlaskForm directly would skip it."""
     assert form_classes()
     assert [form for form in form_classes() if not issubclass(form, Form)] == []
 

@@ -8,11 +8,11 @@ import re
 import sqlalchemy as sa
 
 from portal import accounts, clients
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters, recovery
-from portal.events.tables import deliveries, events
 from portal.extensions import db
 from portal.models import AuditEntry, BulkJob, Delivery, Event
+from portal.models.tables import deliveries, events
 from tests.conftest import ADMIN_EMAIL, login, post_form
 from tests.events_support import (
     HOLDER,

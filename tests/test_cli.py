@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal import accounts, clients
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import Role
 from tests.admin_helpers import audit_entries

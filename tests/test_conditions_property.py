@@ -12,7 +12,7 @@ from portal.events.conditions import OPERATORS, condition_holds, condition_probl
 from portal.events.ingest import payload_json, store_events
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, Workflow
-from portal.settings.forms.workflows import WorkflowForm
+from portal.web.settings.forms.workflows import WorkflowForm
 from tests.events_support import HOLDER
 
 SHARED_APP = settings(

@@ -15,10 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from portal import clients
-from portal.clock import utc_now
-from portal.dashboard.stats import client_counts
+from portal.core.clock import utc_now
 from portal.events import counters, lease, operations, processor, recovery, triggers
-from portal.events.tables import counters as counters_t
 from portal.extensions import db
 from portal.models import (
     Client,
@@ -29,7 +27,9 @@ from portal.models import (
     User,
     Workflow,
 )
+from portal.models.tables import counters as counters_t
 from portal.operations import retention, totals
+from portal.web.dashboard.stats import client_counts
 from tests.events_support import HOLDER, SECRET, Recorder, drain, post_events, webhook_server
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
 

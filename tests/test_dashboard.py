@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal import accounts
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.extensions import db
 from portal.maintenance import get_or_create_state

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
-from portal.events.tables import events
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import RestrictionPeriod
+from portal.models.tables import events
 from tests.conftest import login
 from tests.events_support import (
     SECRET,

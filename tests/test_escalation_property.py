@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from portal import accounts, clients
+from portal.accounts.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE, USERS_MANAGE
 from portal.extensions import db
 from portal.models import AccessGroup, Role, User
-from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE, USERS_MANAGE
 from tests.conftest import CSRF_RE, PASSWORD_HASH, login, make_app
 
 GRANTABLE = [code for code in CATALOGUE if code not in (CLIENT_SETTINGS_MANAGE, USERS_MANAGE)]

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from portal import clients
 from portal.events import counters, operations
 from portal.events.runs import LATEST_RUN
-from portal.events.tables import events as events_t
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, User
+from portal.models.tables import events as events_t
 from tests.events_support import (
     SECRET,
     Recorder,

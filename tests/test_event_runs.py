@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters, lease, operations, triggers
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, ScheduledTrigger, User

@@ -4,11 +4,11 @@ import pytest
 import sqlalchemy as sa
 
 from portal import accounts
-from portal.auth.routes import MAINTENANCE_REFUSAL
 from portal.extensions import db
-from portal.guardrails import LAST_MANAGER, NOT_YOURSELF, SELF_LOCKOUT
 from portal.maintenance import get_or_create_state, may_bypass
+from portal.maintenance.guardrails import LAST_MANAGER, NOT_YOURSELF, SELF_LOCKOUT
 from portal.models import Role, User
+from portal.web.auth.routes import MAINTENANCE_REFUSAL
 from tests.admin_helpers import add_group, add_role, client_id, group_id, role_id, text
 from tests.conftest import login, post_form
 

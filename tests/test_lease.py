@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease
-from portal.events.tables import lease as lease_table
 from portal.extensions import db
+from portal.models.tables import lease as lease_table
 from tests.events_support import add_workflow, api_key, post_events, run_tick, set_restriction
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import Flask
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
 from portal.mail import outbox

@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal import accounts
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.mail.sender import send_round
 from portal.models import OutboxMessage

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 
 from portal import accounts
-from portal.auth.routes import MAINTENANCE_REFUSAL
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import load_state
 from portal.models import MaintenanceState, User
+from portal.web.auth.routes import MAINTENANCE_REFUSAL
 from tests.conftest import PASSWORD, login, make_app
 from tests.maintenance_helpers import add_group, login_refusal, set_maintenance
 

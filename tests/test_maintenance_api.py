@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
-from portal.events.tables import deliveries, events
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import load_state
 from portal.models import AuditEntry, Client
+from portal.models.tables import deliveries, events
 from tests.conftest import ADMIN_EMAIL, csrf_token, login
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
 from tests.token_helpers import add_user, any_app, bearer, make_token  # noqa: F401

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from tests.conftest import login
 from tests.maintenance_helpers import set_maintenance
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal import clients
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import AccessGroup, Role
 from tests.admin_helpers import audit_entries

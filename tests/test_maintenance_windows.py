@@ -12,8 +12,8 @@ from portal.events import operations
 from portal.extensions import db
 from portal.maintenance import live
 from portal.models import Delivery, MaintenanceWindow, User
-from portal.settings.csvfile import escape_cell
-from portal.settings.windows import COLUMNS, to_csv
+from portal.web.settings.csvfile import escape_cell
+from portal.web.settings.windows import COLUMNS, to_csv
 from tests.conftest import login
 from tests.events_support import (
     SECRET,
@@ -159,8 +159,8 @@ def test_live_poll_shows_the_banner_to_bypass_users_and_sends_blocked_users_away
 
 
 def test_dashboard_shows_elapsed_time_and_held_count_then_drain_progress(app, client):
-    from portal.clock import utc_now
-    from portal.events.tables import events
+    from portal.core.clock import utc_now
+    from portal.models.tables import events
 
     key = api_key(app)
     set_maintenance(app, True, restrict_event_processor=True, **ADMIN)

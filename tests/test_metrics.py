@@ -7,7 +7,7 @@ import requests
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
 from portal.models import Event

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from portal import accounts, names
-from portal.accounts import AccountError
+from portal import accounts
+from portal.accounts import AccountError, names
 from portal.extensions import db
 from portal.models import AccessGroup, AuditEntry, Client, Role
 from tests.admin_helpers import client_id, role_id, text

@@ -4,14 +4,15 @@ import re
 
 import pytest
 
-from portal import accounts, navigation
-from portal.extensions import db
-from portal.permissions import (
+from portal import accounts
+from portal.accounts.permissions import (
     AUDIT_VIEW,
     CLIENT_SETTINGS_MANAGE,
     USERS_MANAGE,
     WORKFLOWS_MANAGE,
 )
+from portal.extensions import db
+from portal.web import navigation
 from tests.conftest import login
 
 

@@ -18,7 +18,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from portal import accounts, clients, tokens
+from portal import accounts, clients
+from portal.accounts import tokens
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.maintenance.changes import update_state

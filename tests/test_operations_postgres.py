@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import ClientTotals, Event
 from portal.operations import retention

@@ -1,4 +1,4 @@
-"""A user made to change their password at first sign-in (portal.auth.gate), and the users
+"""A user made to change their password at first sign-in (portal.web.auth.gate), and the users
 list's "Last signed in" and "May sign in during maintenance" columns."""
 
 import re

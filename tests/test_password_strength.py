@@ -1,9 +1,11 @@
-"""Guessable passwords are refused wherever a password is set: the one check in portal.passwords,
-the forms and the CLI (``flask users create``, ``flask users set-password``, ``flask setup``)."""
+"""Guessable passwords are refused wherever a password is set: the one check in
+portal.accounts.passwords, the forms and the CLI (``flask users create``,
+``flask users set-password``, ``flask setup``)."""
 
 import pytest
 
-from portal import accounts, passwords
+from portal import accounts
+from portal.accounts import passwords
 from portal.security.config import ConfigError
 from tests.admin_helpers import user_id
 from tests.conftest import ADMIN_EMAIL, PASSWORD, login, make_app, post_form

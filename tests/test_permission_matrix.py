@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from portal import accounts, clients, tokens
-from portal.clock import utc_now
+from portal import accounts, clients
+from portal.accounts import tokens
+from portal.accounts.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import (
     AccessGroup,
@@ -28,7 +30,6 @@ from portal.models import (
     User,
     Workflow,
 )
-from portal.permissions import CATALOGUE, CLIENT_SETTINGS_MANAGE
 from tests.conftest import PASSWORD_HASH, login
 from tests.test_postgres import pg_app  # noqa: F401  (the PostgreSQL fixture)
 from tests.test_routes_inventory import PROTECTED, SIGNED_IN_ONLY

@@ -112,7 +112,7 @@ def test_scheduled_start_happens_once_and_the_window_is_reported_on_postgres(pg_
     import threading
     from datetime import timedelta
 
-    from portal.clock import utc_now
+    from portal.core.clock import utc_now
     from portal.maintenance import get_or_create_state
     from portal.maintenance.report import report
     from portal.maintenance.schedule import STARTED, start_if_due

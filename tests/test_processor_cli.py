@@ -12,11 +12,11 @@ import click
 import pytest
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import runner as runner_module
-from portal.events.tables import lease as lease_table
 from portal.extensions import db
 from portal.models import Delivery, Event
+from portal.models.tables import lease as lease_table
 from tests.events_support import (
     SECRET,
     Recorder,

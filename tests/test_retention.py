@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
 from portal.models import Client, ClientTotals, Delivery, Event

@@ -2,7 +2,8 @@
 
 import sqlalchemy as sa
 
-from portal import accounts, names
+from portal import accounts
+from portal.accounts import names
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Role, User

@@ -10,7 +10,7 @@ import re
 import pytest
 from flask import Flask
 
-from portal.permissions import (
+from portal.accounts.permissions import (
     AUDIT_VIEW,
     CATALOGUE,
     CLIENT_SETTINGS_MANAGE,

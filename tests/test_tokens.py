@@ -5,7 +5,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal import accounts
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.maintenance.changes import update_state
@@ -143,7 +143,7 @@ def test_a_scope_stops_working_once_its_user_loses_the_permission(any_app):  # n
         db.session.commit()
         user = accounts.find_user("m@example.com")
         # ... and no new token may carry it
-        from portal import tokens
+        from portal.accounts import tokens
 
         try:
             tokens.create(user, "again", [WRITE], 30, None)

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal import schedule
-from portal.clock import utc_now
+from portal.core.clock import utc_now
+from portal.events import trigger_schedule as schedule
 from portal.events import triggers
 from portal.extensions import db
 from portal.models import Event, ScheduledTrigger

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
+from portal.events.trigger_schedule import next_fire_time
 from portal.extensions import db
 from portal.models import ScheduledTrigger
-from portal.schedule import next_fire_time
 from tests.admin_helpers import audit_entries
 from tests.conftest import login, post_form
 

@@ -9,11 +9,12 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from portal import accounts, twofactor
-from portal.auth import signin
-from portal.auth.routes import MAINTENANCE_REFUSAL
+from portal import accounts
+from portal.accounts import twofactor
 from portal.extensions import db
 from portal.models import Client, TwoFactor, UserSession
+from portal.web.auth import signin
+from portal.web.auth.routes import MAINTENANCE_REFUSAL
 from tests.admin_helpers import last_audit, text, user_id
 from tests.conftest import ADMIN_EMAIL, PASSWORD, login, make_app, post_form
 from tests.maintenance_helpers import login_refusal, set_maintenance

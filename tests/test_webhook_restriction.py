@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease, processor
 from portal.events.webhooks.pump import Pump
 from portal.extensions import db

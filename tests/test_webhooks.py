@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 import standardwebhooks
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events.webhooks import outcomes, transport
 from portal.events.webhooks.slots import Item, Slots
 from portal.extensions import db

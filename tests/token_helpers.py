@@ -3,7 +3,8 @@
 import pytest
 from flask import Flask
 
-from portal import accounts, tokens
+from portal import accounts
+from portal.accounts import tokens
 from portal.extensions import db
 from portal.models import User
 from tests.conftest import PASSWORD_HASH

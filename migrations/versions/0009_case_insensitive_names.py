@@ -38,7 +38,7 @@ audit_entries = sa.table(
 
 
 def key(name: str) -> str:
-    """The comparison of portal.names.name_key, frozen here as of this migration."""
+    """The comparison of portal.accounts.names.name_key, frozen here as of this migration."""
     return (name or "").strip().casefold()
 
 

@@ -1,7 +1,8 @@
 """Domain rules for users, roles and groups, shared by the CLI and the web forms.
 
 Clients, their policy and API keys live in ``portal.clients``; passwords and the lockout in
-``portal.passwords``. Functions add to the session and flush; the caller commits its unit of work.
+``portal.accounts.passwords``. Functions add to the session and flush; the caller commits its
+unit of work.
 """
 
 import re
@@ -9,13 +10,13 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from portal import names
+from portal.accounts import names
+from portal.accounts.passwords import account_words, hash_password, password_problem, unlock
+from portal.accounts.permissions import CATALOGUE
+from portal.accounts.tokens import revoke_all as revoke_tokens
 from portal.extensions import db
 from portal.models import AccessGroup, Client, Role, User
-from portal.passwords import account_words, hash_password, password_problem, unlock
-from portal.permissions import CATALOGUE
 from portal.security import sessions
-from portal.tokens import revoke_all as revoke_tokens
 
 DEFAULT_CLIENT = "Default"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -73,7 +74,7 @@ def _check_memberships(roles: list[Role], groups: list[AccessGroup]) -> None:
 
 def clean_name(name: str, label: str, model, exclude_id: int | None = None) -> str:
     """Return ``name`` trimmed, raising AccountError when it is empty, too long or taken
-    (names are unique without regard to case; see ``portal.names``)."""
+    (names are unique without regard to case; see ``portal.accounts.names``)."""
     name = (name or "").strip()
     if not name:
         raise AccountError(f"{label} needs a name.", "name")

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from flask import abort
 
 from portal.accounts import AccountError
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
 from portal.extensions import db
 from portal.models import AuditEntry, Client, Role, User
-from portal.permissions import CLIENT_SETTINGS_MANAGE
 
 # Audit modules about instance-wide objects: only instance admins read their entries.
 INSTANCE_MODULES = ("roles", "groups", "maintenance")

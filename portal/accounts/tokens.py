@@ -19,11 +19,11 @@ from functools import cached_property
 import sqlalchemy as sa
 
 from portal import audit
-from portal.clock import utc_now
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW, WORKFLOWS_MANAGE
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import PersonalAccessToken, Role, User
 from portal.models.accounts import user_roles
-from portal.permissions import CLIENT_SETTINGS_MANAGE, EVENTS_VIEW, WORKFLOWS_MANAGE
 
 PREFIX = "gpat_"
 MODULE = "tokens"

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup
 
-from portal.clock import utc_now
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import RecoveryCode, TwoFactor, User
-from portal.permissions import CLIENT_SETTINGS_MANAGE
 from portal.security import sessions
 
 ISSUER = "Gateway Portal"

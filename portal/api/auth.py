@@ -10,8 +10,9 @@ from functools import wraps
 
 from flask import g, jsonify, request
 
-from portal import audit, tokens
-from portal.clock import utc_now
+from portal import audit
+from portal.accounts import tokens
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import display_message, load_state, may_bypass
 from portal.security import signins

@@ -10,11 +10,11 @@ Another client's row answers 404 exactly like a missing one.
 import sqlalchemy as sa
 from flask import g, jsonify, request
 
-from portal import tokens
+from portal.accounts import tokens
+from portal.accounts.authorization import in_scope, visible_clients
 from portal.api.auth import token_required
 from portal.api.params import BadField, moment, single_values, whole_number
 from portal.api.routes import api_error, bp
-from portal.authorization import in_scope, visible_clients
 from portal.events import browse, operations
 from portal.events.guard import restriction_on
 from portal.events.lookup import delivery_as_dict, event_for_client, iso

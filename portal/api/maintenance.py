@@ -8,12 +8,14 @@ stale ``If-Match`` applies nothing (412).
 from flask import current_app, g, jsonify, request
 from flask_login import current_user
 
-from portal import accounts, tokens
+from portal import accounts
+from portal.accounts import tokens
+from portal.accounts.authorization import is_instance_admin
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
 from portal.api.auth import authenticate, has_bearer, token_required
 from portal.api.params import BadField
 from portal.api.routes import api_error, bp, key_client
-from portal.authorization import is_instance_admin
-from portal.concurrency import fingerprint
+from portal.audit.concurrency import fingerprint
 from portal.events import quiet
 from portal.extensions import db
 from portal.maintenance import load_state
@@ -26,7 +28,6 @@ from portal.maintenance.changes import (
 from portal.maintenance.impact import Impact, describe
 from portal.maintenance.schedule import parse_start
 from portal.models import MaintenanceState, User
-from portal.permissions import CLIENT_SETTINGS_MANAGE
 
 DEFAULT_WAIT_SECONDS = 30
 FLAGS = ("enabled", "restrict_event_processor")

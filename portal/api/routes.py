@@ -4,9 +4,10 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from portal import clients, tokens
+from portal import clients
+from portal.accounts import tokens
+from portal.accounts.authorization import visible_client_ids
 from portal.api.auth import authenticate, has_bearer
-from portal.authorization import visible_client_ids
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
 from portal.events.lease import processor_status, webhooks_unreadable

@@ -8,7 +8,7 @@ from typing import Any
 from portal.extensions import db
 from portal.models import AuditEntry, User
 
-# The personal access token the current change is made through (portal.tokens), if any.
+# The personal access token the current change is made through (portal.accounts.tokens), if any.
 _through_token: ContextVar[str | None] = ContextVar("audit_through_token", default=None)
 
 

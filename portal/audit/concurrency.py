@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.audit.changes import changes as field_changes
 from portal.extensions import db
 from portal.models import AuditEntry
-from portal.settings.audit_changes import changes as field_changes
 
 SCAN = 50  # recent entries of the module looked at to explain a refusal
 

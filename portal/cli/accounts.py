@@ -5,7 +5,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from portal import accounts, audit, clients, names
+from portal import accounts, audit, clients
+from portal.accounts import names
 from portal.extensions import db
 from portal.models import AccessGroup, Client, Role
 

@@ -4,11 +4,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from portal import accounts, audit, clients, names, passwords
+from portal import accounts, audit, clients
+from portal.accounts import names, passwords
+from portal.accounts.permissions import ADMIN_GROUP, ADMIN_ROLE, BUILTIN_ROLES
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.models import AccessGroup, Client, Role, User
-from portal.permissions import ADMIN_GROUP, ADMIN_ROLE, BUILTIN_ROLES
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 

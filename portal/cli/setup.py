@@ -3,7 +3,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from portal import accounts
-from portal.bootstrap import bootstrap
+from portal.cli.bootstrap import bootstrap
 
 
 @click.command("setup")

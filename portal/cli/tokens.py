@@ -3,7 +3,8 @@
 import click
 from flask.cli import AppGroup
 
-from portal import accounts, tokens
+from portal import accounts
+from portal.accounts import tokens
 from portal.extensions import db
 
 tokens_cli = AppGroup("tokens", help="Manage personal access tokens.")

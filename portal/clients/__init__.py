@@ -9,9 +9,9 @@ import secrets
 import sqlalchemy as sa
 
 from portal.accounts import AccountError, clean_name
+from portal.accounts.passwords import regex_problem
 from portal.extensions import db
 from portal.models import Client
-from portal.passwords import regex_problem
 
 
 def create_client(name: str, contact_email: str = "") -> tuple[Client, str]:

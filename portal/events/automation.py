@@ -8,12 +8,12 @@ import hashlib
 from typing import Any
 
 from portal import audit
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events.conditions import condition_problem
+from portal.events.trigger_schedule import next_fire_time
 from portal.events.webhooks import signing
 from portal.extensions import db
 from portal.models import Client, ScheduledTrigger, User, Workflow
-from portal.schedule import next_fire_time
 
 WORKFLOW_FIELDS = (
     "client_id",

@@ -13,8 +13,8 @@ from operator import itemgetter
 
 import sqlalchemy as sa
 
-from portal.events.tables import events
 from portal.models.events import EVENT_QUEUED
+from portal.models.tables import events
 
 # Powers of two, so a batch of any size needs at most a handful of statement shapes, and
 # small enough that a statement stays under SQLite's historic limit of 999 parameters.

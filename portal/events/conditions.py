@@ -8,7 +8,7 @@ condition (through :func:`condition_problem`) and by the processor before it eva
 
 from typing import Any
 
-from portal.inputs import whole_number
+from portal.core.inputs import whole_number
 
 OPERATORS = ("eq", "ne", "gt", "lt", "exists")
 MAX_PATH_LENGTH = 200

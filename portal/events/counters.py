@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.events.bulk import _Compiled
-from portal.events.tables import counters
 from portal.extensions import db
 from portal.models.events import EVENT_FAILED, EVENT_QUEUED
+from portal.models.tables import counters
 
 SHARDS = 8
 COUNTED = (EVENT_QUEUED, EVENT_FAILED)

@@ -2,7 +2,7 @@
 
 import threading
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease
 from portal.extensions import db
 from portal.maintenance import FLAGS, restriction_holds

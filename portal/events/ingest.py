@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
+from portal.core.inputs import UNSTORABLE, storable
 from portal.events import bulk, counters
 from portal.extensions import db
-from portal.inputs import UNSTORABLE, storable
 from portal.models.events import EVENT_QUEUED
 
 MAX_TYPE_LENGTH = 200

@@ -8,12 +8,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.clock import utc_now
-from portal.events.tables import lease
+from portal.core.clock import utc_now
 from portal.events.webhooks import health
 from portal.extensions import db
 from portal.maintenance import load_state
 from portal.models import MaintenanceState
+from portal.models.tables import lease
 
 LEASE_ID = 1
 

@@ -4,13 +4,13 @@ endpoint. Each is audited; the caller commits its unit of work."""
 import sqlalchemy as sa
 
 from portal import audit
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.runs import in_latest_run
-from portal.events.tables import deliveries, events
 from portal.extensions import db
 from portal.models import Delivery, Event, User, Workflow
 from portal.models.events import DELIVERY_FAILED, DELIVERY_PENDING, EVENT_QUEUED
+from portal.models.tables import deliveries, events
 
 MODULE = "events"
 

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters, lease, recovery, triggers
 from portal.events.actions import ACTION_RECORD, ACTION_WEBHOOK, record_result
 from portal.events.evaluation import Evaluation
 from portal.events.guard import begin_guarded, stopping
-from portal.events.tables import deliveries as deliveries_t
-from portal.events.tables import events, workflows
 from portal.extensions import db
 from portal.maintenance import schedule, windows
 from portal.models.events import (
@@ -25,6 +23,8 @@ from portal.models.events import (
     EVENT_PROCESSED,
     EVENT_QUEUED,
 )
+from portal.models.tables import deliveries as deliveries_t
+from portal.models.tables import events, workflows
 
 ID_CHUNK = 500
 CLAIM_BUDGET_SECONDS = 10.0  # then let retries and triggers have a turn

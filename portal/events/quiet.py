@@ -12,11 +12,11 @@ import time
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events.guard import restriction_on
-from portal.events.tables import deliveries
 from portal.extensions import db
 from portal.models.events import DELIVERY_PENDING
+from portal.models.tables import deliveries
 
 RUNNING, PAUSING, PAUSED = "running", "pausing", "paused"
 MAX_WAIT_SECONDS = 120

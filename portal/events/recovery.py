@@ -18,11 +18,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from portal import audit
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.guard import stopping
 from portal.events.runs import LATEST_RUN
-from portal.events.tables import deliveries, events, jobs
 from portal.extensions import db
 from portal.models import BulkJob, RestrictionPeriod, User
 from portal.models.events import (
@@ -32,6 +31,7 @@ from portal.models.events import (
     EVENT_PROCESSED,
     EVENT_QUEUED,
 )
+from portal.models.tables import deliveries, events, jobs
 
 RETRY, REPLAY = "retry", "replay"
 WAITING, RUNNING, DONE, FAILED = "waiting", "running", "done", "failed"

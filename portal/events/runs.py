@@ -8,7 +8,7 @@ Only the latest run decides the event's status (:mod:`.webhooks.outcomes`) and c
 
 from datetime import datetime
 
-from portal.events.tables import deliveries, events
+from portal.models.tables import deliveries, events
 
 LATEST_RUN = deliveries.c.created_at >= events.c.started_at  # in a join of the two tables
 

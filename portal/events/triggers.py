@@ -1,4 +1,5 @@
-"""Scheduled triggers: fire the due ones (the schedule arithmetic is ``portal.schedule``).
+"""Scheduled triggers: fire the due ones (the schedule arithmetic is
+``portal.events.trigger_schedule``).
 
 While the restriction is on nothing fires; afterwards a trigger that missed firings fires once
 and adds the firings it skipped to ``missed_count``.
@@ -8,12 +9,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events.guard import begin_guarded
 from portal.events.ingest import insert_queued, payload_json
+from portal.events.trigger_schedule import next_fire_time, schedule_problem
 from portal.extensions import db
 from portal.models import ScheduledTrigger
-from portal.schedule import next_fire_time, schedule_problem
 
 MAX_COUNTED_MISSES = 100_000  # stop counting cron firings past this (a year of minutes fits)
 

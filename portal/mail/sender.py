@@ -20,7 +20,7 @@ from email.utils import parseaddr
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.mail import configured
 from portal.mail.messages import build

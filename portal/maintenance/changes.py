@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from portal import audit
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import windows
 from portal.maintenance.rule import Selection, may_bypass
@@ -262,7 +262,7 @@ def save_by(
     """Save a person's change (the page's, the API's) with every guard: no self-lockout
     (:class:`LockoutError`), nobody left to end it (``AccountError`` from the guardrails), then
     :func:`update_state`'s own checks. The caller commits, or rolls back on an error."""
-    from portal.guardrails import guarded  # the guardrails build on this module
+    from portal.maintenance.guardrails import guarded  # the guardrails build on this module
 
     check_changes(state, changes, available=available)  # bad input before the lockout
     roles = changes.get("bypass_roles", state.bypass_roles)

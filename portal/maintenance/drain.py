@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
-from portal.events.tables import attempts, deliveries, events, workflows
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import Client
+from portal.models.tables import attempts, deliveries, events, workflows
 
 RECENT_SECONDS = 60.0
 SETTLING_SECONDS = 5.0  # before this, too soon after the lift to call a drain stalled

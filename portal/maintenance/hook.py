@@ -4,13 +4,13 @@ from flask import Flask, flash, g, jsonify, redirect, request, url_for
 from flask_login import current_user, logout_user
 
 from portal import audit
-from portal.clock import utc_now
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import schedule
 from portal.maintenance.live import POLL_SECONDS
 from portal.maintenance.rule import may_bypass
 from portal.maintenance.state import FLAGS, Flags, display_message, load_state, phase, version
-from portal.permissions import CLIENT_SETTINGS_MANAGE
 from portal.security import sessions
 
 # Endpoints that work whatever the state: signing in/out, password reset, the health check.
@@ -54,7 +54,7 @@ def enforce_maintenance():
         return None
     user = current_user._get_current_object()
     sessions.end(user)  # copies of its cookies end too
-    # the window's page lists these (portal.maintenance.timeline.SESSION_ENDED)
+    # the window's page lists these (portal.operations.timeline.SESSION_ENDED)
     audit.record(user, "auth", "session_ended", "Session ended by maintenance")
     db.session.commit()
     logout_user()  # also clears a remember-me cookie

@@ -12,7 +12,7 @@ import time
 from flask import Blueprint, Flask, g, jsonify, render_template
 from flask_login import current_user
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance.state import FLAGS, version
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from portal import audit
-from portal.clock import utc_now
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance.changes import MaintenanceError, update_state
 from portal.maintenance.rule import Selection, may_bypass
@@ -19,7 +20,6 @@ from portal.maintenance.windows import SCHEDULER
 from portal.models import MaintenanceState, Role, User
 from portal.models.accounts import user_roles
 from portal.models.maintenance import STATE_ID
-from portal.permissions import CLIENT_SETTINGS_MANAGE
 
 STARTED, CANCELLED = "started", "cancelled"
 UNSAFE = (

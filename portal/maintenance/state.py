@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import MaintenanceState
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES, STATE_ID, restricted_at

@@ -13,12 +13,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
-from portal.events.tables import deliveries, events
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance.drain import Pace, pace
 from portal.models import AuditEntry, MaintenanceState, MaintenanceWindow, RestrictionPeriod, User
 from portal.models.events import DELIVERY_FAILED, EVENT_QUEUED
+from portal.models.tables import deliveries, events
 
 SCHEDULER = "scheduler"
 WEB, CLI = "web", "cli"

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Client(db.Model):
     password_regex: Mapped[str] = mapped_column(sa.String(500), default="")
     password_rule_message: Mapped[str] = mapped_column(sa.String(500), default="")
     password_rule_message_de: Mapped[str] = mapped_column(sa.String(500), default="")
-    # Every user of the client must sign in with a second factor (portal.twofactor).
+    # Every user of the client must sign in with a second factor (portal.accounts.twofactor).
     require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # days to keep processed and failed events (with their deliveries); see portal.operations
     retention_days: Mapped[int] = mapped_column(default=30, server_default="30")
@@ -88,7 +88,7 @@ class AccessGroup(db.Model):
         return f"<AccessGroup {self.name}>"
 
 
-# Names are unique without regard to case (the rule is portal.names; these back it up).
+# Names are unique without regard to case (the rule is portal.accounts.names; these back it up).
 sa.Index("uq_clients_name_lower", sa.func.lower(Client.name), unique=True)
 sa.Index("uq_roles_name_lower", sa.func.lower(Role.name), unique=True)
 sa.Index("uq_access_groups_name_lower", sa.func.lower(AccessGroup.name), unique=True)
@@ -104,7 +104,7 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
-    # Set by each successful sign-in (portal.auth.signin); None: never signed in.
+    # Set by each successful sign-in (portal.web.auth.signin); None: never signed in.
     last_signed_in_at: Mapped[datetime | None]
     # Every page but the own-password page redirects there until a new password is set.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.guard import restriction_on
 from portal.extensions import db

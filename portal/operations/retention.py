@@ -19,12 +19,12 @@ from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.accounts import AccountError
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.guard import begin_guarded, stopping
-from portal.events.tables import deliveries, events
 from portal.extensions import db
 from portal.models import Client
+from portal.models.tables import deliveries, events
 from portal.operations.totals import FINISHED, totals_t
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from portal.authorization import client_scope, is_instance_admin, scoped_audit
-from portal.clock import utc_now
+from portal.accounts.authorization import client_scope, is_instance_admin, scoped_audit
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance.report import WindowRow, window_row
 from portal.models import AuditEntry, MaintenanceWindow, User
@@ -24,7 +24,7 @@ REFUSED = "login_refused"
 SESSION_ENDED = "session_ended"  # module "maintenance": the hook signed a blocked user out
 ENTRIES = 200
 _REASON = re.compile(r"\(([^)]*)\)")  # "Sign-in refused (<outcome>) from ..."
-REASONS = {  # the outcomes of portal.auth.signin, as the page names them
+REASONS = {  # the outcomes of portal.web.auth.signin, as the page names them
     "wrong": "wrong email or password",
     "locked": "account locked",
     "maintenance": "not let in during maintenance",

@@ -4,8 +4,8 @@ Flask-Login stores ``User.get_id()`` in the session and in the remember-me cooki
 is ``"<user id>:<token>"`` and the database keeps the token's digest: signing out deletes the
 row (a copied session or remember-me cookie stops working), and changing a password,
 deactivating or removing a user deletes all their rows, and so do enrolling or resetting the
-second factor (``portal.twofactor``). Each row also keeps the browser (User-Agent) and address
-it signed in from and when it was last used, for ``/account/sessions``.
+second factor (``portal.accounts.twofactor``). Each row also keeps the browser (User-Agent)
+and address it signed in from and when it was last used, for ``/account/sessions``.
 """
 
 import hashlib
@@ -14,9 +14,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
+from portal.core.inputs import parse_id
 from portal.extensions import db
-from portal.inputs import parse_id
 from portal.models import User, UserSession
 
 _rows = UserSession.__table__

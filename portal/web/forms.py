@@ -3,7 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 
-from portal.inputs import UNSTORABLE, storable
+from portal.core.inputs import UNSTORABLE, storable
 
 DAMAGED = "The form came back damaged (a hidden field holds text no database stores): reload it."
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
-from portal.permissions import (
+from portal.accounts.permissions import (
     AUDIT_VIEW,
     CATALOGUE,
     CLIENT_SETTINGS_MANAGE,

@@ -2,8 +2,8 @@
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
-from portal.events.tables import jobs
+from portal.core.clock import utc_now
+from portal.models.tables import jobs
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from tests.browser.pages import add_bulk_job, sign_in
 from tests.conftest import make_app
 from tests.live import LiveServer, flask, prepare_db, serving

@@ -15,9 +15,9 @@ from datetime import timedelta
 import pytest
 import requests
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.maintenance.hook import hms
-from portal.settings.windows import PAGE_ORDER
+from portal.web.settings.windows import PAGE_ORDER
 from tests.browser.pages import sign_in as sign_in_page
 from tests.browser.pages import submit_sign_in
 from tests.live import (

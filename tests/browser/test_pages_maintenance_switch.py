@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from tests.browser.pages import sign_in as signed_in
 from tests.live import (
     ADMIN_EMAIL,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from tests.browser.conftest import ARTIFACTS, OPEN_PAGES
 from tests.browser.pages import sign_in
 from tests.live import LiveServer, flask, prepare_db, serving

@@ -10,7 +10,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import get_or_create_state
 from portal.maintenance.changes import update_state

@@ -6,16 +6,16 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import lease
 from portal.events.actions import ACTION_WEBHOOK, webhook_body
 from portal.events.guard import restriction_on
-from portal.events.tables import deliveries, events, workflows
 from portal.events.webhooks import outcomes, signing
 from portal.events.webhooks.outcomes import CHUNK
 from portal.events.webhooks.slots import Item
 from portal.extensions import db
 from portal.models.events import DELIVERY_PENDING
+from portal.models.tables import deliveries, events, workflows
 
 DRY_SECONDS = 0.2  # a lane whose refill found nothing asks again after this
 ORPHAN_SECONDS = 5.0

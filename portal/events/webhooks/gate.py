@@ -21,7 +21,7 @@ from contextlib import suppress
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events.webhooks import health
 from portal.events.webhooks.transport import Held
 from portal.maintenance import FLAGS

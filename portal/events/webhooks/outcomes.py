@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.runs import LATEST_RUN
-from portal.events.tables import attempts, deliveries, events, workflows
 from portal.events.webhooks.slots import Item
 from portal.events.webhooks.transport import CallOutcome
 from portal.extensions import db
@@ -27,6 +26,7 @@ from portal.models.events import (
     EVENT_PROCESSED,
     EVENT_QUEUED,
 )
+from portal.models.tables import attempts, deliveries, events, workflows
 
 JITTER = 0.25  # a retry waits its backoff plus up to a quarter more
 CHUNK = 500  # ids per IN (...) list, under every database's parameter limit

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-from portal.account import routes, tokens  # noqa: E402,F401  (registers the routes)
+from portal.web.account import routes, tokens  # noqa: E402,F401  (registers the routes)

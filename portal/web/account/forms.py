@@ -3,9 +3,9 @@
 from wtforms import IntegerField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from portal import tokens
-from portal.forms import Form
-from portal.settings.forms.maintenance import CheckboxListField
+from portal.accounts import tokens
+from portal.web.forms import Form
+from portal.web.settings.forms.maintenance import CheckboxListField
 
 
 class TokenForm(Form):

@@ -5,9 +5,9 @@ from flask_login import current_user, login_required
 from wtforms import BooleanField, SubmitField
 
 from portal import audit, mail
-from portal.account import bp
 from portal.extensions import db
-from portal.forms import Form
+from portal.web.account import bp
+from portal.web.forms import Form
 
 
 class AccountForm(Form):

@@ -3,15 +3,15 @@
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from portal import tokens
-from portal.account import bp
-from portal.account.forms import TokenForm
-from portal.clock import utc_now
+from portal.accounts import tokens
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import PersonalAccessToken
 from portal.security import reveals
-from portal.settings.common import reveal_page
-from portal.settings.forms.common import ConfirmForm
+from portal.web.account import bp
+from portal.web.account.forms import TokenForm
+from portal.web.settings.common import reveal_page
+from portal.web.settings.forms.common import ConfirmForm
 
 REVEAL = "personal-access-token"
 

@@ -3,11 +3,12 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from portal import audit, twofactor
-from portal.auth.forms import EnrolForm
+from portal import audit
+from portal.accounts import twofactor
 from portal.extensions import db
-from portal.forms import Form
 from portal.security import browsers, reveals, sessions
+from portal.web.auth.forms import EnrolForm
+from portal.web.forms import Form
 
 bp = Blueprint("account_security", __name__, url_prefix="/account")
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, redirect, request, url_for
 
-from portal.auth.routes import safe_next
+from portal.web.auth.routes import safe_next
 
 bp = Blueprint("aliases", __name__)
 

@@ -1,7 +1,7 @@
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from portal.forms import Form
+from portal.web.forms import Form
 
 
 class LoginForm(Form):

@@ -2,15 +2,15 @@
 
 While ``User.must_change_password`` is set, every page of a signed-in session redirects to the
 own-password page (``/auth/password``), which clears the flag. Then, while a user who must sign
-in with a second factor (``portal.twofactor.required``) has none, every page redirects to the
-enrolment page (``/account/two-factor``). Key-authenticated API calls have no session and are
-not affected.
+in with a second factor (``portal.accounts.twofactor.required``) has none, every page redirects
+to the enrolment page (``/account/two-factor``). Key-authenticated API calls have no session
+and are not affected.
 """
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_login import current_user
 
-from portal import twofactor
+from portal.accounts import twofactor
 from portal.maintenance import SESSIONLESS_ENDPOINTS
 
 # Reachable with either gate closed: signing out, static files, the health check and the open

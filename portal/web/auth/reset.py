@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal import accounts, audit
-from portal.clock import utc_now
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.mail import outbox
 from portal.mail.messages import public_url, render

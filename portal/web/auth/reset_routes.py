@@ -2,13 +2,14 @@
 
 from flask import flash, redirect, render_template, request, url_for
 
-from portal import accounts, mail, passwords
-from portal.auth import reset
-from portal.auth.forms import ResetPasswordForm, ResetRequestForm
-from portal.auth.routes import _too_many, bp
-from portal.clock import utc_now
+from portal import accounts, mail
+from portal.accounts import passwords
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.security import signins
+from portal.web.auth import reset
+from portal.web.auth.forms import ResetPasswordForm, ResetRequestForm
+from portal.web.auth.routes import _too_many, bp
 
 # The one answer to every request, whether an account has that address or not.
 SENT = (

@@ -17,14 +17,15 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal import accounts, audit, passwords
-from portal.auth import signin
-from portal.auth.forms import ChangePasswordForm, LoginForm, SecondFactorForm
-from portal.clock import utc_now
+from portal import accounts, audit
+from portal.accounts import passwords
+from portal.core.clock import utc_now
 from portal.extensions import db, login_manager
 from portal.maintenance import display_message, load_state
 from portal.models import User
 from portal.security import devices, reveals, sessions, signins
+from portal.web.auth import signin
+from portal.web.auth.forms import ChangePasswordForm, LoginForm, SecondFactorForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

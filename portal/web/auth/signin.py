@@ -11,8 +11,9 @@ one line every refusal shows, so the second step is never an oracle for the pass
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from portal import accounts, audit, passwords, twofactor
-from portal.clock import utc_now
+from portal import accounts, audit
+from portal.accounts import passwords, twofactor
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import load_state, may_bypass
 from portal.models import User

@@ -3,10 +3,8 @@
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 
-from portal.authorization import client_scope
-from portal.dashboard.stats import snapshot
-from portal.maintenance import load_state, timeline, windows
-from portal.permissions import (
+from portal.accounts.authorization import client_scope
+from portal.accounts.permissions import (
     AUDIT_VIEW,
     CATALOGUE,
     CLIENT_SETTINGS_MANAGE,
@@ -14,6 +12,9 @@ from portal.permissions import (
     EVENTS_VIEW,
     permission_required,
 )
+from portal.maintenance import load_state, windows
+from portal.operations import timeline
+from portal.web.dashboard.stats import snapshot
 
 bp = Blueprint("dashboard", __name__)
 REFRESH_SECONDS = 5

@@ -10,8 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.authorization import is_instance_admin, visible_clients
-from portal.clock import utc_now
+from portal.accounts.authorization import is_instance_admin, visible_clients
+from portal.accounts.permissions import EVENTS_VIEW
+from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.lease import processor_status, webhooks_unreadable
 from portal.events.operations import paused_workflows
@@ -19,7 +20,6 @@ from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
 from portal.models.events import EVENT_PROCESSED
 from portal.operations.retention import purge_summary
-from portal.permissions import EVENTS_VIEW
 
 RECENT_WINDOW = timedelta(minutes=5)
 LATEST_ROWS = 10

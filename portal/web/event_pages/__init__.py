@@ -1,5 +1,5 @@
 """The events page: browse events and their deliveries, retry, replay, resume endpoints."""
 
-from portal.event_log.routes import bp
+from portal.web.event_pages.routes import bp
 
 __all__ = ["bp"]

@@ -4,10 +4,10 @@ from wtforms import DateTimeLocalField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from portal.forms import Form
-from portal.inputs import UNSTORABLE, parse_id, storable
+from portal.core.inputs import UNSTORABLE, parse_id, storable
 from portal.models import Client
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
+from portal.web.forms import Form
 
 STATUSES = [
     SelectChoice("", "any"),

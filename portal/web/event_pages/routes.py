@@ -3,16 +3,16 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.authorization import owned_or_404, visible_clients
-from portal.event_log.forms import BulkRequest, EventFilterForm
+from portal.accounts.authorization import owned_or_404, visible_clients
+from portal.accounts.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_required
+from portal.core.inputs import parse_id
 from portal.events import browse, operations, recovery
 from portal.extensions import db
-from portal.inputs import parse_id
 from portal.maintenance import load_state
 from portal.models import Client, Delivery, Event, Workflow
 from portal.models.types import MAX_BIG_ID
-from portal.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_required
-from portal.settings.forms.common import ConfirmForm
+from portal.web.event_pages.forms import BulkRequest, EventFilterForm
+from portal.web.settings.forms.common import ConfirmForm
 
 bp = Blueprint("event_log", __name__, url_prefix="/events")
 

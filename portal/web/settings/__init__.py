@@ -5,7 +5,7 @@ from flask import Blueprint
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 # Importing the page modules registers their routes on ``bp``.
-from portal.settings import (  # noqa: E402,F401
+from portal.web.settings import (  # noqa: E402,F401
     audit,
     clients,
     groups,

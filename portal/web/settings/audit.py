@@ -10,15 +10,15 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal.authorization import scoped_audit
-from portal.clock import utc_now
+from portal.accounts.authorization import scoped_audit
+from portal.accounts.permissions import AUDIT_VIEW, permission_required
+from portal.audit.changes import changes
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import AuditEntry
-from portal.permissions import AUDIT_VIEW, permission_required
-from portal.settings import bp, csvfile
-from portal.settings.audit_changes import changes
-from portal.settings.common import page_number
-from portal.settings.forms.audit import AuditFilterForm
+from portal.web.settings import bp, csvfile
+from portal.web.settings.common import page_number
+from portal.web.settings.forms.audit import AuditFilterForm
 
 CSV_COLUMNS = ("when_utc", "who", "module", "action", "what", "changes", "before", "after")
 

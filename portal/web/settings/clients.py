@@ -4,17 +4,17 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 
 from portal.accounts import AccountError
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE, permission_required
+from portal.audit.snapshots import client_values
 from portal.clients import POLICY_FIELDS, create_client, rotate_api_key, set_policy, update_client
 from portal.extensions import db
 from portal.models import Client
 from portal.operations.retention import set_retention
-from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.security import reveals
-from portal.settings import bp, deletions
-from portal.settings.common import commit_change, confirm_delete, refuse, reveal_page
-from portal.settings.forms.clients import ClientForm
-from portal.settings.forms.common import ConfirmForm
-from portal.snapshots import client_values
+from portal.web.settings import bp, deletions
+from portal.web.settings.common import commit_change, confirm_delete, refuse, reveal_page
+from portal.web.settings.forms.clients import ClientForm
+from portal.web.settings.forms.common import ConfirmForm
 
 KEY_REVEAL = "client-api-key"
 

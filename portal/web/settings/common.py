@@ -8,13 +8,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, concurrency
+from portal import audit
 from portal.accounts import AccountError
-from portal.authorization import Refused
-from portal.clock import utc_now
+from portal.accounts.authorization import Refused
+from portal.audit import concurrency
+from portal.core.clock import utc_now
 from portal.extensions import db
-from portal.settings import bp
-from portal.settings.forms.common import ConfirmForm
+from portal.web.settings import bp
+from portal.web.settings.forms.common import ConfirmForm
 
 CONFLICT = (
     "Another change saved the same name or email a moment ago, so nothing was saved. "

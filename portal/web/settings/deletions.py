@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.clock import utc_now
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import Selection, load_state, may_bypass
 from portal.models import (
@@ -25,7 +26,6 @@ from portal.models import (
     Workflow,
 )
 from portal.models.events import DELIVERY_PENDING
-from portal.permissions import CLIENT_SETTINGS_MANAGE
 
 NAMED = 5  # users named on the page; the rest are counted
 RECENT = timedelta(hours=24)  # how far back a key rotation counts the events sent with the key

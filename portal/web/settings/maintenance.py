@@ -6,8 +6,9 @@ from flask_login import current_user
 
 from portal import mail
 from portal.accounts import AccountError
-from portal.clock import utc_now
-from portal.concurrency import conflict, stamp
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE, permission_required
+from portal.audit.concurrency import conflict, stamp
+from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.mail import notices
 from portal.maintenance import load_state
@@ -26,9 +27,8 @@ from portal.maintenance.impact import describe, processing_effect
 from portal.maintenance.schedule import parse_start
 from portal.models import AccessGroup, MaintenanceState, Role
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
-from portal.permissions import CLIENT_SETTINGS_MANAGE, permission_required
-from portal.settings import bp
-from portal.settings.forms.maintenance import MaintenanceForm
+from portal.web.settings import bp
+from portal.web.settings.forms.maintenance import MaintenanceForm
 
 STATE = "the maintenance settings"
 

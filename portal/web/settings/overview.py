@@ -2,10 +2,10 @@
 
 from flask import abort, render_template
 
-from portal import navigation
+from portal.accounts.permissions import any_permission_required
 from portal.maintenance import load_state
-from portal.permissions import any_permission_required
-from portal.settings import bp
+from portal.web import navigation
+from portal.web.settings import bp
 
 
 def _overview(page: navigation.Page, **context) -> str:

@@ -6,14 +6,15 @@ from flask_login import current_user
 
 from portal import accounts
 from portal.accounts import AccountError
-from portal.authorization import check_instance_admin, check_may_change_role
+from portal.accounts.authorization import check_instance_admin, check_may_change_role
+from portal.accounts.permissions import CATALOGUE, USERS_MANAGE, permission_required
+from portal.audit.snapshots import role_values
 from portal.extensions import db
-from portal.guardrails import guarded
 from portal.maintenance import load_state
+from portal.maintenance.guardrails import guarded
 from portal.models import Role
-from portal.permissions import CATALOGUE, USERS_MANAGE, permission_required
-from portal.settings import bp, deletions
-from portal.settings.common import (
+from portal.web.settings import bp, deletions
+from portal.web.settings.common import (
     ask_then_delete,
     commit_change,
     confirm_delete,
@@ -21,9 +22,8 @@ from portal.settings.common import (
     open_version,
     refuse,
 )
-from portal.settings.forms.common import ConfirmForm
-from portal.settings.forms.roles import RoleForm
-from portal.snapshots import role_values
+from portal.web.settings.forms.common import ConfirmForm
+from portal.web.settings.forms.roles import RoleForm
 
 
 @bp.route("/roles")

@@ -3,17 +3,17 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal import automation
-from portal.authorization import owned_or_404, rows_by_client, visible_clients
+from portal.accounts.authorization import owned_or_404, rows_by_client, visible_clients
+from portal.accounts.permissions import WORKFLOWS_MANAGE, permission_required
+from portal.core.inputs import parse_id
+from portal.events import automation
+from portal.events.trigger_schedule import describe
 from portal.extensions import db
-from portal.inputs import parse_id
 from portal.models import ScheduledTrigger
-from portal.permissions import WORKFLOWS_MANAGE, permission_required
-from portal.schedule import describe
-from portal.settings import bp, deletions
-from portal.settings.common import confirm_delete
-from portal.settings.forms.common import ConfirmForm
-from portal.settings.forms.triggers import TriggerForm
+from portal.web.settings import bp, deletions
+from portal.web.settings.common import confirm_delete
+from portal.web.settings.forms.common import ConfirmForm
+from portal.web.settings.forms.triggers import TriggerForm
 
 
 @bp.route("/triggers")

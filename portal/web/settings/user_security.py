@@ -3,15 +3,14 @@
 from flask import flash, redirect, url_for
 from flask_login import current_user
 
-from portal import twofactor
-from portal.accounts import AccountError
-from portal.authorization import check_may_manage_user, owned_or_404
+from portal.accounts import AccountError, twofactor
+from portal.accounts.authorization import check_may_manage_user, owned_or_404
+from portal.accounts.permissions import USERS_MANAGE, permission_required
 from portal.models import User
-from portal.permissions import USERS_MANAGE, permission_required
 from portal.security import sessions
-from portal.settings import bp
-from portal.settings.common import commit_change, refuse
-from portal.settings.forms.common import ConfirmForm
+from portal.web.settings import bp
+from portal.web.settings.common import commit_change, refuse
+from portal.web.settings.forms.common import ConfirmForm
 
 
 def _allowed(user: User, action: str) -> bool:

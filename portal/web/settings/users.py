@@ -5,26 +5,27 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal import accounts, passwords, tokens, twofactor
-from portal.accounts import AccountError
-from portal.auth.account_security import session_rows
-from portal.authorization import (
+from portal import accounts
+from portal.accounts import AccountError, passwords, tokens, twofactor
+from portal.accounts.authorization import (
     check_may_grant_roles,
     check_may_manage_user,
     owned_or_404,
     scoped,
     visible_clients,
 )
-from portal.clock import utc_now
-from portal.concurrency import stamp
+from portal.accounts.permissions import USERS_MANAGE, permission_required
+from portal.audit.concurrency import stamp
+from portal.audit.snapshots import user_values
+from portal.core.clock import utc_now
 from portal.extensions import db
-from portal.guardrails import check_not_self, guarded
 from portal.maintenance import Selection, load_state, may_bypass
+from portal.maintenance.guardrails import check_not_self, guarded
 from portal.models import AccessGroup, Client, PersonalAccessToken, Role, User
-from portal.permissions import USERS_MANAGE, permission_required
 from portal.security import sessions
-from portal.settings import bp, deletions
-from portal.settings.common import (
+from portal.web.auth.account_security import session_rows
+from portal.web.settings import bp, deletions
+from portal.web.settings.common import (
     ask_then_delete,
     commit_change,
     confirm_delete,
@@ -34,9 +35,8 @@ from portal.settings.common import (
     page_number,
     refuse,
 )
-from portal.settings.forms.common import ConfirmForm
-from portal.settings.forms.users import NewUserForm, PasswordResetForm, UserForm, UserSearchForm
-from portal.snapshots import user_values
+from portal.web.settings.forms.common import ConfirmForm
+from portal.web.settings.forms.users import NewUserForm, PasswordResetForm, UserForm, UserSearchForm
 
 
 @bp.route("/users")

@@ -3,14 +3,14 @@
 from flask import Response, render_template, request
 from flask_login import current_user
 
-from portal.authorization import client_scope
+from portal.accounts.authorization import client_scope
+from portal.accounts.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
 from portal.extensions import db
-from portal.maintenance import timeline
 from portal.maintenance.hook import hms
 from portal.maintenance.report import WindowRow, report
 from portal.models import MaintenanceWindow
-from portal.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
-from portal.settings import bp, csvfile
+from portal.operations import timeline
+from portal.web.settings import bp, csvfile
 
 COLUMNS = (
     "started_at",

@@ -3,7 +3,7 @@
 from wtforms import DateField, SearchField, SelectField
 from wtforms.validators import Length, Optional
 
-from portal.forms import Form
+from portal.web.forms import Form
 
 
 class AuditFilterForm(Form):

@@ -4,9 +4,9 @@ from wtforms import BooleanField, EmailField, IntegerField, StringField, SubmitF
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from portal.clients import MAX_LOCKOUT_MINUTES, MAX_RETRY_LIMIT
-from portal.forms import Form
 from portal.models import Client
-from portal.settings.forms.common import name_field
+from portal.web.forms import Form
+from portal.web.settings.forms.common import name_field
 
 
 class ClientForm(Form):

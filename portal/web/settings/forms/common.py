@@ -4,9 +4,9 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
-from portal import names
-from portal.forms import Form
+from portal.accounts import names
 from portal.models import Client
+from portal.web.forms import Form
 
 
 def strip(value: object) -> object:

@@ -3,9 +3,9 @@
 from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import Length
 
-from portal.forms import Form
 from portal.models import AccessGroup
-from portal.settings.forms.common import name_field
+from portal.web.forms import Form
+from portal.web.settings.forms.common import name_field
 
 
 class GroupForm(Form):

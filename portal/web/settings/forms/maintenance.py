@@ -12,9 +12,9 @@ from wtforms import (
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import Form
 from portal.maintenance.changes import MAX_MESSAGE_LENGTH, normalize_message
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
+from portal.web.forms import Form
 
 
 class CheckboxListField(SelectMultipleField):
@@ -25,7 +25,7 @@ class CheckboxListField(SelectMultipleField):
 
 
 class MaintenanceForm(Form):
-    # The version of the state the form was opened at (portal.concurrency): a save against a
+    # The version of the state the form was opened at (portal.audit.concurrency): a save against a
     # state changed since then is refused.
     version = HiddenField()
     enabled = BooleanField("Maintenance mode")

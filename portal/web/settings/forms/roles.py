@@ -4,10 +4,10 @@ from wtforms import HiddenField, SelectMultipleField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import Form
+from portal.accounts.permissions import CATALOGUE
 from portal.models import Role
-from portal.permissions import CATALOGUE
-from portal.settings.forms.common import name_field
+from portal.web.forms import Form
+from portal.web.settings.forms.common import name_field
 
 
 class MultiCheckboxField(SelectMultipleField):

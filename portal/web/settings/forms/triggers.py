@@ -6,10 +6,10 @@ from typing import Any
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal import jsonvalues
+from portal.core import jsonvalues
+from portal.events.trigger_schedule import cron_problem
 from portal.models import ScheduledTrigger
-from portal.schedule import cron_problem
-from portal.settings.forms.common import ClientScopedForm, name_field, strip
+from portal.web.settings.forms.common import ClientScopedForm, name_field, strip
 
 MAX_INTERVAL = 366 * 24 * 3600
 

@@ -12,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
-from portal.forms import Form
+from portal.web.forms import Form
 
 MISMATCH = "The passwords differ."
 

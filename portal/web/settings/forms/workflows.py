@@ -10,11 +10,11 @@ from wtforms import FloatField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal import jsonvalues
+from portal.core import jsonvalues
 from portal.events import conditions, targets
 from portal.events.webhooks.signing import secret_key
 from portal.models import Workflow
-from portal.settings.forms.common import ClientScopedForm, name_field, strip
+from portal.web.settings.forms.common import ClientScopedForm, name_field, strip
 
 OPERATORS = [
     SelectChoice("eq", "equals"),

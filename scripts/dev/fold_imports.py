@@ -1,0 +1,179 @@
+"""Rewrite references to the portal modules that moved when the package root was folded.
+
+Run from the repository root, after merging a branch that was started before the fold:
+
+    python scripts/dev/fold_imports.py            # rewrite every tracked text file
+    python scripts/dev/fold_imports.py --check    # list what would change, exit 1 if anything
+    python scripts/dev/fold_imports.py tests docs # only these files or folders
+
+It rewrites ``from portal.X import y`` statements (splitting one whose names now live in
+different packages), dotted names anywhere (``import portal.x``, ``mock.patch("portal.x.y")``,
+comments, Markdown) and file paths (``portal/x.py``). Running it again changes nothing. Sort the
+imports afterwards: ``ruff check --fix --select I . && ruff format .``.
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+# Old module (or package) -> where it lives now. A name below a moved package moves with it.
+MOVES = {
+    "portal.clock": "portal.core.clock",
+    "portal.inputs": "portal.core.inputs",
+    "portal.jsonvalues": "portal.core.jsonvalues",
+    "portal.passwords": "portal.accounts.passwords",
+    "portal.names": "portal.accounts.names",
+    "portal.permissions": "portal.accounts.permissions",
+    "portal.authorization": "portal.accounts.authorization",
+    "portal.twofactor": "portal.accounts.twofactor",
+    "portal.tokens": "portal.accounts.tokens",
+    "portal.guardrails": "portal.maintenance.guardrails",
+    "portal.bootstrap": "portal.cli.bootstrap",
+    "portal.snapshots": "portal.audit.snapshots",
+    "portal.settings.audit_changes": "portal.audit.changes",
+    "portal.concurrency": "portal.audit.concurrency",
+    "portal.automation": "portal.events.automation",
+    "portal.schedule": "portal.events.trigger_schedule",
+    "portal.events.tables": "portal.models.tables",
+    "portal.maintenance.timeline": "portal.operations.timeline",
+    "portal.auth": "portal.web.auth",
+    "portal.account": "portal.web.account",
+    "portal.dashboard": "portal.web.dashboard",
+    "portal.settings": "portal.web.settings",
+    "portal.event_log": "portal.web.event_pages",
+    "portal.forms": "portal.web.forms",
+    "portal.navigation": "portal.web.navigation",
+}
+
+# Files whose module path kept its name but whose file did not (a module became a package).
+FILE_MOVES = {
+    "portal/accounts.py": "portal/accounts/__init__.py",
+    "portal/audit.py": "portal/audit/__init__.py",
+    "portal/clients.py": "portal/clients/__init__.py",
+    "portal/tokens/__init__.py": "portal/accounts/tokens.py",
+    "portal/tokens/": "portal/accounts/tokens.py",
+}
+PACKAGES = {
+    "portal.auth",
+    "portal.account",
+    "portal.dashboard",
+    "portal.settings",
+    "portal.event_log",
+}
+
+SELF = Path(__file__).resolve()
+
+
+def new_module(name: str) -> str:
+    """Return where the module (or a name inside it) ``name`` lives now."""
+    for old in sorted(MOVES, key=len, reverse=True):
+        if name == old or name.startswith(old + "."):
+            return MOVES[old] + name[len(old) :]
+    return name
+
+
+def _alternation(keys) -> str:
+    return "|".join(re.escape(key) for key in sorted(keys, key=len, reverse=True))
+
+
+DOTTED = re.compile(rf"(?<![\w.])({_alternation(MOVES)})(?!\w)")
+
+
+def _path_moves() -> dict[str, str]:
+    moves = dict(FILE_MOVES)
+    for old, new in MOVES.items():
+        old_path, new_path = old.replace(".", "/"), new.replace(".", "/")
+        if old in PACKAGES:
+            moves[old_path] = new_path
+        else:
+            moves[old_path + ".py"] = new_path + ".py"
+    return moves
+
+
+PATH_MOVES = _path_moves()
+PATHS = re.compile(rf"(?<![\w/.])({_alternation(PATH_MOVES)})(?!\w)")
+
+FROM_IMPORT = re.compile(
+    r"^(?P<indent>[ \t]*)from[ \t]+(?P<module>portal(?:\.\w+)*)[ \t]+import[ \t]+"
+    r"(?P<body>\([^)]*\)|(?:[^\n\\]|\\\n)*)",
+    re.MULTILINE,
+)
+
+
+def _split_comment(body: str) -> tuple[str, list[str]]:
+    code, comments = [], []
+    for line in body.splitlines():
+        text, _, comment = line.partition("#")
+        code.append(text)
+        if comment.strip():
+            comments.append("#" + comment.rstrip())
+    return " ".join(code), comments
+
+
+def _rewrite_from(match: re.Match) -> str:
+    module, indent = match["module"], match["indent"]
+    code, comments = _split_comment(match["body"])
+    items = [item.strip() for item in code.replace("\\", " ").strip("() \t").split(",")]
+    groups: dict[str, list[str]] = {}
+    kept = True  # every name is still imported under its own name from the module's new home
+    for item in filter(None, items):
+        name, _, alias = (part.strip() for part in item.partition(" as "))
+        parent, base = new_module(f"{module}.{name}").rsplit(".", 1)
+        kept = kept and parent == new_module(module) and base == name
+        shown = alias or name
+        groups.setdefault(parent, []).append(base if base == shown else f"{base} as {shown}")
+    if kept:
+        return match[0]  # the dotted pass renames the module, layout and comments untouched
+    lines = [f"{indent}from {parent} import {', '.join(names)}" for parent, names in groups.items()]
+    if comments:
+        lines[0] += "  " + " ".join(comments)
+    return "\n".join(lines)
+
+
+def rewrite(text: str, python: bool) -> str:
+    """Return ``text`` with every reference to a moved module pointing at its new home."""
+    if python:
+        text = FROM_IMPORT.sub(_rewrite_from, text)
+    text = DOTTED.sub(lambda m: MOVES[m[1]], text)
+    return PATHS.sub(lambda m: PATH_MOVES[m[1]], text)
+
+
+def tracked_files(roots: list[str]) -> list[Path]:
+    listed = subprocess.run(  # noqa: S603 - a fixed git command on the paths given
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", *roots],  # noqa: S607
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    return [Path(name) for name in listed.split("\0") if name]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", help="files or folders (default: the whole tree)")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if needed")
+    args = parser.parse_args(argv)
+    changed = []
+    for path in tracked_files(args.paths):
+        if path.resolve() == SELF or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # not a text file
+        new = rewrite(text, python=path.suffix == ".py")
+        if new != text:
+            changed.append(path)
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    for path in changed:
+        print(path)
+    if args.check:
+        return 1 if changed else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
