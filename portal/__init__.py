@@ -5,9 +5,10 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from portal import maintenance, security
+from portal import maintenance, operations, security
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
+from portal.mail import sender
 from portal.models.types import URL_CONVERTERS
 from portal.web import navigation
 from portal.web.auth import gate
@@ -34,6 +35,8 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     maintenance.init_app(app)
     gate.init_app(app)  # after the maintenance hook
     navigation.init_app(app)
+    operations.init_app(app)  # retention and history join the processor's rounds
+    sender.init_app(app)  # and the outbox round
     register_cli(app)
     return app
 
@@ -51,7 +54,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.api.routes import bp as api_bp
+    from portal.api import bp as api_bp
     from portal.operations.metrics import bp as operations_bp
     from portal.web.account import bp as account_bp
     from portal.web.auth import reset_routes  # noqa: F401  (its views join the auth blueprint)

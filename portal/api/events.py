@@ -13,15 +13,15 @@ from flask import g, jsonify, request
 from portal.accounts import tokens
 from portal.accounts.authorization import in_scope, visible_clients
 from portal.api.auth import token_required
+from portal.api.blueprint import api_error, bp
 from portal.api.params import BadField, moment, single_values, whole_number
-from portal.api.routes import api_error, bp
+from portal.core.inputs import MAX_BIG_ID
 from portal.events import browse, operations
 from portal.events.guard import restriction_on
 from portal.events.lookup import delivery_as_dict, event_for_client, iso
 from portal.extensions import db
 from portal.models import Delivery, Event, User, Workflow
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
-from portal.models.types import MAX_BIG_ID
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500

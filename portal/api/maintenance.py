@@ -13,8 +13,8 @@ from portal.accounts import tokens
 from portal.accounts.authorization import is_instance_admin
 from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
 from portal.api.auth import authenticate, has_bearer, token_required
+from portal.api.blueprint import api_error, bp, key_client
 from portal.api.params import BadField
-from portal.api.routes import api_error, bp, key_client
 from portal.audit.concurrency import fingerprint
 from portal.events import quiet
 from portal.extensions import db

@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import jsonify
 
-from portal.api.routes import bp
+from portal.api.blueprint import bp
 
 MAX_BATCH = 1000  # the default INGEST_MAX_EVENTS; SPEC §5 caps a batch at 1000 events
 INT64_MAX = 2**63 - 1

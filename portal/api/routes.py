@@ -1,38 +1,19 @@
-"""The JSON API and the health check."""
+"""Event ingestion, one event's detail and the health check."""
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import current_app, jsonify, request
 
 from portal import clients
 from portal.accounts import tokens
 from portal.accounts.authorization import visible_client_ids
 from portal.api.auth import authenticate, has_bearer
+from portal.api.blueprint import api_error, bp, key_client
 from portal.events.guard import restriction_on
 from portal.events.ingest import IngestError, parse_body, parse_events, store_events
 from portal.events.lease import processor_status, webhooks_unreadable
 from portal.events.lookup import event_for_client
 from portal.extensions import db
 from portal.maintenance import load_state
-from portal.models import Client
-
-bp = Blueprint("api", __name__)
-
-
-def api_error(status: int, error: str, details: list | None = None):
-    """Return the API's JSON error answer."""
-    return jsonify(error=error, details=details or []), status
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    """Answer an HTTP error raised inside an API view as JSON too."""
-    return api_error(error.code or 500, (error.description or error.name).strip())
-
-
-def key_client() -> Client | None:
-    """Return the client whose key is in ``X-API-Key``, or None."""
-    return clients.client_for_api_key(request.headers.get("X-API-Key"))
 
 
 def _unauthorized():
@@ -102,6 +83,3 @@ def healthz():
             detail=outage.restriction_error,
         )
     return jsonify(answer)
-
-
-from portal.api import events, maintenance, openapi  # noqa: E402,F401  (register their routes)

@@ -5,7 +5,10 @@ as 12. A number the portal reads is ASCII digits only, bounded, or nothing. Text
 no NUL character and no unpaired surrogate: PostgreSQL refuses both (SQLite would keep them).
 """
 
-from portal.models.types import MAX_ID
+# The largest id each kind of column holds on every supported database (the models size their
+# id columns and URL converters by these; a number above them names no row).
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
 
 
 def whole_number(text: str | None, *, high: int, low: int = 0) -> int | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.core.clock import utc_now
-from portal.events import counters, lease, recovery, triggers
+from portal.events import counters, hooks, lease, recovery, triggers
 from portal.events.actions import ACTION_RECORD, ACTION_WEBHOOK, record_result
 from portal.events.evaluation import Evaluation
 from portal.events.guard import begin_guarded, stopping
@@ -64,9 +64,7 @@ def tick(holder: str, on_batch: Callable[[], None] | None = None) -> TickReport:
     report.recovered = recovery.run_jobs(time.monotonic() + JOB_BUDGET_SECONDS)
     windows.observe_drains()
     if not stopping.is_set():
-        from portal.operations import housekeeping  # operations build on the pipeline
-
-        report.purged = housekeeping(holder)
+        report.purged = hooks.current().housekeeping(holder)  # portal.operations' retention
     return report
 
 

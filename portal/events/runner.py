@@ -15,18 +15,15 @@ import click
 from apscheduler.executors.pool import ThreadPoolExecutor
 from flask import Flask
 
-from portal.events import lease
+from portal.events import hooks, lease
 from portal.events.guard import stopping
 from portal.events.processor import tick
 from portal.events.webhooks.pump import Pump
 from portal.extensions import scheduler
-from portal.mail.sender import send_round
-from portal.operations import history
 
 log = logging.getLogger(__name__)
 TICK_JOB = "event-processor"
 HEARTBEAT_JOB = "event-processor-heartbeat"
-MAIL_JOB = "mail-sender"  # the outbox (portal.mail): on its own job, a slow server holds no tick
 _lock = threading.Lock()
 _running: dict = {}  # "holder" and "pump" while the processor runs in this process
 
@@ -76,11 +73,12 @@ def start(app: Flask) -> bool:
         ttl = float(app.config["PROCESSOR_LEASE_TTL_SECONDS"])
         options = {"max_instances": 1, "coalesce": True, "replace_existing": True}
         pump = Pump(app, holder)
+        added = hooks.of(app)
 
         def tick_and_nudge(holder: str) -> None:
             # each batch's new deliveries go out at once, not at the pump's next look
             if tick(holder, on_batch=pump.nudge).holder:
-                history.record_due(pump.calls_in_flight())
+                added.after_tick(pump.calls_in_flight())
 
         tick_and_nudge.__name__ = "tick"
         scheduler.add_job(
@@ -93,9 +91,10 @@ def start(app: Flask) -> bool:
             id=HEARTBEAT_JOB,
             **options,
         )
-        scheduler.add_job(
-            _job(app, holder, send_round), "interval", seconds=interval, id=MAIL_JOB, **options
-        )
+        for job_id, function in added.jobs.items():  # the outbox round (portal.mail), ...
+            scheduler.add_job(
+                _job(app, holder, function), "interval", seconds=interval, id=job_id, **options
+            )
         stopping.clear()
         # A round longer than the interval makes APScheduler skip runs with a warning each time.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

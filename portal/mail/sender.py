@@ -18,9 +18,10 @@ from email.message import Message
 from email.utils import parseaddr
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from portal.core.clock import utc_now
+from portal.events import hooks, lease
 from portal.extensions import db
 from portal.mail import configured
 from portal.mail.messages import build
@@ -29,6 +30,7 @@ from portal.models.mail import FAILED, PENDING, SENT, MailAttempt, OutboxMessage
 COMMIT_EVERY = 50
 MAX_BACKOFF = timedelta(hours=1)
 ROUND_BUDGET_SECONDS = 5.0
+MAIL_JOB = "mail-sender"  # the outbox round, beside the event processor (portal.events.runner)
 # A sent password-reset link is not kept in the outbox (the database is no place for it).
 SCRUBBED_TOPICS = {"password-reset"}
 
@@ -110,11 +112,8 @@ def send_round(holder: str | None = None, budget_seconds: float = ROUND_BUDGET_S
     report = Report()
     if not configured():
         return report
-    if holder is not None:
-        from portal.events import lease
-
-        if not lease.acquire(holder):
-            return report
+    if holder is not None and not lease.acquire(holder):
+        return report
     deadline = time.monotonic() + budget_seconds
     size = int(current_app.config["MAIL_BATCH_SIZE"])
     while time.monotonic() < deadline:
@@ -285,3 +284,9 @@ def send_now(to: str, subject: str, text: str, html: str) -> str:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def init_app(app: Flask) -> None:
+    """Run :func:`send_round` beside the event processor, on a job of its own (a slow mail
+    server holds up no tick)."""
+    hooks.of(app).jobs[MAIL_JOB] = send_round

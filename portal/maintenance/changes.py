@@ -12,6 +12,7 @@ from portal import audit
 from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import windows
+from portal.maintenance.guardrails import guarded
 from portal.maintenance.rule import Selection, may_bypass
 from portal.maintenance.state import get_or_create_state
 from portal.models import AccessGroup, Client, MaintenanceState, Role, User
@@ -262,8 +263,6 @@ def save_by(
     """Save a person's change (the page's, the API's) with every guard: no self-lockout
     (:class:`LockoutError`), nobody left to end it (``AccountError`` from the guardrails), then
     :func:`update_state`'s own checks. The caller commits, or rolls back on an error."""
-    from portal.maintenance.guardrails import guarded  # the guardrails build on this module
-
     check_changes(state, changes, available=available)  # bad input before the lockout
     roles = changes.get("bypass_roles", state.bypass_roles)
     groups = changes.get("bypass_groups", state.bypass_groups)

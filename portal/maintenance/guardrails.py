@@ -8,11 +8,15 @@ so every way of getting there (editing a user, a role, deleting a role) is caugh
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy as sa
+
 from portal.accounts import AccountError
+from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
 from portal.extensions import db
-from portal.maintenance import load_state, may_bypass
-from portal.maintenance.schedule import managers_who_could_sign_in
-from portal.models import User
+from portal.maintenance.rule import Selection, may_bypass
+from portal.maintenance.state import load_state
+from portal.models import MaintenanceState, Role, User
+from portal.models.accounts import user_roles
 
 LAST_MANAGER = (
     "This change is refused: it would leave no active user who can manage client settings "
@@ -24,6 +28,23 @@ SELF_LOCKOUT = (
     "(you would no longer hold a bypass role and a bypass group)."
 )
 NOT_YOURSELF = "You cannot deactivate or delete your own account."
+
+
+def managers_who_could_sign_in(state: MaintenanceState | Selection) -> int:
+    """Return how many active ``client_settings:manage`` holders ``may_bypass`` lets in under
+    ``state`` (the saved state, or a selection as it would be once it starts)."""
+    role_ids = [
+        role.id
+        for role in db.session.scalars(sa.select(Role))
+        if CLIENT_SETTINGS_MANAGE in role.permissions
+    ]
+    if not role_ids:
+        return 0
+    holders = sa.select(user_roles.c.user_id).where(user_roles.c.role_id.in_(role_ids))
+    managers = db.session.scalars(
+        sa.select(User).where(User.active.is_(True), User.id.in_(holders))
+    )
+    return sum(1 for user in managers if may_bypass(user, state))
 
 
 def settings_manager_count() -> int:

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from portal import audit
-from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
 from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance.changes import MaintenanceError, update_state
-from portal.maintenance.rule import Selection, may_bypass
+from portal.maintenance.guardrails import managers_who_could_sign_in
+from portal.maintenance.rule import Selection
 from portal.maintenance.windows import SCHEDULER
-from portal.models import MaintenanceState, Role, User
-from portal.models.accounts import user_roles
+from portal.models import MaintenanceState
 from portal.models.maintenance import STATE_ID
 
 STARTED, CANCELLED = "started", "cancelled"
@@ -45,23 +44,6 @@ def parse_start(text: str) -> datetime:
     except (ValueError, OverflowError):  # e.g. 2026-02-30, or an offset past year 1
         raise MaintenanceError(f"The start time {text!r} is not a valid date and time.") from None
     return value
-
-
-def managers_who_could_sign_in(state: MaintenanceState | Selection) -> int:
-    """Return how many active ``client_settings:manage`` holders ``may_bypass`` lets in under
-    ``state`` (the saved state, or a selection as it would be once it starts)."""
-    role_ids = [
-        role.id
-        for role in db.session.scalars(sa.select(Role))
-        if CLIENT_SETTINGS_MANAGE in role.permissions
-    ]
-    if not role_ids:
-        return 0
-    holders = sa.select(user_roles.c.user_id).where(user_roles.c.role_id.in_(role_ids))
-    managers = db.session.scalars(
-        sa.select(User).where(User.active.is_(True), User.id.in_(holders))
-    )
-    return sum(1 for user in managers if may_bypass(user, state))
 
 
 def start_if_due(now: datetime | None = None) -> str | None:

@@ -1,7 +1,6 @@
 """Clients (tenants), users, roles and access groups."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -9,9 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.clock import utc_now
 from portal.extensions import db
-
-if TYPE_CHECKING:
-    from portal.models.maintenance import MaintenanceState
 
 user_roles = sa.Table(
     "user_roles",
@@ -62,11 +58,9 @@ class Role(db.Model):
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     permissions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
 
-    # Deleting a role drops its association rows through these (and the FKs cascade too).
+    # Deleting a role drops its membership rows through this (and the FKs cascade too), its
+    # maintenance bypass rows through ``bypass_states``, the backref MaintenanceState adds.
     users: Mapped[list["User"]] = relationship(secondary=user_roles, back_populates="roles")
-    bypass_states: Mapped[list["MaintenanceState"]] = relationship(
-        secondary="maintenance_bypass_roles", back_populates="bypass_roles"
-    )
 
     def __repr__(self) -> str:
         return f"<Role {self.name}>"
@@ -80,9 +74,6 @@ class AccessGroup(db.Model):
     description: Mapped[str] = mapped_column(sa.String(500), default="")
 
     users: Mapped[list["User"]] = relationship(secondary=user_groups, back_populates="groups")
-    bypass_states: Mapped[list["MaintenanceState"]] = relationship(
-        secondary="maintenance_bypass_groups", back_populates="bypass_groups"
-    )
 
     def __repr__(self) -> str:
         return f"<AccessGroup {self.name}>"

@@ -66,12 +66,12 @@ class MaintenanceState(db.Model):
     schedule_cancelled_at: Mapped[datetime | None]
     schedule_cancelled_reason: Mapped[str | None] = mapped_column(sa.Text)
 
-    # loaded only when maintenance is on, so the per-request check stays one query
-    bypass_roles: Mapped[list[Role]] = relationship(
-        secondary=bypass_roles, back_populates="bypass_states"
-    )
+    # loaded only when maintenance is on, so the per-request check stays one query; the backref
+    # gives Role and AccessGroup ``bypass_states`` (deleting one drops its bypass rows) without
+    # the account models importing this module
+    bypass_roles: Mapped[list[Role]] = relationship(secondary=bypass_roles, backref="bypass_states")
     bypass_groups: Mapped[list[AccessGroup]] = relationship(
-        secondary=bypass_groups, back_populates="bypass_states"
+        secondary=bypass_groups, backref="bypass_states"
     )
 
     @property

@@ -3,14 +3,12 @@
 import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter
 
+from portal.core.inputs import MAX_BIG_ID, MAX_ID
+
 # Ids of the tables that grow without bound (events, deliveries, audit entries): 64-bit on
 # PostgreSQL. On SQLite an INTEGER PRIMARY KEY already is the 64-bit rowid, and only that exact
 # type name keeps the rowid behaviour, so SQLite keeps INTEGER.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-# The largest id each kind of column holds on every supported database.
-MAX_ID = 2**31 - 1
-MAX_BIG_ID = 2**63 - 1
 
 
 class IdConverter(IntegerConverter):

@@ -5,12 +5,11 @@ from flask_login import current_user
 
 from portal.accounts.authorization import owned_or_404, visible_clients
 from portal.accounts.permissions import EVENTS_VIEW, WORKFLOWS_MANAGE, permission_required
-from portal.core.inputs import parse_id
+from portal.core.inputs import MAX_BIG_ID, parse_id
 from portal.events import browse, operations, recovery
 from portal.extensions import db
 from portal.maintenance import load_state
 from portal.models import Client, Delivery, Event, Workflow
-from portal.models.types import MAX_BIG_ID
 from portal.web.event_pages.forms import BulkRequest, EventFilterForm
 from portal.web.settings.forms.common import ConfirmForm
 
