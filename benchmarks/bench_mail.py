@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from bench_setup import log, make_app
 
 from portal.extensions import db
-from portal.mail import notices, outbox
+from portal.mail import outbox
 from portal.mail.messages import render
 from portal.mail.sender import send_round
+from portal.maintenance import notices
 from portal.models import OutboxMessage
 
 

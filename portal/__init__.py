@@ -7,9 +7,11 @@ from flask import Flask, render_template
 
 from portal import maintenance, operations, security
 from portal.config import load_config
+from portal.events import hooks
 from portal.extensions import csrf, db, login_manager, migrate
 from portal.mail import sender
 from portal.models.types import URL_CONVERTERS
+from portal.operations import history
 from portal.web import navigation
 from portal.web.auth import gate
 
@@ -35,8 +37,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     maintenance.init_app(app)
     gate.init_app(app)  # after the maintenance hook
     navigation.init_app(app)
-    operations.init_app(app)  # retention and history join the processor's rounds
-    sender.init_app(app)  # and the outbox round
+    register_background_work(app)
     register_cli(app)
     return app
 
@@ -51,6 +52,14 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+
+
+def register_background_work(app: Flask) -> None:
+    """Hand the event processor the work built on it, so the pipeline imports none of it."""
+    added = hooks.of(app)
+    added.housekeeping = operations.housekeeping  # retention and old history samples
+    added.after_tick = history.record_due
+    added.jobs[sender.MAIL_JOB] = sender.send_round
 
 
 def register_blueprints(app: Flask) -> None:

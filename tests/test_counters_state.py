@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from portal import clients
 from portal.core.clock import utc_now
 from portal.events import counters, lease, operations, processor, recovery, triggers
+from portal.events.counters import client_counts
 from portal.extensions import db
 from portal.models import (
     Client,
@@ -29,7 +30,6 @@ from portal.models import (
 )
 from portal.models.tables import counters as counters_t
 from portal.operations import retention, totals
-from portal.web.dashboard.stats import client_counts
 from tests.events_support import HOLDER, SECRET, Recorder, drain, post_events, webhook_server
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
 

@@ -17,6 +17,7 @@ anyway.
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -24,7 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.events.bulk import _Compiled
 from portal.extensions import db
-from portal.models.events import EVENT_FAILED, EVENT_QUEUED
+from portal.models import Event
+from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
 from portal.models.tables import counters
 
 SHARDS = 8
@@ -127,3 +129,28 @@ def figures(client_ids: list[int], names: Iterable[str] = COUNTED) -> dict[int, 
     for client_id, status, total in rows:
         result[client_id][status] = int(total or 0)
     return result
+
+
+RECENT_WINDOW = timedelta(minutes=5)
+
+
+def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[int, dict[str, int]]:
+    """Return queued, held, processed (last 5 minutes) and failed counts per client id."""
+    counts = {cid: {"queued": 0, "held": 0, "processed_5m": 0, "failed": 0} for cid in client_ids}
+    for client_id, counted in figures(client_ids).items():
+        counts[client_id].update(counted)
+    recent = db.session.execute(
+        sa.select(Event.client_id, sa.func.count())
+        .where(
+            Event.client_id.in_(client_ids),
+            Event.processed_at >= now - RECENT_WINDOW,
+            Event.status == EVENT_PROCESSED,
+        )
+        .group_by(Event.client_id)
+    )
+    for client_id, number in recent:
+        counts[client_id]["processed_5m"] = number
+    if paused:  # everything queued is held until the restriction is lifted
+        for counted in counts.values():
+            counted["held"] = counted["queued"]
+    return counts

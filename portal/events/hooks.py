@@ -1,9 +1,9 @@
 """What the packages built on the pipeline add to the processor's rounds.
 
 The pipeline runs this work without importing it: the app factory hands it in through
-``app.extensions`` (:func:`portal.operations.init_app` adds retention and history,
-:func:`portal.mail.sender.init_app` the outbox round), so operations and mail build on the
-pipeline and never the reverse.
+``app.extensions`` (``register_background_work``: retention and history from
+:mod:`portal.operations`, the outbox round from :mod:`portal.mail.sender`), so operations and
+mail build on the pipeline and never the reverse.
 """
 
 from collections.abc import Callable, Mapping

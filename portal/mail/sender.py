@@ -18,10 +18,10 @@ from email.message import Message
 from email.utils import parseaddr
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import current_app
 
 from portal.core.clock import utc_now
-from portal.events import hooks, lease
+from portal.events import lease
 from portal.extensions import db
 from portal.mail import configured
 from portal.mail.messages import build
@@ -30,7 +30,8 @@ from portal.models.mail import FAILED, PENDING, SENT, MailAttempt, OutboxMessage
 COMMIT_EVERY = 50
 MAX_BACKOFF = timedelta(hours=1)
 ROUND_BUDGET_SECONDS = 5.0
-MAIL_JOB = "mail-sender"  # the outbox round, beside the event processor (portal.events.runner)
+# The outbox round runs as a job of its own beside the processor's: a slow server holds no tick.
+MAIL_JOB = "mail-sender"
 # A sent password-reset link is not kept in the outbox (the database is no place for it).
 SCRUBBED_TOPICS = {"password-reset"}
 
@@ -284,9 +285,3 @@ def send_now(to: str, subject: str, text: str, html: str) -> str:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
-
-
-def init_app(app: Flask) -> None:
-    """Run :func:`send_round` beside the event processor, on a job of its own (a slow mail
-    server holds up no tick)."""
-    hooks.of(app).jobs[MAIL_JOB] = send_round

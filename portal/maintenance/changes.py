@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from portal import audit
 from portal.core.clock import utc_now
 from portal.extensions import db
-from portal.maintenance import windows
+from portal.maintenance import notices, windows
 from portal.maintenance.guardrails import guarded
 from portal.maintenance.rule import Selection, may_bypass
-from portal.maintenance.state import get_or_create_state
+from portal.maintenance.state import MAX_NOTICE_MINUTES, get_or_create_state
 from portal.models import AccessGroup, Client, MaintenanceState, Role, User
 from portal.models.maintenance import STATE_ID
 
@@ -27,7 +27,6 @@ FIELDS = (
     "scheduled_start",
     "notice_minutes",
 )
-MAX_NOTICE_MINUTES = 7 * 24 * 60
 MAX_AHEAD = timedelta(days=365)
 MAX_MESSAGE_LENGTH = 2000
 UNAVAILABLE = "Maintenance mode is not available on this instance; it cannot be enabled."
@@ -197,8 +196,8 @@ def update_state(
     Return None when nothing changed. ``actor`` None is the server shell ("cli"), the string
     ``"scheduler"`` a scheduled start. Enabling or scheduling is refused when maintenance mode
     is not ``available``; turning it off always works. ``email_users``: queue the maintenance
-    notices this change calls for (``portal.mail.notices``; nothing while mail is off), in the
-    same transaction. The caller commits.
+    notices this change calls for (``portal.maintenance.notices``; nothing while mail is off), in
+    the same transaction. The caller commits.
     """
     check_changes(state, changes, available=available)
     now = utc_now()
@@ -223,8 +222,6 @@ def update_state(
     audit.record(actor, "maintenance", action, _describe(action, after), before=before, after=after)
     windows.record_change(state, actor, was_enabled, was_paused)
     db.session.flush()
-    from portal.mail import notices  # mail builds on the maintenance rule, not the reverse
-
     by_scheduler = actor == windows.SCHEDULER
     notices.after_change(state, before, after, by_scheduler=by_scheduler, email_users=email_users)
     return before, after

@@ -7,7 +7,7 @@ from portal import audit
 from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
 from portal.core.clock import utc_now
 from portal.extensions import db
-from portal.maintenance import schedule
+from portal.maintenance import live, schedule
 from portal.maintenance.live import POLL_SECONDS
 from portal.maintenance.rule import may_bypass
 from portal.maintenance.state import FLAGS, Flags, display_message, load_state, phase, version
@@ -103,8 +103,6 @@ def hms(seconds: float | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from portal.maintenance import live
-
     app.before_request(enforce_maintenance)
     app.context_processor(inject_maintenance)
     app.add_template_filter(hms)

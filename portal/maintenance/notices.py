@@ -21,9 +21,8 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.mail import configured, outbox
 from portal.mail.messages import render
-from portal.maintenance.changes import MAX_NOTICE_MINUTES
 from portal.maintenance.rule import Selection, may_bypass
-from portal.maintenance.state import display_message, notice_from
+from portal.maintenance.state import MAX_NOTICE_MINUTES, display_message, notice_from
 from portal.models import MaintenanceState, MaintenanceWindow, User
 from portal.models.mail import CANCELLED, OutboxMessage
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from portal.core.clock import utc_now
 from portal.extensions import db
-from portal.maintenance import windows
+from portal.maintenance import notices, windows
 from portal.models import MaintenanceWindow, RestrictionPeriod
 
 
@@ -36,7 +36,7 @@ class WindowRow:
     drain_seconds: float | None = None
     draining: bool = False
     failed_in_drain: int = 0
-    notices_sent: int = 0  # maintenance emails of the window (portal.mail.notices)
+    notices_sent: int = 0  # maintenance emails of the window (portal.maintenance.notices)
     notices_failed: int = 0
 
 
@@ -66,8 +66,6 @@ def _row(window: MaintenanceWindow, now: datetime, scope: int | None, names: Nam
     row = WindowRow(window=window, started_by=names(window.started_by))
     row.ended_by = names(window.ended_by)
     row.duration_seconds = ((window.ended_at or now) - window.started_at).total_seconds()
-    from portal.mail import notices  # mail builds on maintenance, not the reverse
-
     counts = notices.window_counts(window.id, scope)
     row.notices_sent, row.notices_failed = counts.get("sent", 0), counts.get("failed", 0)
     if scope is None and window.refused_signins is not None:

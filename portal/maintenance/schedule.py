@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from portal import audit
 from portal.core.clock import utc_now
 from portal.extensions import db
+from portal.mail import outbox
+from portal.maintenance import notices
 from portal.maintenance.changes import MaintenanceError, update_state
 from portal.maintenance.guardrails import managers_who_could_sign_in
 from portal.maintenance.rule import Selection
@@ -73,8 +75,6 @@ def start_if_due(now: datetime | None = None) -> str | None:
     ):
         state.schedule_cancelled_at = now
         state.schedule_cancelled_reason = UNSAFE
-        from portal.mail import notices, outbox
-
         outbox.cancel_pending(notices.NOTICE)  # not sent yet: nothing starts
         audit.record(
             SCHEDULER,

@@ -12,6 +12,7 @@ from portal.models import MaintenanceState
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES, STATE_ID, restricted_at
 
 DEFAULT_MESSAGE = "The gateway is undergoing maintenance. Please try again later."
+MAX_NOTICE_MINUTES = 7 * 24 * 60  # the longest advance notice of a scheduled start
 
 _table = MaintenanceState.__table__
 # The flags alone, as a Core statement: the per-request check costs one small query and

@@ -100,7 +100,7 @@ class User(UserMixin, db.Model):
     # Every page but the own-password page redirects there until a new password is set.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    # Maintenance notices by email (portal.mail.notices); the user turns them off on /account.
+    # Maintenance notices by email (portal.maintenance.notices); users turn them off on /account.
     maintenance_emails: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     client: Mapped[Client] = relationship(back_populates="users", lazy="joined")

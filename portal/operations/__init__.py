@@ -1,9 +1,6 @@
 """Operations: retention of old events, running totals, history, online backups and Prometheus
 metrics, and the window timeline built from them."""
 
-from flask import Flask
-
-from portal.events import hooks
 from portal.operations import history, retention
 
 
@@ -12,10 +9,3 @@ def housekeeping(holder: str) -> int:
     budget) and old history samples; return how many events were purged."""
     history.purge_due()
     return retention.purge_due(holder)
-
-
-def init_app(app: Flask) -> None:
-    """Add the chores and the history sampling to the event processor's rounds."""
-    added = hooks.of(app)
-    added.housekeeping = housekeeping
-    added.after_tick = history.record_due

@@ -19,13 +19,13 @@ from prometheus_client.core import (
 )
 
 from portal.core.clock import utc_now
+from portal.events.counters import client_counts
 from portal.events.lease import live_lease
 from portal.extensions import db
 from portal.maintenance import FLAGS, restriction_holds
 from portal.models import Client
 from portal.models.events import DELIVERY_FAILED, DELIVERY_SUCCEEDED, EVENT_FAILED, EVENT_PROCESSED
 from portal.operations.totals import LATENCY_BUCKETS, Figures, client_figures
-from portal.web.dashboard.stats import client_counts
 
 bp = Blueprint("operations", __name__)
 

@@ -38,6 +38,7 @@ MOVES = {
     "portal.schedule": "portal.events.trigger_schedule",
     "portal.events.tables": "portal.models.tables",
     "portal.maintenance.timeline": "portal.operations.timeline",
+    "portal.mail.notices": "portal.maintenance.notices",
     "portal.auth": "portal.web.auth",
     "portal.account": "portal.web.account",
     "portal.dashboard": "portal.web.dashboard",

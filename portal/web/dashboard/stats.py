@@ -1,11 +1,11 @@
 """Figures of the live dashboard: per-client counts, the processor state and the latest rows.
 
-Queued, held and failed come from the event counters (:mod:`portal.events.counters`), so they
-cost the same with a million held events as with none. :func:`client_counts` is the interface
-other readers (metrics) use.
+Queued, held and failed come from the event counters (:mod:`portal.events.counters`, whose
+``client_counts`` metrics reads too), so they cost the same with a million held events as with
+none.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,10 +18,8 @@ from portal.events.lease import processor_status, webhooks_unreadable
 from portal.events.operations import paused_workflows
 from portal.extensions import db
 from portal.models import Client, Delivery, Event, MaintenanceState, User, Workflow
-from portal.models.events import EVENT_PROCESSED
 from portal.operations.retention import purge_summary
 
-RECENT_WINDOW = timedelta(minutes=5)
 LATEST_ROWS = 10
 PROCESSOR_LABELS = {
     "running": "Running",
@@ -36,28 +34,6 @@ WEBHOOKS_HELD = (
     "(it cannot read the maintenance state since {since} UTC). Calls resume by themselves "
     "once it reads again."
 )
-
-
-def client_counts(client_ids: list[int], paused: bool, now: datetime) -> dict[int, dict[str, int]]:
-    """Return queued, held, processed (last 5 minutes) and failed counts per client id."""
-    counts = {cid: {"queued": 0, "held": 0, "processed_5m": 0, "failed": 0} for cid in client_ids}
-    for client_id, figures in counters.figures(client_ids).items():
-        counts[client_id].update(figures)
-    recent = db.session.execute(
-        sa.select(Event.client_id, sa.func.count())
-        .where(
-            Event.client_id.in_(client_ids),
-            Event.processed_at >= now - RECENT_WINDOW,
-            Event.status == EVENT_PROCESSED,
-        )
-        .group_by(Event.client_id)
-    )
-    for client_id, number in recent:
-        counts[client_id]["processed_5m"] = number
-    if paused:  # everything queued is held until the restriction is lifted
-        for figures in counts.values():
-            figures["held"] = figures["queued"]
-    return counts
 
 
 def _of_clients(query: sa.Select, client_ids: list[int] | None) -> sa.Select:
@@ -139,7 +115,7 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     clients: list[Client] = visible_clients(user)
     ids = [client.id for client in clients]
     names = {client.id: client.name for client in clients}
-    counts = client_counts(ids, state.processing_paused, now)
+    counts = counters.client_counts(ids, state.processing_paused, now)
     purged = purge_summary(ids)
     data["clients"] = [
         {"id": c.id, "name": c.name, **counts[c.id], **purged[c.id]} for c in clients

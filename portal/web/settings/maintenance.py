@@ -10,8 +10,7 @@ from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE, permission_requi
 from portal.audit.concurrency import conflict, stamp
 from portal.core.clock import utc_now
 from portal.extensions import db
-from portal.mail import notices
-from portal.maintenance import load_state
+from portal.maintenance import load_state, notices
 from portal.maintenance.changes import (
     LOCKOUT,
     UNAVAILABLE,
