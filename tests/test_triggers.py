@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.clock import utc_now
-from portal.events import trigger_schedule as schedule
+from portal.events import trigger_schedule
 from portal.events import triggers
 from portal.extensions import db
 from portal.models import Event, ScheduledTrigger
@@ -15,14 +15,14 @@ from tests.events_support import client_id, run_tick, set_restriction
 
 @pytest.mark.parametrize("expression", ["*/5 * * * *", "0 3 * * mon-fri", "15 14 1 * *"])
 def test_valid_cron(expression):
-    assert schedule.cron_problem(expression) is None
+    assert trigger_schedule.cron_problem(expression) is None
 
 
 @pytest.mark.parametrize(
     "expression", ["", "not cron", "61 * * * *", "* * * *", "* * * * * * *", "0 0 31 2 *"]
 )
 def test_invalid_cron_is_explained(expression):
-    assert "cron" in schedule.cron_problem(expression)
+    assert "cron" in trigger_schedule.cron_problem(expression)
 
 
 @pytest.mark.parametrize(
@@ -37,14 +37,14 @@ def test_invalid_cron_is_explained(expression):
     ],
 )
 def test_schedule_needs_exactly_one_valid_kind(interval, cron, ok):
-    assert (schedule.schedule_problem(interval, cron) is None) is ok
+    assert (trigger_schedule.schedule_problem(interval, cron) is None) is ok
 
 
 def test_next_fire_time():
     start = datetime(2026, 1, 1, 12, 0, 0)
-    assert schedule.next_fire_time(90, None, start) == datetime(2026, 1, 1, 12, 1, 30)
-    assert schedule.next_fire_time(None, "*/15 * * * *", start) == datetime(2026, 1, 1, 12, 15)
-    assert schedule.next_fire_time(None, "0 9 * * *", start) == datetime(2026, 1, 2, 9, 0)
+    assert trigger_schedule.next_fire_time(90, None, start) == datetime(2026, 1, 1, 12, 1, 30)
+    assert trigger_schedule.next_fire_time(None, "*/15 * * * *", start) == datetime(2026, 1, 1, 12, 15)
+    assert trigger_schedule.next_fire_time(None, "0 9 * * *", start) == datetime(2026, 1, 2, 9, 0)
 
 
 def _trigger(app, **fields) -> int:
