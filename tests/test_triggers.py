@@ -6,8 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.clock import utc_now
-from portal.events import trigger_schedule
-from portal.events import triggers
+from portal.events import trigger_schedule, triggers
 from portal.extensions import db
 from portal.models import Event, ScheduledTrigger
 from tests.events_support import client_id, run_tick, set_restriction
@@ -43,7 +42,9 @@ def test_schedule_needs_exactly_one_valid_kind(interval, cron, ok):
 def test_next_fire_time():
     start = datetime(2026, 1, 1, 12, 0, 0)
     assert trigger_schedule.next_fire_time(90, None, start) == datetime(2026, 1, 1, 12, 1, 30)
-    assert trigger_schedule.next_fire_time(None, "*/15 * * * *", start) == datetime(2026, 1, 1, 12, 15)
+    assert trigger_schedule.next_fire_time(None, "*/15 * * * *", start) == datetime(
+        2026, 1, 1, 12, 15
+    )
     assert trigger_schedule.next_fire_time(None, "0 9 * * *", start) == datetime(2026, 1, 2, 9, 0)
 
 
