@@ -195,7 +195,7 @@ def effect(impact: Impact) -> dict:
         processing = "keeps_running"
     held = impact.queued if impact.pauses or impact.stays_paused else 0
     return {
-        "changes": impact.changes,
+        "changes": impact.summary,
         "signed_out": impact.signed_out,
         "processing": processing,
         "events_held": held,

@@ -22,7 +22,7 @@ from portal.models import Client, MaintenanceState, User, UserSession
 class Impact:
     """The effect of a proposed change; with ``scheduled_start``, the effect at that time."""
 
-    changes: list[str]
+    changes: list[str]  # one line per field that changes, but the message (below)
     on_after: bool  # maintenance is on after the change (or at the scheduled start)
     ends: bool  # the change turns maintenance off
     scheduled_start: datetime | None = None
@@ -38,10 +38,17 @@ class Impact:
     own_allowed: list[str] = field(default_factory=list)
     own_blocked: list[str] = field(default_factory=list)
     others: list[ClientAudience] = field(default_factory=list)
+    # the message's text before and after, when it changes: the review step shows both
+    message_change: tuple[str, str] | None = None
 
     @property
     def nothing(self) -> bool:
-        return not self.changes
+        return not self.changes and self.message_change is None
+
+    @property
+    def summary(self) -> list[str]:
+        """Return every change as one line, the message's as "changed" (its text is long)."""
+        return self.changes + (["Maintenance message: changed"] if self.message_change else [])
 
 
 def describe(state: MaintenanceState, changes: dict, admin: User) -> Impact:
@@ -60,6 +67,8 @@ def describe(state: MaintenanceState, changes: dict, admin: User) -> Impact:
         notice_from=notice_from(after["scheduled_start"], after["notice_minutes"]),
         restrict_later=bool(after["restrict_event_processor"] and not on_after),
     )
+    if (state.message or "") != after["message"]:
+        impact.message_change = (state.message or "", after["message"])
     if impact.nothing:
         return impact
     impact.pauses = paused_after and not state.processing_paused
@@ -87,14 +96,13 @@ def _fields(state: MaintenanceState) -> dict:
 
 
 def _changed(before: dict, after: dict) -> list[str]:
-    """Return one line per field the change alters, as the admin reads it."""
+    """Return one line per field the change alters, as the admin reads it (the message
+    apart: ``Impact.message_change``)."""
     lines = []
     for name, label in (("enabled", "Maintenance mode"), ("restrict_event_processor", None)):
         if bool(before[name]) != bool(after[name]):
             label = label or "Restrict event processor"
             lines.append(f"{label}: {_on(before[name])} → {_on(after[name])}")
-    if before["message"] != after["message"]:
-        lines.append("Maintenance message: changed")
     for name, label in (("bypass_roles", "Bypass roles"), ("bypass_groups", "Bypass groups")):
         old, new = _names(before[name]), _names(after[name])
         if old != new:
