@@ -182,6 +182,17 @@ def test_restriction_saved_while_off_says_what_happens_next(app, admin_client):
     )
 
 
+def test_restriction_hint_follows_the_forms_checkbox_without_javascript(app, admin_client):
+    ticked = "when maintenance is next turned on, processing will pause"
+    page = admin_client.get(URL).get_data(as_text=True)  # saved: the restriction off
+    assert "processing runs, and keeps running" in text_of(page, "restrict-effect")
+    assert ticked in page  # the other text waits in a data attribute for maintenance.js
+    # back from the review with the box ticked: the hint already says what ticking means
+    data = form(app, enabled=False, restrict_event_processor="y", back="Back to edit")
+    page = post_form(admin_client, URL, data).get_data(as_text=True)
+    assert ticked in text_of(page, "restrict-effect")
+
+
 def test_a_plain_post_still_applies_directly(app, admin_client):
     response = post_form(admin_client, URL, form(app, message="Scripted"))
     assert response.status_code == 302

@@ -139,9 +139,11 @@ def maintenance():
         available=available,
         lockout=LOCKOUT if lockout else None,
         preview=preview,
-        restrict_effect=processing_effect(
-            state.enabled, state.restrict_event_processor, state.scheduled_start
-        ),
+        # the hint follows the checkbox: the form's value, and both texts for maintenance.js
+        restrict_effects={
+            ticked: processing_effect(state.enabled, ticked, state.scheduled_start)
+            for ticked in (True, False)
+        },
     )
 
 
