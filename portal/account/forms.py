@@ -4,8 +4,7 @@ from wtforms import IntegerField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from portal import tokens
-from portal.forms import Form
-from portal.settings.forms.maintenance import CheckboxListField
+from portal.forms import CheckboxListField, Form
 
 
 class TokenForm(Form):

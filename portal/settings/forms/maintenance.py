@@ -4,24 +4,15 @@ from wtforms import (
     BooleanField,
     HiddenField,
     IntegerField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import Form
+from portal.forms import CheckboxListField, Form
 from portal.maintenance.changes import MAX_MESSAGE_LENGTH, normalize_message
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
-
-
-class CheckboxListField(SelectMultipleField):
-    """A multiple choice as a list of checkboxes (no Ctrl-click needed)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class MaintenanceForm(Form):
