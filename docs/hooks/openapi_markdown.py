@@ -132,7 +132,10 @@ def operation_section(
     lines += [auth_line(operation, document, schemes), ""]
     parameters = operation.get("parameters", [])
     if parameters:
-        lines += ["| parameter | in | required | type | meaning |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "| parameter | in | required | type | meaning |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for parameter in parameters:
             lines.append(
                 f"| `{parameter['name']}` | {parameter['in']} "
@@ -176,7 +179,7 @@ def render(document: dict, level: int = 2) -> str:
         else:
             how = scheme.get("type", "")
         lines.append(
-            f"| <span id=\"auth-{name.lower()}\"></span>{name} | {cell(how)} "
+            f'| <span id="auth-{name.lower()}"></span>{name} | {cell(how)} '
             f"| {cell(scheme.get('description', ''))} |"
         )
     lines += ["", f"{section} Endpoints", ""]

@@ -28,6 +28,8 @@ def load(folder: Path) -> list[tuple[str, dict]]:
 def bar_text(bar: dict | None) -> str:
     if not bar:
         return ""
+    if bar["op"] == "<=" and bar["limit"] == 0:
+        return "0" + (f" ({bar['source']})" if bar.get("source") else "")
     source = f" ({bar['source']})" if bar.get("source") else ""
     return f"{SIGNS.get(bar['op'], bar['op'])} {number(bar['limit'])}{source}"
 
@@ -42,51 +44,61 @@ def load_text(load: dict) -> str:
     return text + (f", {number(end)} at the end" if end else "")
 
 
-def run_section(name: str, run: dict, link: str, *, latest: bool) -> list[str]:
+def run_section(name: str, run: dict, link: str, level: int) -> list[str]:
     figures = run.get("figures", {})
     with_bar = {key: figure for key, figure in figures.items() if figure.get("bar")}
     reference = {key: figure for key, figure in figures.items() if not figure.get("bar")}
-    missed = sum(1 for figure in with_bar.values() if figure.get("met") is False)
-    outcome = f"{missed} of {len(with_bar)} bars missed" if missed else "every bar met"
+    missed = [key for key, figure in with_bar.items() if figure.get("met") is False]
     commit = f" · `{run['commit']}`" if run.get("commit") else ""
     kind = "quick" if run.get("quick") else "full"
-    title = f"{run.get('date', name)}{commit} · {kind} · {outcome}"
     machine = run.get("machine", {})
     described = machine.get("description") or ", ".join(
-        f"{machine[key]} {word}"
+        f"{machine[key]} {word}".strip()
         for key, word in (("cores", "cores"), ("python", "Python"), ("system", ""))
         if machine.get(key)
     )
-    body = [
+    if missed:
+        outcome = f"**{len(missed)} of {len(with_bar)} bars missed:** " + ", ".join(
+            f"`{key}`" for key in missed
+        )
+    else:
+        outcome = f"**Every bar met** ({len(with_bar)} with a bar)."
+    lines = [
+        f"{'#' * level} {run.get('date', name)}{commit} · {kind}",
+        "",
+        outcome,
+        "",
         f"- **Command:** `{run.get('command', '')}`",
-        f"- **Machine:** {described or 'not recorded'}; load average {load_text(run.get('load_average', {}))}",
+        f"- **Machine:** {described or 'not recorded'}; load average "
+        f"{load_text(run.get('load_average', {}))}",
         f"- **File:** [{name}]({link}{name})",
     ]
     if run.get("note"):
-        body.append(f"- **Note:** {run['note']}")
-    body += ["", "| key | what it measures | value | bar | |", "| --- | --- | --- | --- | --- |"]
+        lines.append(f"- **Note:** {run['note']}")
+    lines += ["", "| key | what it measures | value | bar | |", "| --- | --- | --- | --- | --- |"]
     for key, figure in with_bar.items():
-        body.append(
+        lines.append(
             f"| `{key}` | {figure.get('label', '')} | {number(figure['value'])} "
             f"| {bar_text(figure['bar'])} | {verdict(figure.get('met'))} |"
         )
     if reference:
-        body += ["", "Reference figures (no bar):", "", "| key | what it measures | value |"]
-        body.append("| --- | --- | --- |")
-        for key, figure in reference.items():
-            body.append(f"| `{key}` | {figure.get('label', '')} | {number(figure['value'])} |")
-    fence = "???+" if latest else "???"
-    return [f'{fence} {"success" if not missed else "warning"} "{title}"', ""] + [
-        f"    {line}" if line else "" for line in body
-    ]
+        rows = ["| key | what it measures | value |", "| --- | --- | --- |"]
+        rows += [
+            f"| `{key}` | {figure.get('label', '')} | {number(figure['value'])} |"
+            for key, figure in reference.items()
+        ]
+        lines += ["", f'??? note "Reference figures of this run (no bar): {len(reference)}"', ""]
+        lines += [f"    {row}" for row in rows]
+    return lines
 
 
-def render(folder: Path, link: str) -> str:
-    """All runs, newest first; ``link`` is the results folder relative to the page."""
+def render(folder: Path, link: str, level: int = 3) -> str:
+    """All runs, newest first, each under a heading of ``level``; ``link`` is the results
+    folder relative to the page."""
     runs = load(folder)
     if not runs:
         return "No results file yet: run `python benchmarks/run.py --quick`.\n"
     lines = [f"{len(runs)} recorded run{'s' if len(runs) != 1 else ''}, newest first.", ""]
-    for index, (name, run) in enumerate(runs):
-        lines += [*run_section(name, run, link, latest=index == 0), ""]
+    for name, run in runs:
+        lines += [*run_section(name, run, link, level), ""]
     return "\n".join(lines)
