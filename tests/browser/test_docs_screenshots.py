@@ -3,8 +3,8 @@
 One server with scripted data: a finished maintenance window with its history, events that were
 processed before the current window and events held by it, and maintenance on with a message
 and the event-processor restriction. An admin who may bypass signs in; each page is checked for
-what the docs say it shows, then saved at 1280 px into ``docs/screenshots/`` (the docs embed
-these files; commit them when a page changed).
+what the docs say it shows, then saved at 1280 px into ``docs/screenshots/`` (the docs and the
+README embed these files; commit them when a page changed).
 """
 
 import time
@@ -99,6 +99,7 @@ def test_dashboard(admin):
     assert "held" in admin.locator("#window-held").inner_text()
     assert admin.locator("#dashboard-history svg").count() == 1
     save(admin, "dashboard")
+    save(admin, "dashboard-top", full_page=False)  # the README's picture: the first screen
 
 
 def test_maintenance_settings_form(admin):
