@@ -200,7 +200,9 @@ def inject_zone() -> dict:
     return {
         "viewer_zone": zone.key,
         "viewer_zone_offset": int(datetime.now(zone).utcoffset().total_seconds() // 60),
-        "zone_may_reload": request.method == "GET" and _own_zone() is None,
+        "zone_may_reload": has_request_context()
+        and request.method == "GET"
+        and _own_zone() is None,
     }
 
 
