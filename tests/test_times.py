@@ -341,3 +341,26 @@ def test_login_shows_no_expected_end_when_none_is_given(app, client):
     page = client.get("/auth/login").get_data(as_text=True)
     assert 'id="login-maintenance-message"' in page and "expected until" not in page
     assert login(client).status_code == 302
+
+
+def test_the_review_step_carries_typed_times_to_the_confirmation_unchanged(app, admin_client):
+    browser_in(admin_client, "Asia/Tokyo")
+    start = (utc_now() + timedelta(hours=4)).replace(second=0, microsecond=0)
+    end = start + timedelta(hours=2)
+    typed = {
+        "enabled": "",
+        "scheduled_start": f"{in_zone(start, TOKYO):%Y-%m-%dT%H:%M}",
+        "expected_end": f"{in_zone(end, TOKYO):%Y-%m-%dT%H:%M}",
+    }
+    fields = {**maintenance_form(app, **typed), "review": "Review changes"}
+    page = post_form(admin_client, "/settings/maintenance", fields).get_data(as_text=True)
+    assert f"{in_zone(start, TOKYO):%Y-%m-%d %H:%M} JST" in page.split('id="review-scheduled"')[1]
+    assert f"Expected end: none → {in_zone(end, TOKYO):%Y-%m-%d %H:%M} JST" in page
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    assert hidden["scheduled_start"] == f"{start:%Y-%m-%dT%H:%M:%S}Z"
+    confirm = {k: v for k, v in hidden.items() if k != "csrf_token"} | {"submit": "Confirm"}
+    confirm |= {"bypass_roles": fields["bypass_roles"], "bypass_groups": fields["bypass_groups"]}
+    assert post_form(admin_client, "/settings/maintenance", confirm).status_code == 302
+    state = state_dict(app)
+    assert state["scheduled_start"] == f"{start:%Y-%m-%dT%H:%M:%S}Z"
+    assert state["expected_end"] == f"{end:%Y-%m-%dT%H:%M:%S}Z"
