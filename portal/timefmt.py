@@ -13,6 +13,7 @@ viewer's zone (an explicit ``Z`` or offset wins) and returns naive UTC.
 import re
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask import Flask, g, has_request_context, request
@@ -54,7 +55,9 @@ def zone_named(name: str | None) -> ZoneInfo | None:
 
 def browser_zone() -> ZoneInfo | None:
     """Return the zone the viewer's browser reported (None: not known yet, or not valid)."""
-    return zone_named(request.cookies.get(COOKIE)) if has_request_context() else None
+    if not has_request_context():
+        return None
+    return zone_named(unquote(request.cookies.get(COOKIE, "")))  # unquote: an encoded "/"
 
 
 def _own_zone() -> ZoneInfo | None:

@@ -8,17 +8,18 @@
   var body = document.body;
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
-  if (!zone || zone.length > 64) { return; }
+  // IANA names are letters, digits and _ / + -: a cookie value as they are (no encoding).
+  if (!/^[A-Za-z0-9_\/+-]{1,64}$/.test(zone)) { return; }
 
   function saved() {
     var found = document.cookie.split("; ").filter(function (part) {
       return part.indexOf(NAME + "=") === 0;
     })[0];
-    return found ? decodeURIComponent(found.slice(NAME.length + 1)) : null;
+    return found ? found.slice(NAME.length + 1) : null;
   }
 
   if (saved() === zone) { return; }
-  document.cookie = NAME + "=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax" +
+  document.cookie = NAME + "=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
     (window.location.protocol === "https:" ? "; Secure" : "");
   if (saved() !== zone) { return; }  // cookies are off: stay with what the server shows
   var drawnIn = parseInt(body.getAttribute("data-time-zone-offset"), 10);
