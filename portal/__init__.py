@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from portal import maintenance, navigation, security
+from portal import maintenance, navigation, security, timefmt
 from portal.auth import gate
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
@@ -33,6 +33,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     maintenance.init_app(app)
     gate.init_app(app)  # after the maintenance hook
     navigation.init_app(app)
+    timefmt.init_app(app)
     register_cli(app)
     return app
 

@@ -3,6 +3,7 @@
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 
+from portal import timefmt
 from portal.authorization import client_scope
 from portal.dashboard.stats import snapshot
 from portal.maintenance import load_state, timeline, windows
@@ -35,7 +36,9 @@ def index():
         refresh_seconds=REFRESH_SECONDS,
         figures_permission=CATALOGUE[EVENTS_VIEW],
         window=current,
-        chart=timeline.last_hour_chart(current.window or timeline.last_window(), scope)
+        chart=timeline.last_hour_chart(
+            current.window or timeline.last_window(), scope, timefmt.viewer_zone()
+        )
         if figures
         else None,
         recap=timeline.recap(scope) if figures else None,

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal import timefmt
 from portal.authorization import is_instance_admin, visible_clients
 from portal.clock import utc_now
 from portal.events import counters
@@ -33,7 +34,7 @@ PROCESSOR_LABELS = {
 QUEUED_LABELS = {False: "Queued", True: "Queued — held by maintenance"}
 WEBHOOKS_HELD = (
     "Webhooks are held: the database is unreachable for the processor's webhook pump "
-    "(it cannot read the maintenance state since {since} UTC). Calls resume by themselves "
+    "(it cannot read the maintenance state since {since}). Calls resume by themselves "
     "once it reads again."
 )
 
@@ -79,6 +80,7 @@ def latest_events(client_ids: list[int] | None, names: dict[int, str]) -> list[d
             "type": row.type,
             "status": row.status,
             "received": _stamp(row.received_at),
+            "received_html": _moment(row.received_at),
         }
         for row in rows
     ]
@@ -113,6 +115,7 @@ def latest_deliveries(client_ids: list[int] | None, names: dict[int, str]) -> li
             "attempts": row.attempts,
             "response_code": row.response_code,
             "created": _stamp(row.created_at),
+            "created_html": _moment(row.created_at),
         }
         for row in rows
     ]
@@ -124,6 +127,7 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     processor = processor_status(state)
     data: dict[str, Any] = {
         "generated_at": _stamp(now),
+        "generated_html": _moment(now, now),
         "maintenance": {"enabled": state.enabled, "processing_paused": state.processing_paused},
         "processor": {"state": processor, "label": PROCESSOR_LABELS[processor]},
         "queued_label": QUEUED_LABELS[state.processing_paused],
@@ -141,6 +145,8 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     names = {client.id: client.name for client in clients}
     counts = client_counts(ids, state.processing_paused, now)
     purged = purge_summary(ids)
+    for figures in purged.values():
+        figures["last_purge_html"] = _moment(figures.pop("last_purged_at"), now)
     data["clients"] = [
         {"id": c.id, "name": c.name, **counts[c.id], **purged[c.id]} for c in clients
     ]
@@ -161,8 +167,16 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
 
 def _webhooks_held() -> str:
     outage = webhooks_unreadable()
-    return WEBHOOKS_HELD.format(since=_stamp(outage.restriction_unreadable_since)) if outage else ""
+    if not outage:
+        return ""
+    return WEBHOOKS_HELD.format(since=timefmt.text(outage.restriction_unreadable_since, True))
 
 
 def _stamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _moment(value: datetime | None, now: datetime | None = None) -> str:
+    """Return a time as the page shows it (markup, in the viewer's zone), for the HTML and
+    for the page's self-refresh, which puts it in place as it is."""
+    return timefmt.moment(value, seconds=True, now=now)

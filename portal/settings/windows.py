@@ -1,8 +1,12 @@
 """Settings → Maintenance windows: the report of every window, as a page and a CSV file."""
 
+from functools import partial
+
 from flask import Response, render_template, request
 from flask_login import current_user
+from markupsafe import Markup
 
+from portal import timefmt
 from portal.authorization import client_scope
 from portal.extensions import db
 from portal.maintenance import timeline
@@ -62,8 +66,8 @@ def maintenance_window(window_id: int):
     return render_template(
         "settings/maintenance_window.html",
         window=window,
-        page=timeline.page(window, current_user),
-        when=when,
+        page=timeline.page(window, current_user, timefmt.viewer_zone()),
+        when=partial(timefmt.moment, seconds=True),
         own_client=None if scope is None else current_user.client.name,
     )
 
@@ -117,8 +121,19 @@ def values(row: WindowRow, duration=hms) -> dict[str, str]:
 
 
 def cells(row: WindowRow) -> list[tuple[str, str]]:
-    """Return one window's cells as the page shows them: (column, text), durations H:MM:SS."""
+    """Return one window's cells as the page shows them: (column, text or markup), times in
+    the viewer's zone (the first cell is a link: its time is not focusable on its own),
+    durations H:MM:SS."""
     found = values(row)
+    window = row.window
+    found["started_at"] = timefmt.moment(window.started_at, seconds=True, focusable=False)
+    found["ended_at"] = timefmt.moment(window.ended_at, seconds=True) or "in progress"
+    found["restriction_periods"] = Markup("; ").join(
+        Markup("{} – {}").format(
+            timefmt.moment(start, seconds=True), timefmt.moment(end, seconds=True) or "now"
+        )
+        for start, end in row.periods
+    )
     return [(name, found[name]) for name, _ in PAGE_ORDER]
 
 

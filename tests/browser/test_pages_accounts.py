@@ -99,7 +99,9 @@ def test_the_users_list_shows_when_the_user_signed_in(new_page):
     assert cell.inner_text().strip() != "Never"
     stamp = cell.locator("time")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp.get_attribute("datetime"))
-    assert stamp.inner_text().endswith("UTC")
+    # in the browser's zone (UTC here), with its relative form, the exact UTC time as its title
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \((just now|.+ ago)\)", stamp.inner_text())
+    assert stamp.get_attribute("title").endswith(" UTC")
 
 
 def test_the_password_page_refuses_guessable_passwords_with_advice(new_page, live_server):
