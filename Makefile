@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run serve test lint bench install
+.PHONY: run serve test lint bench install docs docs-build
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,docs]"
 	touch $(BIN)/flask
 
 install: $(BIN)/flask
@@ -34,3 +34,12 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py --quick
+
+## docs-build: the documentation site into site/ (fails on a broken link or a missing page)
+docs-build: install
+	$(BIN)/mkdocs build --strict
+
+## docs: build the documentation site, then serve it with live reload on http://127.0.0.1:8001
+DOCS_ADDR ?= 127.0.0.1:8001
+docs: docs-build
+	$(BIN)/mkdocs serve --strict --dev-addr $(DOCS_ADDR)

@@ -2,7 +2,9 @@
 the server CPU of 500 open tabs following the maintenance state, the webhook drain (rate,
 fairness, memory) and the dashboard with a large held backlog.
 
-Everything is measured in one run on one machine; the last line printed is one JSON object.
+Everything is measured in one run on one machine; the last line printed is one JSON object,
+and the same figures, with the command, the commit, the load average and each key's bar, go to
+a dated file in ``docs/performance/results/`` that the documentation's Performance page shows.
 Run from the repository root: ``python benchmarks/run.py --quick`` (under two minutes).
 """
 
@@ -16,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import results_file
 import sqlalchemy as sa
 from bench_history import bench_history_overhead, bench_window_page
 from bench_ingest import bench_ingest, bench_persist_queue, bench_raw_sqlite
@@ -65,25 +68,39 @@ def main() -> None:
         "--only-signin-2fa", action="store_true", help="only the two-factor sign-in ratio"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=results_file.RESULTS,
+        help="where the dated results file goes (default: docs/performance/results)",
+    )
+    parser.add_argument("--note", default="", help="a line to keep with the results file")
+    parser.add_argument(
+        "--no-results-file", action="store_true", help="print the figures, write no file"
+    )
     args = parser.parse_args()
+    started, load_at_start = results_file.now(), results_file.load_average()
+    results = {**measure(args), "quick": args.quick}
+    if not args.no_results_file:
+        path = results_file.write(results, load_at_start, started, args.results_dir, args.note)
+        log(f"results file: {path}")
+    print(json.dumps(results))
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Run the parts the options ask for; return the figures of the last line."""
     quick = args.quick
     folder = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     if args.only_retention:  # for working on retention; the contract is the full run
-        results = bench_retention(folder, lambda db: start_gunicorn(db, args.workers), quick)
-        print(json.dumps({**results, "quick": quick}))
-        return
+        return bench_retention(folder, lambda db: start_gunicorn(db, args.workers), quick)
     if args.only_history:
-        print(json.dumps({**history_figures(folder), "quick": quick}))
-        return
+        return history_figures(folder)
     if args.only_mail:
-        print(json.dumps({"mail_per_s": round(bench_mail(folder)), "quick": quick}))
-        return
+        return {"mail_per_s": round(bench_mail(folder))}
     db_file = folder / "portal.db"
     app, key, client_id = prepare(db_file)
     if args.only_signin_2fa:  # for working on sign-in; the contract is the full run
-        results = signin_2fa(app, quick)
-        print(json.dumps({**results, "quick": quick}))
-        return
+        return signin_2fa(app, quick)
     engine = sa.create_engine(f"sqlite:///{db_file}")
     interval = 0.5
     results: dict = {}
@@ -205,8 +222,7 @@ def main() -> None:
     results.update(history_figures(folder))
     if os.environ.get("PORTAL_TEST_POSTGRES_URI"):
         results.update(postgres_figures(folder, quick))
-    results["quick"] = quick
-    print(json.dumps(results))
+    return results
 
 
 def history_figures(folder: Path) -> dict:

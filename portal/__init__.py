@@ -7,6 +7,7 @@ from flask import Flask, render_template
 
 from portal import maintenance, operations, security
 from portal.config import load_config
+from portal.core import timefmt
 from portal.events import hooks
 from portal.extensions import csrf, db, login_manager, migrate
 from portal.mail import sender
@@ -37,6 +38,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     maintenance.init_app(app)
     gate.init_app(app)  # after the maintenance hook
     navigation.init_app(app)
+    timefmt.init_app(app)
     register_background_work(app)
     register_cli(app)
     return app

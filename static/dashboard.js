@@ -19,6 +19,13 @@
     row.appendChild(td);
   }
 
+  // A time as the server wrote it (portal.core.timefmt: escaped markup, in the viewer's zone).
+  function setTime(el, before, markup, after) {
+    if (!el) { return; }
+    var html = before + markup + after;
+    if (el.innerHTML !== html) { el.innerHTML = html; }
+  }
+
   function fillTable(id, rows, columns, emptyText) {
     var table = document.getElementById(id);
     if (!table) { return; }
@@ -59,14 +66,17 @@
       ["queued", "processed_5m", "failed", "purged"].forEach(function (key) {
         setText(document.getElementById("counter-" + client.id + "-" + key), String(client[key]));
       });
-      setText(document.getElementById("last-purge-" + client.id), client.last_purge
-        ? "Retention last purged at " + client.last_purge + " UTC."
-        : "Retention has purged nothing yet.");
+      var purge = document.getElementById("last-purge-" + client.id);
+      if (client.last_purge) {
+        setTime(purge, "Retention last purged at ", client.last_purge_html, ".");
+      } else {
+        setText(purge, "Retention has purged nothing yet.");
+      }
     });
     fillTable("latest-events", data.events, [
       function (tr, e) { cell(tr, e.type); },
       function (tr, e) { cell(tr, e.status, "status-" + e.status); },
-      function (tr, e) { cell(tr, e.received); }
+      function (tr, e) { cell(tr, ""); tr.lastChild.innerHTML = e.received_html; }
     ], "No events yet.");
     fillTable("latest-deliveries", data.deliveries, [
       function (tr, d) { cell(tr, d.workflow); },
@@ -75,7 +85,7 @@
       function (tr, d) { cell(tr, String(d.attempts)); },
       function (tr, d) { cell(tr, d.response_code === null ? "\u2014" : String(d.response_code)); }
     ], "No deliveries yet.");
-    setText(document.getElementById("stats-updated"), "Figures as of " + data.generated_at + " UTC.");
+    setTime(document.getElementById("stats-updated"), "Figures as of ", data.generated_html, ".");
   }
 
   function signedOut() {

@@ -1,6 +1,7 @@
 // Progressive enhancement of the maintenance page: refresh "who will still be able to sign in"
-// when the selection changes (the same server-side preview as the form's "Preview" button), and
-// count the message's characters against the limit the server applies (its maxlength).
+// when the selection changes (the same server-side preview as the form's "Preview" button),
+// count the message's characters against the limit the server applies (its maxlength), and
+// keep the restriction's hint in step with its checkbox.
 (function () {
   "use strict";
   var form = document.getElementById("maintenance-form");
@@ -21,6 +22,17 @@
     };
     message.addEventListener("input", count);
     count();
+  }
+
+  // The restriction's hint says what the checkbox means as it is ticked or cleared (the server
+  // renders both texts; the first render already matches the checkbox).
+  var restrict = form.querySelector("input[name=restrict_event_processor]");
+  var effect = document.getElementById("restrict-effect");
+  if (restrict && effect) {
+    restrict.addEventListener("change", function () {
+      var text = effect.getAttribute(restrict.checked ? "data-ticked" : "data-unticked");
+      if (text) effect.textContent = text;
+    });
   }
 
   var target = document.getElementById("who-can-sign-in");

@@ -211,6 +211,7 @@ def test_maintenance_state_needs_a_key_or_a_session(app, client):
         "processing",
         "message",
         "scheduled_start",
+        "expected_end",  # informational, as the banner shows it (issue 19)
         "in_flight",  # how quiet the gateway is (issue 18)
         "version",  # the ETag's value, for scripts that read the body only
     }

@@ -268,6 +268,7 @@ def test_maintenance_api_hides_who_changed_it_and_the_bypass_selection(app, make
             "version",  # a digest of the whole state: it names nobody
             "message",
             "scheduled_start",
+            "expected_end",  # informational, as the banner shows it (issue 19)
         }
     admin = signed_in(app, "admin@example.com").get("/api/v1/maintenance").get_json()
     assert admin["changed_by"] == "admin@example.com"

@@ -1,5 +1,5 @@
-"""The README's deploy script (curl and jq) against gunicorn with webhook calls in flight: no
-call reaches the receiver between ``wait=paused`` answering and the lift."""
+"""The deploy script (docs/automation.md; curl and jq) against gunicorn with webhook calls in
+flight: no call reaches the receiver between ``wait=paused`` answering and the lift."""
 
 import os
 import shutil

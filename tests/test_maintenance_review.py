@@ -122,6 +122,25 @@ def test_review_of_nothing_says_so(app, admin_client):
     assert 'name="submit"' not in page
 
 
+def test_review_shows_the_old_and_new_message_text_escaped(app, admin_client):
+    set_maintenance(app, enabled=False, message="Back at <b>6</b>")
+    page = review(admin_client, app, enabled=False, roles=(), groups=(), message="Line 1\r\n<i>2")
+    assert text_of(page, "review-message-old") == "Back at &lt;b&gt;6&lt;/b&gt;"
+    # escaped, and the line break kept (the text keeps it; the page shows it with pre-line)
+    new = r'id="review-message-new"><span class="message-text">Line 1\n&lt;i&gt;2<'
+    assert re.search(new, page)
+    assert "<b>6</b>" not in page and "<i>2" not in page
+    assert "Maintenance message: changed" not in page
+    assert "review-nothing" not in page and 'name="submit"' in page
+
+
+def test_review_of_a_message_removed_says_so(app, admin_client):
+    set_maintenance(app, enabled=False, message="Gone soon")
+    page = review(admin_client, app, enabled=False, roles=(), groups=(), message="")
+    assert text_of(page, "review-message-old") == "Gone soon"
+    assert text_of(page, "review-message-new") == "no message"
+
+
 def test_lockout_is_refused_on_the_review_step(app, admin_client):
     page = review(admin_client, app, roles=("Viewer",))
     assert "you would lock yourself out" in page and "review-summary" not in page
@@ -161,6 +180,17 @@ def test_restriction_saved_while_off_says_what_happens_next(app, admin_client):
         "Maintenance is off: processing runs; when maintenance is next turned on, "
         "processing will pause and events will be held."
     )
+
+
+def test_restriction_hint_follows_the_forms_checkbox_without_javascript(app, admin_client):
+    ticked = "when maintenance is next turned on, processing will pause"
+    page = admin_client.get(URL).get_data(as_text=True)  # saved: the restriction off
+    assert "processing runs, and keeps running" in text_of(page, "restrict-effect")
+    assert ticked in page  # the other text waits in a data attribute for maintenance.js
+    # back from the review with the box ticked: the hint already says what ticking means
+    data = form(app, enabled=False, restrict_event_processor="y", back="Back to edit")
+    page = post_form(admin_client, URL, data).get_data(as_text=True)
+    assert ticked in text_of(page, "restrict-effect")
 
 
 def test_a_plain_post_still_applies_directly(app, admin_client):

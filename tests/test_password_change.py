@@ -171,7 +171,9 @@ def test_last_signed_in_is_never_then_the_time_of_the_last_success(app, admin_cl
     assert shown() == "Never"  # a refused sign-in is no sign-in
     login(app.test_client(), "seen@example.com")
     assert re.fullmatch(
-        r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>',
+        r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" title="\d{4}-\d\d-\d\d \d\d:\d\d UTC"'
+        r' tabindex="0">\d{4}-\d\d-\d\d \d\d:\d\d UTC'
+        r' <span class="relative">\(just now\)</span></time>',
         shown(),
     )
 

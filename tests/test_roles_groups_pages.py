@@ -1,5 +1,7 @@
 """Settings → Roles and Settings → Access groups."""
 
+import re
+
 import sqlalchemy as sa
 
 from portal import accounts
@@ -29,9 +31,13 @@ def test_create_role_with_permission_checkboxes(app, admin_client):
         "name": "Auditor",
         "permissions": ["audit:view"],
     }
-    # the new role is offered on the user form, option text = its name
+    # the new role is offered on the user form, a checkbox whose label text is its name
     user_form = admin_client.get("/settings/users/new").get_data(as_text=True)
-    assert f'<option value="{role_id(app, "Auditor")}">Auditor</option>' in user_form
+    box = re.search(
+        rf'id="(roles-\d+)" name="roles" type="checkbox" value="{role_id(app, "Auditor")}"',
+        user_form,
+    )
+    assert box and f'<label for="{box.group(1)}">Auditor</label>' in user_form
 
 
 def test_role_form_errors(app, admin_client):

@@ -1,6 +1,7 @@
 """Settings → Users: list, search, pagination, create, edit, reset password, unlock."""
 
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -147,7 +148,28 @@ def test_edit_form_shows_current_values(app, admin_client, make_user):
     uid = make_user("erin@example.com", roles=("Operator",), groups=("Administrators",))
     page = admin_client.get(f"/settings/users/{uid}").get_data(as_text=True)
     assert 'value="erin@example.com"' in page
-    assert f'<option selected value="{role_id(app, "Operator")}">Operator</option>' in page
+    operator = role_id(app, "Operator")
+    assert re.search(
+        rf'<input checked id="roles-\d+" name="roles" type="checkbox" value="{operator}">', page
+    )
+
+
+def test_roles_and_groups_are_checkbox_lists_and_two_roles_stay_two(app, admin_client, make_user):
+    uid = make_user("kim@example.com", roles=("Viewer",), groups=("Administrators",))
+    data = user_data(app, email="kim@example.com", roles=("Operator", "Viewer"))
+    del data["password"], data["confirm"]
+    assert post_form(admin_client, f"/settings/users/{uid}", data).status_code == 302
+    with app.app_context():
+        assert sorted(r.name for r in db.session.get(User, uid).roles) == ["Operator", "Viewer"]
+    page = admin_client.get(f"/settings/users/{uid}").get_data(as_text=True)
+    for name in ("roles", "groups"):
+        assert f'id="{name}-fieldset"' in page and f'<select id="{name}"' not in page
+    boxes = re.findall(r'<input (checked )?id="(roles-\d+)" name="roles" type="checkbox"', page)
+    labels = dict(re.findall(r'<label for="(roles-\d+)">([^<]+)</label>', page))
+    ticked = sorted(labels[box] for checked, box in boxes if checked)
+    assert ticked == ["Operator", "Viewer"] and len(boxes) == 3  # the label is the role's name
+    assert "<legend>Roles</legend>" in page and "<legend>Access groups</legend>" in page
+    assert ' required type="checkbox"' not in page  # one box is enough, not every box
 
 
 def test_admin_resets_a_password_with_the_same_policy(app, admin_client, make_user):

@@ -16,7 +16,8 @@ from tests.events_support import client_id
 from tests.maintenance_helpers import set_maintenance
 from tests.test_maintenance_windows import ADMIN, REPORT, report_rows, two_clients_window
 
-CELL = re.compile(r"<td>([^<]*)</td>")
+CELL = re.compile(r"<td>(.*?)</td>")
+STAMP = re.compile(r'<time datetime="([^"]+)"')  # a time: its machine-readable UTC
 
 
 def window_id(app) -> int:
@@ -49,7 +50,10 @@ def add_samples(app, client: int | None, figures: list[tuple[int, int, int, int]
 def table_rows(page: str) -> list[list[str]]:
     table = page.split('class="report chart-table"', 1)[1].split("</table>", 1)[0]
     body = table.split("<tbody>", 1)[1]
-    return [CELL.findall(row) for row in body.split("<tr>")[1:]]
+    return [
+        [STAMP.match(cell).group(1) if STAMP.match(cell) else cell for cell in CELL.findall(row)]
+        for row in body.split("<tr>")[1:]
+    ]
 
 
 def test_the_chart_and_its_table_equal_the_samples(app, client):
@@ -193,5 +197,7 @@ def test_the_maintenance_card_says_a_start_is_scheduled(app, client):
     start = utc_now() + timedelta(hours=3)
     set_maintenance(app, False, scheduled_start=start, restrict_event_processor=True, **ADMIN)
     page = client.get("/").get_data(as_text=True)
-    assert f"a start is scheduled for {start:%Y-%m-%d %H:%M} UTC" in page
+    shown = page.split('id="maintenance-scheduled">', 1)[1].split("</strong>", 1)[0]
+    assert f'a start is scheduled for <time datetime="{start:%Y-%m-%dT%H:%M:%S}Z"' in shown
+    assert f"{start:%Y-%m-%d %H:%M} UTC" in shown and "(in 3 hours)" in shown
     assert "Maintenance mode is off." not in page

@@ -31,7 +31,15 @@ from portal.models import MaintenanceState, User
 
 DEFAULT_WAIT_SECONDS = 30
 FLAGS = ("enabled", "restrict_event_processor")
-WRITABLE = (*FLAGS, "message", "bypass_roles", "bypass_groups", "scheduled_start", "notice_minutes")
+WRITABLE = (
+    *FLAGS,
+    "message",
+    "bypass_roles",
+    "bypass_groups",
+    "scheduled_start",
+    "notice_minutes",
+    "expected_end",
+)
 
 
 def version(state: MaintenanceState) -> str:
@@ -166,14 +174,15 @@ def _parse(body: dict) -> dict:
                 changes[name] = find(names)
             except accounts.AccountError as exc:
                 raise BadField(name, str(exc)) from None
-    if "scheduled_start" in body:
-        start = body["scheduled_start"]
-        if start is not None and not isinstance(start, str):
-            raise BadField("scheduled_start", "an ISO 8601 UTC time or null.")
-        try:
-            changes["scheduled_start"] = None if start is None else parse_start(start)
-        except MaintenanceError as exc:
-            raise BadField("scheduled_start", str(exc)) from None
+    for name in ("scheduled_start", "expected_end"):
+        if name in body:
+            moment = body[name]
+            if moment is not None and not isinstance(moment, str):
+                raise BadField(name, "an ISO 8601 UTC time or null.")
+            try:
+                changes[name] = None if moment is None else parse_start(moment)
+            except MaintenanceError as exc:
+                raise BadField(name, str(exc)) from None
     if "notice_minutes" in body:
         notice = body["notice_minutes"]
         if not isinstance(notice, int) or isinstance(notice, bool):
@@ -196,7 +205,7 @@ def effect(impact: Impact) -> dict:
         processing = "keeps_running"
     held = impact.queued if impact.pauses or impact.stays_paused else 0
     return {
-        "changes": impact.changes,
+        "changes": impact.summary,
         "signed_out": impact.signed_out,
         "processing": processing,
         "events_held": held,

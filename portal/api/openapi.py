@@ -149,6 +149,11 @@ SCHEMAS: dict[str, Any] = {
             "changed_by": {"type": ["string", "null"]},
             "scheduled_start": _TIMESTAMP,
             "notice_minutes": {"type": "integer", "minimum": 0},
+            "expected_end": {
+                "type": ["string", "null"],
+                "description": "ISO 8601 UTC: when maintenance is expected to end (shown on the "
+                "banners; ending stays manual)",
+            },
         },
     },
     "MaintenanceChange": {
@@ -167,6 +172,11 @@ SCHEMAS: dict[str, Any] = {
                 "description": "ISO 8601 UTC, e.g. 2026-12-01T18:00Z; null cancels",
             },
             "notice_minutes": {"type": "integer", "minimum": 0, "maximum": 10080},
+            "expected_end": {
+                "type": ["string", "null"],
+                "description": "ISO 8601 UTC, after the start; null clears it. Informational: "
+                "maintenance still ends only when disabled",
+            },
         },
     },
     "MaintenanceChanged": {

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.audit.changes import changes as field_changes
+from portal.core import timefmt
 from portal.extensions import db
 from portal.models import AuditEntry
 
@@ -66,7 +67,7 @@ class Conflict:
                 "your input is kept below. Check it and save again to apply it."
             )
         told = "; ".join(
-            f"{change.actor} at {change.at:%Y-%m-%d %H:%M:%S} UTC: {change.description}"
+            f"{change.actor} at {timefmt.text(change.at, seconds=True)}: {change.description}"
             + (f" ({', '.join(change.fields)})" if change.fields else "")
             for change in self.changes
         )

@@ -48,14 +48,22 @@ def selection_options(command):
             multiple=True,
             help="A bypass access group (repeat: the whole list).",
         ),
+        click.option(
+            "--expected-end",
+            default=None,
+            help="When maintenance is expected to end, in UTC, e.g. 2026-12-01T20:00Z (shown "
+            "on the banners; ending stays manual). Empty text clears it.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _selection(message, restrict_events, bypass_roles, bypass_groups) -> dict:
+def _selection(message, restrict_events, bypass_roles, bypass_groups, expected_end=None) -> dict:
     changes: dict = {}
+    if expected_end is not None:
+        changes["expected_end"] = parse_start(expected_end) if expected_end.strip() else None
     if message is not None:
         changes["message"] = message
     if restrict_events is not None:
@@ -105,13 +113,14 @@ def enable(
     restrict_events: bool | None,
     bypass_roles: tuple[str, ...],
     bypass_groups: tuple[str, ...],
+    expected_end: str | None,
     wait: bool,
     timeout: float,
 ) -> None:
     """Turn maintenance mode on; options given replace that setting, omitted ones keep theirs."""
     try:
-        changes = _selection(message, restrict_events, bypass_roles, bypass_groups)
-    except accounts.AccountError as exc:
+        changes = _selection(message, restrict_events, bypass_roles, bypass_groups, expected_end)
+    except (accounts.AccountError, MaintenanceError) as exc:
         raise click.ClickException(str(exc))
     changed = _apply(enabled=True, **changes)
     _warn_if_nobody()
@@ -155,11 +164,12 @@ def schedule(
     restrict_events: bool | None,
     bypass_roles: tuple[str, ...],
     bypass_groups: tuple[str, ...],
+    expected_end: str | None,
 ) -> None:
     """Schedule maintenance mode to start by itself; options as for ``enable``."""
     try:
         start = parse_start(at)
-        changes = _selection(message, restrict_events, bypass_roles, bypass_groups)
+        changes = _selection(message, restrict_events, bypass_roles, bypass_groups, expected_end)
     except (accounts.AccountError, MaintenanceError) as exc:
         raise click.ClickException(str(exc))
     notice = DEFAULT_NOTICE_MINUTES if notice_minutes is None else notice_minutes

@@ -26,6 +26,7 @@ FIELDS = (
     "bypass_groups",
     "scheduled_start",
     "notice_minutes",
+    "expected_end",
 )
 MAX_AHEAD = timedelta(days=365)
 MAX_MESSAGE_LENGTH = 2000
@@ -181,6 +182,35 @@ def check_changes(state: MaintenanceState, changes: dict, *, available: bool = T
         check_schedule(state, changes["scheduled_start"], changes.get("notice_minutes"), now)
     elif "notice_minutes" in changes:
         check_schedule(state, None, changes["notice_minutes"], now)
+    check_expected_end(state, changes, now)
+
+
+def check_expected_end(state: MaintenanceState, changes: dict, now: datetime) -> None:
+    """Refuse a new expected end in the past, not after the scheduled start, or without
+    maintenance on or scheduled (an unchanged one is dropped with its window instead)."""
+    end = changes.get("expected_end", state.expected_end)
+    if end is None:
+        return
+    enabled = changes.get("enabled", state.enabled)
+    start = None if enabled else changes.get("scheduled_start", state.scheduled_start)
+    moved = end != state.expected_end
+    if not enabled and start is None:
+        if moved:
+            raise MaintenanceError(
+                "An expected end needs maintenance mode on or a scheduled start; leave it "
+                "empty otherwise.",
+                "expected_end",
+            )
+        return
+    if moved and end <= now:
+        raise MaintenanceError(
+            "The expected end is in the past; choose a time in the future, or leave it empty.",
+            "expected_end",
+        )
+    if start is not None and end <= start and (moved or start != state.scheduled_start):
+        raise MaintenanceError(
+            "The expected end must be after the scheduled start.", "expected_end"
+        )
 
 
 def update_state(
@@ -207,6 +237,8 @@ def update_state(
         setattr(state, name, list(value) if name.startswith("bypass_") else value)
     if state.enabled:
         state.scheduled_start = None  # started (now or by the scheduler): nothing is pending
+    elif state.scheduled_start is None:
+        state.expected_end = None  # it belonged to the window that ended (or never came)
     if state.to_dict() == before:
         return None
     if state.enabled and not was_enabled:

@@ -72,7 +72,11 @@ def inject_maintenance() -> dict:
     message = display_message(state) if state is not None and state.enabled else ""
     notice = None
     if g.get("maintenance_phase") == "notice" and state is not None:
-        notice = {"start": state.scheduled_start, "message": display_message(state)}
+        notice = {
+            "start": state.scheduled_start,
+            "expected_end": state.expected_end,
+            "message": display_message(state),
+        }
     return {
         "maintenance": state,
         "maintenance_message": message,

@@ -102,6 +102,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     # Maintenance notices by email (portal.maintenance.notices); users turn them off on /account.
     maintenance_emails: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # The IANA zone the user reads times in (portal.core.timefmt); None: the browser's zone.
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
 
     client: Mapped[Client] = relationship(back_populates="users", lazy="joined")
     roles: Mapped[list[Role]] = relationship(

@@ -45,7 +45,14 @@ def restricted_at(
     return bool(enabled) or (scheduled_start is not None and scheduled_start <= now)
 
 
-PUBLIC_FIELDS = ("enabled", "restrict_event_processor", "processing", "message", "scheduled_start")
+PUBLIC_FIELDS = (
+    "enabled",
+    "restrict_event_processor",
+    "processing",
+    "message",
+    "scheduled_start",
+    "expected_end",
+)
 DEFAULT_NOTICE_MINUTES = 30
 
 
@@ -62,6 +69,9 @@ class MaintenanceState(db.Model):
     # A scheduled start (naive UTC) of the saved selection, and the advance notice before it.
     scheduled_start: Mapped[datetime | None]
     notice_minutes: Mapped[int] = mapped_column(default=DEFAULT_NOTICE_MINUTES)
+    # When the admin expects the window to end (naive UTC): told on the banners only, the end
+    # stays manual. Dropped once maintenance is neither on nor scheduled.
+    expected_end: Mapped[datetime | None]
     # The last scheduled start the scheduler refused, and why (shown on admins' dashboards).
     schedule_cancelled_at: Mapped[datetime | None]
     schedule_cancelled_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -102,6 +112,7 @@ class MaintenanceState(db.Model):
             "notice_minutes": self.notice_minutes
             if self.notice_minutes is not None
             else DEFAULT_NOTICE_MINUTES,
+            "expected_end": _iso(self.expected_end),
         }
 
 

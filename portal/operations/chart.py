@@ -11,8 +11,9 @@ and no shaded periods, title or description), so the portal draws its own.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
+from portal.core import timefmt
 from portal.operations.history import Point
 
 WIDTH, LEFT, RIGHT = 720, 64, 12
@@ -67,8 +68,10 @@ def build(
     end: datetime,
     maintenance: list[tuple[datetime, datetime]],
     restricted: list[tuple[datetime, datetime]],
+    zone: tzinfo = timefmt.UTC_ZONE,
 ) -> Chart:
-    """Return the chart of ``points`` between ``start`` and ``end`` with the periods shaded."""
+    """Return the chart of ``points`` between ``start`` and ``end`` with the periods shaded,
+    its times in words and on the axis in ``zone``."""
     span = max((end - start).total_seconds(), 1.0)
     right = WIDTH - RIGHT
     plot = right - LEFT
@@ -103,8 +106,11 @@ def build(
     moments = [start + (end - start) * n / TICKS for n in range(TICKS + 1)]
     shape = "%H:%M:%S" if span < TICKS * 60 else "%H:%M"
     anchors = ["start"] + ["middle"] * (TICKS - 1) + ["end"]
-    ticks = [(x(at), f"{at:{shape}}", anchor) for at, anchor in zip(moments, anchors, strict=True)]
-    desc = describe(points, start, end, maintenance, restricted)
+    ticks = [
+        (x(at), f"{timefmt.local(at, zone):{shape}}", anchor)
+        for at, anchor in zip(moments, anchors, strict=True)
+    ]
+    desc = describe(points, start, end, maintenance, restricted, zone)
     return Chart(title, desc, WIDTH, height, LEFT, right, panels, bands, ticks, points)
 
 
@@ -114,9 +120,10 @@ def describe(
     end: datetime,
     maintenance: list[tuple[datetime, datetime]],
     restricted: list[tuple[datetime, datetime]],
+    zone: tzinfo = timefmt.UTC_ZONE,
 ) -> str:
-    """Return the chart in words (its SVG description)."""
-    text = f"From {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC. "
+    """Return the chart in words (its SVG description), its times in ``zone``."""
+    text = f"From {timefmt.text(start, zone=zone)} to {timefmt.text(end, zone=zone)}. "
     if not points:
         return text + "No samples were recorded in this time."
     delivered = round(sum(p.per_second * p.seconds for p in points))
@@ -127,6 +134,7 @@ def describe(
     )
     for label, periods in (("Maintenance", maintenance), ("Restricted", restricted)):
         for a, b in periods:
+            a, b = timefmt.local(a, zone), timefmt.local(b, zone)
             text += f" {label} from {a:%H:%M:%S} to {b:%H:%M:%S} (shaded)."
     return text
 

@@ -167,6 +167,7 @@ def purge_summary(client_ids: list[int]) -> dict[int, dict]:
         summary[client_id] = {
             "purged": row.purged_events if row else 0,
             "last_purge": last.strftime("%Y-%m-%d %H:%M:%S") if last else "",
+            "last_purged_at": last,
         }
     return summary
 

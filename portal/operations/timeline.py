@@ -9,7 +9,7 @@ the list names the addresses and the emails tried), and no other client's people
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 
@@ -53,13 +53,13 @@ def span(window: MaintenanceWindow, now: datetime) -> tuple[datetime, datetime]:
     return window.started_at - lead, end
 
 
-def page(window: MaintenanceWindow, user: User) -> WindowPage:
-    """Return everything the window's page shows to ``user``."""
+def page(window: MaintenanceWindow, user: User, zone: tzinfo = UTC) -> WindowPage:
+    """Return everything the window's page shows to ``user`` (its chart's times in ``zone``)."""
     now = utc_now()
     scope = client_scope(user)
     row = window_row(window, scope)
     start, end = span(window, now)
-    result = WindowPage(row=row, chart=window_chart(window, scope, start, end, now))
+    result = WindowPage(row=row, chart=window_chart(window, scope, start, end, now, zone=zone))
     until = window.ended_at or now
     entries = db.session.scalars(
         scoped_audit(sa.select(AuditEntry), user)
@@ -86,18 +86,22 @@ def window_chart(
     end: datetime,
     now: datetime,
     title: str = "",
+    zone: tzinfo = UTC,
 ) -> chart.Chart:
-    """Return the chart between ``start`` and ``end`` with the window's periods shaded."""
+    """Return the chart between ``start`` and ``end`` with the window's periods shaded (its
+    times in ``zone``)."""
     maintenance, restricted = [], []
     if window is not None:
         maintenance.append((window.started_at, window.ended_at or now))
         restricted = [(p.started_at, p.ended_at or now) for p in window.periods]
         title = title or f"Backlog and deliveries of maintenance window {window.id}"
     points = history.points(start, end, scope)
-    return chart.build(title, points, start, end, maintenance, restricted)
+    return chart.build(title, points, start, end, maintenance, restricted, zone)
 
 
-def last_hour_chart(window: MaintenanceWindow | None, scope: int | None) -> chart.Chart:
+def last_hour_chart(
+    window: MaintenanceWindow | None, scope: int | None, zone: tzinfo = UTC
+) -> chart.Chart:
     """Return the dashboard's chart: the last hour, or the open window so far."""
     now = utc_now()
     start = now - LAST_HOUR
@@ -107,7 +111,7 @@ def last_hour_chart(window: MaintenanceWindow | None, scope: int | None) -> char
     else:
         title = "Backlog and deliveries in the last hour"
     shown = window if window is not None and (window.ended_at or now) >= start else None
-    return window_chart(shown, scope, start, now, now, title)
+    return window_chart(shown, scope, start, now, now, title, zone)
 
 
 def _reason(entry: AuditEntry) -> str:
@@ -117,11 +121,12 @@ def _reason(entry: AuditEntry) -> str:
 
 
 def _minute(value: datetime, up: bool = False) -> str:
-    """Return a time as the events filter takes it (to the minute), rounded down or up."""
+    """Return a time as the events filter takes it (to the minute, UTC said with its Z, so
+    the filter does not read it in the viewer's zone), rounded down or up."""
     floor = value.replace(second=0, microsecond=0)
     if up and floor < value:
         floor += timedelta(minutes=1)
-    return floor.strftime("%Y-%m-%dT%H:%M")
+    return floor.strftime("%Y-%m-%dT%H:%MZ")
 
 
 def event_links(row: WindowRow) -> list[tuple[str, dict]]:

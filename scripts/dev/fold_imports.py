@@ -23,6 +23,7 @@ MOVES = {
     "portal.clock": "portal.core.clock",
     "portal.inputs": "portal.core.inputs",
     "portal.jsonvalues": "portal.core.jsonvalues",
+    "portal.timefmt": "portal.core.timefmt",
     "portal.passwords": "portal.accounts.passwords",
     "portal.names": "portal.accounts.names",
     "portal.permissions": "portal.accounts.permissions",

@@ -1,10 +1,20 @@
-"""Signing in through the real form, as every browser test does."""
+"""Signing in through the real form, as every browser test does, and data the pages show."""
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from portal.core.clock import utc_now
 from portal.models.tables import jobs
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
+
+# A window's history: (queued, calls in flight, deliveries finished so far, failed so far), 10 s
+# apart
+SAMPLES = [(0, 0, 0, 0), (12, 0, 0, 0), (25, 0, 0, 0), (25, 0, 0, 0), (18, 4, 7, 1)]
+SAMPLES += [(6, 5, 19, 3), (0, 2, 25, 3), (0, 0, 25, 3)]
+STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def submit_sign_in(
@@ -45,3 +55,31 @@ def add_bulk_job(env: dict[str, str], client_id: int = 1) -> int:
         job_id = connection.execute(sa.insert(jobs).values(row)).inserted_primary_key[0]
     engine.dispose()
     return job_id
+
+
+def script_window(db_file: Path) -> None:
+    """Move the window to have run from 3 to 1 minute ago and store its samples."""
+    now = utc_now().replace(microsecond=0)
+    start, end = now - timedelta(minutes=3), now - timedelta(minutes=1)
+    with sqlite3.connect(db_file) as db:
+        db.execute(
+            "UPDATE maintenance_windows SET started_at = ?, ended_at = ?",
+            (start.strftime(STAMP), end.strftime(STAMP)),
+        )
+        db.execute(
+            "UPDATE maintenance_restriction_periods SET started_at = ?, ended_at = ?,"
+            " drained_at = ?",
+            (
+                start.strftime(STAMP),
+                (end - timedelta(seconds=30)).strftime(STAMP),
+                end.strftime(STAMP),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO history_samples (taken_at, client_id, step, queued, in_flight,"
+            " delivered, failed, restricted) VALUES (?, NULL, 10, ?, ?, ?, ?, ?)",
+            [
+                ((start + timedelta(seconds=10 * (n + 1))).strftime(STAMP), *figures, n < 4)
+                for n, figures in enumerate(SAMPLES)
+            ],
+        )

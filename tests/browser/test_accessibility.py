@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from portal.core.clock import utc_now
 from tests.browser.pages import add_bulk_job, sign_in
 from tests.conftest import make_app
-from tests.live import LiveServer, flask, prepare_db, serving
+from tests.live import LiveServer, flask, post_events, prepare_db, serving
 
 pytestmark = pytest.mark.browser
 
@@ -77,9 +77,19 @@ def test_every_page_has_no_serious_or_critical_axe_violation(browser, server, tm
     assert "/settings/maintenance/windows" in urls and "/settings/maintenance" in urls
     assert "/events/bulk/1" in urls
     assert add_bulk_job(server.env) == 1  # the bulk job page, waiting (no processor here)
+    # the events page with rows, so its selection checkboxes and bulk buttons are shown
+    held = post_events(
+        server.url, server.api_key, [{"type": "a11y", "payload": {"n": n}} for n in range(2)]
+    )
     for url in urls:
         page.goto(url)
         found[url] = serious_violations(axe, page)
+    page.goto("/events")
+    page.locator(f"#select-{held['event_ids'][0]}").check()
+    found["/events (one selected)"] = serious_violations(axe, page)
+    page.get_by_role("button", name="Replay the selected events…").click()
+    page.locator("#bulk-confirm").wait_for()
+    found["/events/bulk/confirm (the selection's confirmation)"] = serious_violations(axe, page)
     flask(server.env, "maintenance", "enable", "--restrict-events")
     # the window page of the window this opened (before: its id was a 404), with its chart
     pages = ("/", "/settings/maintenance", "/settings/maintenance/windows")
@@ -87,6 +97,11 @@ def test_every_page_has_no_serious_or_critical_axe_violation(browser, server, tm
         page.goto(url)
         assert page.locator("#maintenance-banner").count() == 1
         found[url + " (maintenance on)"] = serious_violations(axe, page)
+    flask(server.env, "maintenance", "disable")
+    page.goto("/settings/maintenance/windows/1")  # the window, ended
+    assert page.locator("#maintenance-banner").count() == 0
+    assert page.locator("#window-ended").count() == 1  # the page itself, not a 404
+    found["/settings/maintenance/windows/1 (ended)"] = serious_violations(axe, page)
     page.goto("/does-not-exist")
     found["404 page"] = serious_violations(axe, page)
     context.close()

@@ -202,16 +202,28 @@ def test_report_shows_a_restricted_window_with_ingestion_and_drain(server, reset
     csv_text = admin.request.get("/settings/maintenance/windows?format=csv").text()
     rows = list(csv.reader(io.StringIO(csv_text)))
     page_rows = [
-        dict(zip(headers, r.locator("td").all_inner_texts(), strict=True))
+        dict(zip(headers, [_cell_value(td) for td in r.locator("td").all()], strict=True))
         for r in admin.locator("#windows-report tbody tr").all()
     ]
-    # the same figures in both, the CSV's durations in seconds, the page's as H:MM:SS
+    # the same figures in both, the CSV's durations in seconds, the page's as H:MM:SS, its
+    # times in the viewer's zone with the UTC moment (the CSV's) in their datetime attribute
     labels = dict(PAGE_ORDER)
     for line, shown in zip(rows[1:], page_rows, strict=True):
         for name, cell in zip(rows[0], line, strict=True):
             if name in ("duration_seconds", "drain_seconds") and cell.isdigit():
                 cell = hms(int(cell))
             assert shown[labels[name]].strip() == cell
+
+
+def _cell_value(cell) -> str:
+    """Return a report cell as the CSV writes it: each time as its UTC moment, the rest as text."""
+    return cell.evaluate(
+        """cell => {
+            const copy = cell.cloneNode(true);
+            copy.querySelectorAll("time").forEach(t => t.replaceWith(t.getAttribute("datetime")));
+            return copy.textContent.replace(/\\s+/g, " ").trim();
+        }"""
+    )
 
 
 def _flask_args(*args: str) -> list[str]:

@@ -44,8 +44,8 @@ def fill_new_user(page, email: str, password: str, *, must_change: bool = False)
     form.locator("[name=email]").fill(email)
     form.locator("[name=password]").fill(password)
     form.locator("[name=confirm]").fill(password)
-    form.locator("[name=roles]").select_option(label=["Viewer"])
-    form.locator("[name=groups]").select_option(label=["Administrators"])
+    form.get_by_role("group", name="Roles").get_by_label("Viewer", exact=True).check()
+    form.get_by_role("group", name="Access groups").get_by_label("Administrators").check()
     if must_change:
         form.locator("[name=must_change_password]").check()
     form.locator("[type=submit]").click()
@@ -75,7 +75,7 @@ def test_the_new_user_form_refuses_guessable_passwords_with_advice(new_page):
         message = errors(admin)
         assert REFUSAL in message and advice in message and ADVICE in message, (password, message)
         assert form.locator("[name=email]").input_value() == email  # the rest is kept
-        assert form.locator("[name=roles] option:checked").all_inner_texts() == ["Viewer"]
+        assert form.locator("[name=roles]:checked + label").all_inner_texts() == ["Viewer"]
     assert row(admin, email).count() == 0
 
 
@@ -99,7 +99,9 @@ def test_the_users_list_shows_when_the_user_signed_in(new_page):
     assert cell.inner_text().strip() != "Never"
     stamp = cell.locator("time")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp.get_attribute("datetime"))
-    assert stamp.inner_text().endswith("UTC")
+    # in the browser's zone (UTC here), with its relative form, the exact UTC time as its title
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \((just now|.+ ago)\)", stamp.inner_text())
+    assert stamp.get_attribute("title").endswith(" UTC")
 
 
 def test_the_password_page_refuses_guessable_passwords_with_advice(new_page, live_server):

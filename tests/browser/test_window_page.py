@@ -3,26 +3,18 @@ its table show the recorded samples, the dashboard recaps the window, nothing br
 the page fits a phone; screenshots at 1280 and 390 px go to ``test-artifacts/screenshots/``.
 """
 
-import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from portal.core.clock import utc_now
 from tests.browser.conftest import ARTIFACTS, OPEN_PAGES
-from tests.browser.pages import sign_in
+from tests.browser.pages import SAMPLES, script_window, sign_in
 from tests.live import LiveServer, flask, prepare_db, serving
 
 pytestmark = pytest.mark.browser
 
 SHOTS = ARTIFACTS / "screenshots"
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-# (queued, calls in flight, deliveries finished so far, failed so far), 10 s apart
-SAMPLES = [(0, 0, 0, 0), (12, 0, 0, 0), (25, 0, 0, 0), (25, 0, 0, 0), (18, 4, 7, 1)]
-SAMPLES += [(6, 5, 19, 3), (0, 2, 25, 3), (0, 0, 25, 3)]
-STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
 @pytest.fixture(scope="module")
@@ -35,34 +27,6 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
     script_window(folder / "portal.db")
     with serving(env, folder) as live:
         yield live
-
-
-def script_window(db_file: Path) -> None:
-    """Move the window to have run from 3 to 1 minute ago and store its samples."""
-    now = utc_now().replace(microsecond=0)
-    start, end = now - timedelta(minutes=3), now - timedelta(minutes=1)
-    with sqlite3.connect(db_file) as db:
-        db.execute(
-            "UPDATE maintenance_windows SET started_at = ?, ended_at = ?",
-            (start.strftime(STAMP), end.strftime(STAMP)),
-        )
-        db.execute(
-            "UPDATE maintenance_restriction_periods SET started_at = ?, ended_at = ?,"
-            " drained_at = ?",
-            (
-                start.strftime(STAMP),
-                (end - timedelta(seconds=30)).strftime(STAMP),
-                end.strftime(STAMP),
-            ),
-        )
-        db.executemany(
-            "INSERT INTO history_samples (taken_at, client_id, step, queued, in_flight,"
-            " delivered, failed, restricted) VALUES (?, NULL, 10, ?, ?, ?, ?, ?)",
-            [
-                ((start + timedelta(seconds=10 * (n + 1))).strftime(STAMP), *figures, n < 4)
-                for n, figures in enumerate(SAMPLES)
-            ],
-        )
 
 
 def expected_rows() -> list[list[str]]:

@@ -1,6 +1,6 @@
 """The HTTP side of webhook calls: one pooled aiohttp session and the check before each send.
 
-aiohttp was measured against httpx and requests on threads (README, "Webhook delivery"): it
+aiohttp was measured against httpx and requests on threads (docs/events.md, "Why aiohttp"): it
 keeps 100 connections busy at the lowest CPU cost. The connector calls :func:`before_send`
 hooks once the connection is ready (after DNS, connect and TLS) and right before the request
 is written, so a restriction committed during a slow connect still stops the call.

@@ -1,7 +1,6 @@
 """The signed-in user's own pages under ``/account``: settings and personal access tokens."""
 
-from flask import Blueprint
+from portal.web.account import routes, tokens  # noqa: F401  (registers the routes)
+from portal.web.account.blueprint import bp
 
-bp = Blueprint("account", __name__, url_prefix="/account")
-
-from portal.web.account import routes, tokens  # noqa: E402,F401  (registers the routes)
+__all__ = ["bp"]

@@ -4,8 +4,7 @@ from wtforms import IntegerField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from portal.accounts import tokens
-from portal.web.forms import Form
-from portal.web.settings.forms.maintenance import CheckboxListField
+from portal.web.forms import CheckboxListField, Form
 
 
 class TokenForm(Form):

@@ -8,7 +8,7 @@ from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import PersonalAccessToken
 from portal.security import reveals
-from portal.web.account import bp
+from portal.web.account.blueprint import bp
 from portal.web.account.forms import TokenForm
 from portal.web.settings.common import reveal_page
 from portal.web.settings.forms.common import ConfirmForm

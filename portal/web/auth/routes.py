@@ -101,6 +101,7 @@ def login():
         form=form,
         error=error,
         login_message=display_message(state) if state.enabled else None,
+        login_expected_end=state.expected_end if state.enabled else None,
     )
 
 

@@ -12,6 +12,7 @@ from portal.accounts.permissions import (
     EVENTS_VIEW,
     permission_required,
 )
+from portal.core import timefmt
 from portal.maintenance import load_state, windows
 from portal.operations import timeline
 from portal.web.dashboard.stats import snapshot
@@ -36,7 +37,9 @@ def index():
         refresh_seconds=REFRESH_SECONDS,
         figures_permission=CATALOGUE[EVENTS_VIEW],
         window=current,
-        chart=timeline.last_hour_chart(current.window or timeline.last_window(), scope)
+        chart=timeline.last_hour_chart(
+            current.window or timeline.last_window(), scope, timefmt.viewer_zone()
+        )
         if figures
         else None,
         recap=timeline.recap(scope) if figures else None,

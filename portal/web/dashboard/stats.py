@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from portal.accounts.authorization import is_instance_admin, visible_clients
 from portal.accounts.permissions import EVENTS_VIEW
+from portal.core import timefmt
 from portal.core.clock import utc_now
 from portal.events import counters
 from portal.events.lease import processor_status, webhooks_unreadable
@@ -31,7 +32,7 @@ PROCESSOR_LABELS = {
 QUEUED_LABELS = {False: "Queued", True: "Queued — held by maintenance"}
 WEBHOOKS_HELD = (
     "Webhooks are held: the database is unreachable for the processor's webhook pump "
-    "(it cannot read the maintenance state since {since} UTC). Calls resume by themselves "
+    "(it cannot read the maintenance state since {since}). Calls resume by themselves "
     "once it reads again."
 )
 
@@ -55,6 +56,7 @@ def latest_events(client_ids: list[int] | None, names: dict[int, str]) -> list[d
             "type": row.type,
             "status": row.status,
             "received": _stamp(row.received_at),
+            "received_html": _moment(row.received_at),
         }
         for row in rows
     ]
@@ -89,6 +91,7 @@ def latest_deliveries(client_ids: list[int] | None, names: dict[int, str]) -> li
             "attempts": row.attempts,
             "response_code": row.response_code,
             "created": _stamp(row.created_at),
+            "created_html": _moment(row.created_at),
         }
         for row in rows
     ]
@@ -100,6 +103,7 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     processor = processor_status(state)
     data: dict[str, Any] = {
         "generated_at": _stamp(now),
+        "generated_html": _moment(now, now),
         "maintenance": {"enabled": state.enabled, "processing_paused": state.processing_paused},
         "processor": {"state": processor, "label": PROCESSOR_LABELS[processor]},
         "queued_label": QUEUED_LABELS[state.processing_paused],
@@ -117,6 +121,8 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
     names = {client.id: client.name for client in clients}
     counts = counters.client_counts(ids, state.processing_paused, now)
     purged = purge_summary(ids)
+    for figures in purged.values():
+        figures["last_purge_html"] = _moment(figures.pop("last_purged_at"), now)
     data["clients"] = [
         {"id": c.id, "name": c.name, **counts[c.id], **purged[c.id]} for c in clients
     ]
@@ -137,8 +143,16 @@ def snapshot(user: User, state: MaintenanceState) -> dict[str, Any]:
 
 def _webhooks_held() -> str:
     outage = webhooks_unreadable()
-    return WEBHOOKS_HELD.format(since=_stamp(outage.restriction_unreadable_since)) if outage else ""
+    if not outage:
+        return ""
+    return WEBHOOKS_HELD.format(since=timefmt.text(outage.restriction_unreadable_since, True))
 
 
 def _stamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _moment(value: datetime | None, now: datetime | None = None) -> str:
+    """Return a time as the page shows it (markup, in the viewer's zone), for the HTML and
+    for the page's self-refresh, which puts it in place as it is."""
+    return timefmt.moment(value, seconds=True, now=now)

@@ -1,13 +1,13 @@
 """The events page's filter form (a GET form: no CSRF token, nothing changes)."""
 
-from wtforms import DateTimeLocalField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from portal.core.inputs import UNSTORABLE, parse_id, storable
 from portal.models import Client
 from portal.models.events import EVENT_FAILED, EVENT_PROCESSED, EVENT_QUEUED
-from portal.web.forms import Form
+from portal.web.forms import Form, LocalDateTimeField
 
 STATUSES = [
     SelectChoice("", "any"),
@@ -15,7 +15,6 @@ STATUSES = [
     SelectChoice(EVENT_PROCESSED, "processed"),
     SelectChoice(EVENT_FAILED, "failed"),
 ]
-MOMENT = "%Y-%m-%dT%H:%M"
 
 
 class EventFilterForm(Form):
@@ -25,8 +24,8 @@ class EventFilterForm(Form):
     client = SelectField("Client", coerce=str, validators=[Optional()])
     type = StringField("Event type", validators=[Optional(), Length(max=200)])
     status = SelectField("Status", choices=STATUSES, validators=[Optional()])
-    since = DateTimeLocalField("Received from (UTC)", format=MOMENT, validators=[Optional()])
-    until = DateTimeLocalField("Received before (UTC)", format=MOMENT, validators=[Optional()])
+    since = LocalDateTimeField("Received from", validators=[Optional()])
+    until = LocalDateTimeField("Received before", validators=[Optional()])
 
     def __init__(self, clients: list[Client], **kwargs) -> None:
         super().__init__(**kwargs)
@@ -83,7 +82,7 @@ class BulkRequest:
         chosen = {"type": form.type.data or None, "status": form.status.data or None}
         for name in ("since", "until"):
             if getattr(form, name).data:
-                chosen[name] = getattr(form, name).data.isoformat()
+                chosen[name] = getattr(form, name).data.isoformat()  # naive UTC
         self.selection = {"filter": {k: v for k, v in chosen.items() if v}}
 
     def hidden(self, data) -> list[tuple[str, str]]:

@@ -1,11 +1,7 @@
 """The settings blueprint: maintenance mode and the admin pages, one module each."""
 
-from flask import Blueprint
-
-bp = Blueprint("settings", __name__, url_prefix="/settings")
-
 # Importing the page modules registers their routes on ``bp``.
-from portal.web.settings import (  # noqa: E402,F401
+from portal.web.settings import (  # noqa: F401
     audit,
     clients,
     groups,
@@ -18,3 +14,6 @@ from portal.web.settings import (  # noqa: E402,F401
     windows,
     workflows,
 )
+from portal.web.settings.blueprint import bp
+
+__all__ = ["bp"]

@@ -3,7 +3,6 @@ downloads the filtered log."""
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request
@@ -16,7 +15,8 @@ from portal.audit.changes import changes
 from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.models import AuditEntry
-from portal.web.settings import bp, csvfile
+from portal.web.settings import csvfile
+from portal.web.settings.blueprint import bp
 from portal.web.settings.common import page_number
 from portal.web.settings.forms.audit import AuditFilterForm
 
@@ -94,10 +94,9 @@ def _filtered(query: sa.Select, form: AuditFilterForm) -> sa.Select:
         needle = form.user.data.strip().lower()
         query = query.where(sa.func.lower(AuditEntry.actor).contains(needle, autoescape=True))
     if form.date_from.data:
-        query = query.where(AuditEntry.created_at >= datetime.combine(form.date_from.data, time()))
-    if form.date_to.data and form.date_to.data < date.max:  # inclusive: the whole "to" day
-        end = datetime.combine(form.date_to.data + timedelta(days=1), time())
-        query = query.where(AuditEntry.created_at < end)
+        query = query.where(AuditEntry.created_at >= form.date_from.data)
+    if form.date_to.end is not None:  # inclusive: its whole day or minute
+        query = query.where(AuditEntry.created_at < form.date_to.end)
     return query
 
 

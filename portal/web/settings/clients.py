@@ -11,7 +11,8 @@ from portal.extensions import db
 from portal.models import Client
 from portal.operations.retention import set_retention
 from portal.security import reveals
-from portal.web.settings import bp, deletions
+from portal.web.settings import deletions
+from portal.web.settings.blueprint import bp
 from portal.web.settings.common import commit_change, confirm_delete, refuse, reveal_page
 from portal.web.settings.forms.clients import ClientForm
 from portal.web.settings.forms.common import ConfirmForm

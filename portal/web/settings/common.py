@@ -14,7 +14,7 @@ from portal.accounts.authorization import Refused
 from portal.audit import concurrency
 from portal.core.clock import utc_now
 from portal.extensions import db
-from portal.web.settings import bp
+from portal.web.settings.blueprint import bp
 from portal.web.settings.forms.common import ConfirmForm
 
 CONFLICT = (

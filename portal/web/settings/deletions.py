@@ -11,6 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE
+from portal.core import timefmt
 from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import Selection, load_state, may_bypass
@@ -114,7 +115,7 @@ def workflow_effects(workflow: Workflow) -> list[str]:
 def trigger_effects(trigger: ScheduledTrigger) -> list[str]:
     """Say what stops with a trigger and what stays."""
     nxt = trigger.next_fire_at
-    when = f" (it would next fire at {nxt:%Y-%m-%d %H:%M} UTC)" if trigger.enabled and nxt else ""
+    when = f" (it would next fire at {timefmt.text(nxt)})" if trigger.enabled and nxt else ""
     return [
         f"The trigger stops firing at once{when}.",
         f"Events it already emitted ({trigger.event_type}) stay, with their deliveries.",

@@ -8,6 +8,7 @@ from portal import mail
 from portal.accounts import AccountError
 from portal.accounts.permissions import CLIENT_SETTINGS_MANAGE, permission_required
 from portal.audit.concurrency import conflict, stamp
+from portal.core import timefmt
 from portal.core.clock import utc_now
 from portal.extensions import db
 from portal.maintenance import load_state, notices
@@ -16,6 +17,7 @@ from portal.maintenance.changes import (
     UNAVAILABLE,
     LockoutError,
     MaintenanceError,
+    check_expected_end,
     check_schedule,
     lock_state,
     save_by,
@@ -23,10 +25,9 @@ from portal.maintenance.changes import (
     would_lock_out,
 )
 from portal.maintenance.impact import describe, processing_effect
-from portal.maintenance.schedule import parse_start
 from portal.models import AccessGroup, MaintenanceState, Role
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
-from portal.web.settings import bp
+from portal.web.settings.blueprint import bp
 from portal.web.settings.forms.maintenance import MaintenanceForm
 
 STATE = "the maintenance settings"
@@ -40,9 +41,8 @@ def _initial(state: MaintenanceState) -> dict:
         "message": state.message,
         "bypass_roles": [role.id for role in state.bypass_roles],
         "bypass_groups": [group.id for group in state.bypass_groups],
-        "scheduled_start": f"{state.scheduled_start:%Y-%m-%dT%H:%M}"
-        if state.scheduled_start
-        else "",
+        "scheduled_start": state.scheduled_start,
+        "expected_end": state.expected_end,
         "notice_minutes": state.notice_minutes
         if state.notice_minutes is not None
         else DEFAULT_NOTICE_MINUTES,
@@ -74,16 +74,29 @@ def _changes(form: MaintenanceForm, state: MaintenanceState, roles: list, groups
     except MaintenanceError as exc:
         raise FieldError(form.notice_minutes, str(exc)) from None
     changes["notice_minutes"] = notice
-    text = (form.scheduled_start.data or "").strip()
-    if not text:  # start now (or stay off): a pending start is dropped
-        return {**changes, "enabled": form.enabled.data, "scheduled_start": None}
+    changes["expected_end"] = _kept(form.expected_end.data, state.expected_end)
+    start = form.scheduled_start.data  # naive UTC, typed in the viewer's zone
+    if start is None:  # start now (or stay off): a pending start is dropped
+        changes.update(enabled=form.enabled.data, scheduled_start=None)
+    else:
+        changes["scheduled_start"] = start
     try:
-        start = parse_start(text)
-        if start != state.scheduled_start:
+        if start is not None and start != state.scheduled_start:
             check_schedule(state, start, notice, utc_now())
     except MaintenanceError as exc:
         raise FieldError(form.scheduled_start, str(exc)) from None
-    return {**changes, "scheduled_start": start}
+    try:
+        check_expected_end(state, dict(changes), utc_now())
+    except MaintenanceError as exc:
+        raise FieldError(form.expected_end, str(exc)) from None
+    return changes
+
+
+def _kept(typed, saved):
+    """Return ``saved`` when the form sent it back (to the minute, as the input shows it)."""
+    if typed is not None and saved is not None and typed == saved.replace(second=0, microsecond=0):
+        return saved
+    return typed
 
 
 class FieldError(MaintenanceError):
@@ -122,7 +135,7 @@ def maintenance():
                 "settings/maintenance_review.html",
                 form=form,
                 state=state,
-                impact=describe(state, changes, current_user),
+                impact=describe(state, changes, current_user, timefmt.text),
                 emails=_planned_emails(form, state, changes),
                 mail_off=None if mail.configured() else mail.OFF,
             )
@@ -138,9 +151,11 @@ def maintenance():
         available=available,
         lockout=LOCKOUT if lockout else None,
         preview=preview,
-        restrict_effect=processing_effect(
-            state.enabled, state.restrict_event_processor, state.scheduled_start
-        ),
+        # the hint follows the checkbox: the form's value, and both texts for maintenance.js
+        restrict_effects={
+            ticked: processing_effect(state.enabled, ticked, state.scheduled_start)
+            for ticked in (True, False)
+        },
     )
 
 
@@ -238,7 +253,7 @@ def _saved_message(changed: tuple | None, state: MaintenanceState) -> str:
         processing = "will then be paused" if restrict else "will keep running"
         return (
             f"Maintenance settings saved. Maintenance mode will start by itself at "
-            f"{state.scheduled_start:%Y-%m-%d %H:%M} UTC for every client of this instance; "
+            f"{timefmt.text(state.scheduled_start)} for every client of this instance; "
             f"event processing {processing}."
         )
     if restrict:

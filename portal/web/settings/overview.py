@@ -5,7 +5,7 @@ from flask import abort, render_template
 from portal.accounts.permissions import any_permission_required
 from portal.maintenance import load_state
 from portal.web import navigation
-from portal.web.settings import bp
+from portal.web.settings.blueprint import bp
 
 
 def _overview(page: navigation.Page, **context) -> str:

@@ -13,7 +13,8 @@ from portal.extensions import db
 from portal.maintenance import load_state
 from portal.maintenance.guardrails import guarded
 from portal.models import Role
-from portal.web.settings import bp, deletions
+from portal.web.settings import deletions
+from portal.web.settings.blueprint import bp
 from portal.web.settings.common import (
     ask_then_delete,
     commit_change,

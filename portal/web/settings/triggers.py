@@ -10,7 +10,8 @@ from portal.events import automation
 from portal.events.trigger_schedule import describe
 from portal.extensions import db
 from portal.models import ScheduledTrigger
-from portal.web.settings import bp, deletions
+from portal.web.settings import deletions
+from portal.web.settings.blueprint import bp
 from portal.web.settings.common import confirm_delete
 from portal.web.settings.forms.common import ConfirmForm
 from portal.web.settings.forms.triggers import TriggerForm

@@ -8,7 +8,7 @@ from portal.accounts.authorization import check_may_manage_user, owned_or_404
 from portal.accounts.permissions import USERS_MANAGE, permission_required
 from portal.models import User
 from portal.security import sessions
-from portal.web.settings import bp
+from portal.web.settings.blueprint import bp
 from portal.web.settings.common import commit_change, refuse
 from portal.web.settings.forms.common import ConfirmForm
 

@@ -24,7 +24,8 @@ from portal.maintenance.guardrails import check_not_self, guarded
 from portal.models import AccessGroup, Client, PersonalAccessToken, Role, User
 from portal.security import sessions
 from portal.web.auth.account_security import session_rows
-from portal.web.settings import bp, deletions
+from portal.web.settings import deletions
+from portal.web.settings.blueprint import bp
 from portal.web.settings.common import (
     ask_then_delete,
     commit_change,

@@ -1,16 +1,21 @@
 """Settings → Maintenance windows: the report of every window, as a page and a CSV file."""
 
+from functools import partial
+
 from flask import Response, render_template, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.accounts.authorization import client_scope
 from portal.accounts.permissions import AUDIT_VIEW, CLIENT_SETTINGS_MANAGE, any_permission_required
+from portal.core import timefmt
 from portal.extensions import db
 from portal.maintenance.hook import hms
 from portal.maintenance.report import WindowRow, report
 from portal.models import MaintenanceWindow
 from portal.operations import timeline
-from portal.web.settings import bp, csvfile
+from portal.web.settings import csvfile
+from portal.web.settings.blueprint import bp
 
 COLUMNS = (
     "started_at",
@@ -62,8 +67,8 @@ def maintenance_window(window_id: int):
     return render_template(
         "settings/maintenance_window.html",
         window=window,
-        page=timeline.page(window, current_user),
-        when=when,
+        page=timeline.page(window, current_user, timefmt.viewer_zone()),
+        when=partial(timefmt.moment, seconds=True),
         own_client=None if scope is None else current_user.client.name,
     )
 
@@ -117,8 +122,19 @@ def values(row: WindowRow, duration=hms) -> dict[str, str]:
 
 
 def cells(row: WindowRow) -> list[tuple[str, str]]:
-    """Return one window's cells as the page shows them: (column, text), durations H:MM:SS."""
+    """Return one window's cells as the page shows them: (column, text or markup), times in
+    the viewer's zone (the first cell is a link: its time is not focusable on its own),
+    durations H:MM:SS."""
     found = values(row)
+    window = row.window
+    found["started_at"] = timefmt.moment(window.started_at, seconds=True, focusable=False)
+    found["ended_at"] = timefmt.moment(window.ended_at, seconds=True) or "in progress"
+    found["restriction_periods"] = Markup("; ").join(
+        Markup("{} – {}").format(
+            timefmt.moment(start, seconds=True), timefmt.moment(end, seconds=True) or "now"
+        )
+        for start, end in row.periods
+    )
     return [(name, found[name]) for name, _ in PAGE_ORDER]
 
 

@@ -10,7 +10,8 @@ from portal.events import automation
 from portal.extensions import db
 from portal.models import Workflow
 from portal.security import reveals
-from portal.web.settings import bp, deletions
+from portal.web.settings import deletions
+from portal.web.settings.blueprint import bp
 from portal.web.settings.common import confirm_delete, reveal_page
 from portal.web.settings.forms.common import ConfirmForm
 from portal.web.settings.forms.workflows import WorkflowForm

@@ -1,9 +1,9 @@
 """The audit log's filter form."""
 
-from wtforms import DateField, SearchField, SelectField
+from wtforms import SearchField, SelectField
 from wtforms.validators import Length, Optional
 
-from portal.web.forms import Form
+from portal.web.forms import Form, LocalDateTimeField
 
 
 class AuditFilterForm(Form):
@@ -14,5 +14,6 @@ class AuditFilterForm(Form):
 
     module = SelectField("Module", validators=[Optional()])
     user = SearchField("User (email contains)", validators=[Optional(), Length(max=255)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    # A day or a day and time, in the viewer's zone; "To" includes its day or minute.
+    date_from = LocalDateTimeField("From", validators=[Optional()], dates=True)
+    date_to = LocalDateTimeField("To", validators=[Optional()], dates=True, inclusive=True)

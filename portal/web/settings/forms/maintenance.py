@@ -4,24 +4,14 @@ from wtforms import (
     BooleanField,
     HiddenField,
     IntegerField,
-    SelectMultipleField,
-    StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.maintenance.changes import MAX_MESSAGE_LENGTH, normalize_message
 from portal.models.maintenance import DEFAULT_NOTICE_MINUTES
-from portal.web.forms import Form
-
-
-class CheckboxListField(SelectMultipleField):
-    """A multiple choice as a list of checkboxes (no Ctrl-click needed)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+from portal.web.forms import CheckboxListField, Form, LocalDateTimeField
 
 
 class MaintenanceForm(Form):
@@ -53,12 +43,12 @@ class MaintenanceForm(Form):
         coerce=int,
         description="Access groups allowed in during maintenance.",
     )
-    scheduled_start = StringField(
-        "Scheduled start (UTC)",
-        validators=[Optional(), Length(max=40)],
-        description="YYYY-MM-DDTHH:MM in UTC, e.g. 2026-12-01T18:00. Empty: start now (with "
+    scheduled_start = LocalDateTimeField(
+        "Scheduled start",
+        validators=[Optional()],
+        description="In your time zone ({zone}), e.g. {example}. Empty: start now (with "
         "Maintenance mode ticked). The settings above then take effect by themselves at that time.",
-        render_kw={"placeholder": "2026-12-01T18:00", "autocomplete": "off"},
+        render_kw={"autocomplete": "off"},
     )
     notice_minutes = IntegerField(
         "Advance notice (minutes)",
@@ -66,6 +56,13 @@ class MaintenanceForm(Form):
         validators=[Optional()],
         description="How long before a scheduled start every page shows an advance banner.",
         render_kw={"inputmode": "numeric"},
+    )
+    expected_end = LocalDateTimeField(
+        "Expected end",
+        validators=[Optional()],
+        description="Optional, in your time zone ({zone}): when you expect maintenance to end. "
+        "The banners and the login screen tell everyone; ending it stays up to you.",
+        render_kw={"autocomplete": "off"},
     )
     email_users = BooleanField(
         "Email affected users",

@@ -7,12 +7,11 @@ from wtforms import (
     PasswordField,
     SearchField,
     SelectField,
-    SelectMultipleField,
     SubmitField,
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
-from portal.web.forms import Form
+from portal.web.forms import CheckboxListField, Form
 
 MISMATCH = "The passwords differ."
 
@@ -24,10 +23,10 @@ class UserForm(Form):
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
     client = SelectField("Client", coerce=int, validators=[InputRequired()])
-    roles = SelectMultipleField(
+    roles = CheckboxListField(
         "Roles", coerce=int, validators=[DataRequired("Choose at least one role.")]
     )
-    groups = SelectMultipleField(
+    groups = CheckboxListField(
         "Access groups", coerce=int, validators=[DataRequired("Choose at least one access group.")]
     )
     active = BooleanField("Active (may sign in)", default=True)
