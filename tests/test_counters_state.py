@@ -53,6 +53,7 @@ def _machine(app, url: str, recorder: Recorder):
             # finishes the rows no longer show, per client: ("ev"|"dl", status) -> n, those
             # purged and those erased (the earlier finish of a retried or replayed row)
             self.purged: dict[int, Counter] = {}
+            self.made = 0  # clients added so far
             self.erased: dict[int, Counter] = {}
             with app.app_context():
                 default = db.session.scalar(sa.select(Client).order_by(Client.id).limit(1))
@@ -87,7 +88,10 @@ def _machine(app, url: str, recorder: Recorder):
         def add_client(self):
             if len(self.keys) < 3:
                 with app.app_context():
-                    client, key = clients.create_client(f"Client {len(self.purged)}")
+                    # a counter, not len(self.purged): SQLite may give a new client a deleted
+                    # one's id, so that dict need not grow
+                    self.made += 1
+                    client, key = clients.create_client(f"Client {self.made}")
                     db.session.commit()
                     self._set_up(client, key)
 
