@@ -1,8 +1,17 @@
-"""Shared fixtures: a fresh SQLite file per test, copied from one migrated template."""
+"""Shared fixtures: a fresh SQLite file per test, copied from one migrated template.
+
+The suite's markers are given here, from where a test lives and what it needs, so that no file
+has to remember them: ``browser`` (tests/browser/), ``postgres`` (a PostgreSQL server: the
+``pg_app`` fixture or a ``postgres`` parameter) and ``slow`` (tests/faults/, and the tests marked
+so by hand because they start subprocesses). ``make test-fast`` deselects all three and sets
+``PORTAL_TESTS_FAST=1``, under which a test that starts a subprocess fails, naming the marker it
+lacks.
+"""
 
 import os
 import re
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +34,42 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
 )
+
+
+TESTS = Path(__file__).resolve().parent
+FAST_RUN = os.environ.get("PORTAL_TESTS_FAST") == "1"
+POSTGRES_PARAMS = {"postgres", "postgresql"}
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """Whether ``item`` runs against a PostgreSQL server."""
+    if "pg_app" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and bool(POSTGRES_PARAMS & set(map(str, callspec.params.values())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder == "browser":
+            item.add_marker(pytest.mark.browser)
+        elif folder == "faults":
+            item.add_marker(pytest.mark.slow)
+        if needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def _fast_run_starts_no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In ``make test-fast``, starting a subprocess fails the test: it belongs to ``slow``."""
+    if not FAST_RUN:
+        return
+
+    def refuse(self, args, *rest, **kwargs):
+        raise AssertionError(f"the fast run starts no subprocess (mark the test slow): {args!r}")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 def make_app(db_file: Path, instance: Path, **config) -> Flask:

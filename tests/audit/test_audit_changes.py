@@ -11,7 +11,7 @@ from portal.audit.changes import ADDED, CHANGED, REMOVED, Change, changes, compa
 from portal.extensions import db
 from portal.web.settings import csvfile
 from tests.conftest import login
-from tests.test_audit_page import add_entry
+from tests.web.test_audit_page import add_entry
 
 
 def texts(before, after) -> list[str]:

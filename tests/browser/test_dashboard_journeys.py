@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD
-from tests.test_dashboard import add_events, set_lease
+from tests.web.test_dashboard import add_events, set_lease
 
 pytestmark = pytest.mark.browser
 

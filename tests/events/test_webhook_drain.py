@@ -77,7 +77,7 @@ def test_event_batches_do_not_wait_for_a_hanging_webhook(app, client):
     """The pump runs beside the processor tick: a receiver that hangs holds up no batch."""
     from portal import clients
     from portal.events import runner
-    from tests.test_webhooks import raw_receiver
+    from tests.events.test_webhooks import raw_receiver
 
     app.config.update(
         PROCESSOR_INTERVAL_SECONDS=0.1, WEBHOOK_TIMEOUT_SECONDS=30.0, PROCESSOR_ENABLED=True

@@ -5,7 +5,7 @@ import pytest
 from portal.operations import retention
 from tests.conftest import ADMIN_EMAIL, PASSWORD
 from tests.events_support import run_tick
-from tests.test_retention import _age, _ingest
+from tests.operations.test_retention import _age, _ingest
 
 pytestmark = pytest.mark.browser
 

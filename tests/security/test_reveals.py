@@ -9,8 +9,8 @@ import zlib
 from portal import clients
 from tests.admin_helpers import client_id
 from tests.conftest import login, post_form
-from tests.test_clients_page import KEY_RE, client_data
-from tests.test_workflows_page import webhook_form, workflows
+from tests.web.test_clients_page import KEY_RE, client_data
+from tests.web.test_workflows_page import webhook_form, workflows
 
 
 def create_acme(app, admin_client) -> tuple[str, str]:

@@ -13,8 +13,13 @@ from portal.models import AuditEntry, HistorySample, MaintenanceWindow
 from portal.operations import history
 from tests.conftest import login
 from tests.events_support import client_id
+from tests.maintenance.test_maintenance_windows import (
+    ADMIN,
+    REPORT,
+    report_rows,
+    two_clients_window,
+)
 from tests.maintenance_helpers import set_maintenance
-from tests.test_maintenance_windows import ADMIN, REPORT, report_rows, two_clients_window
 
 CELL = re.compile(r"<td>(.*?)</td>")
 STAMP = re.compile(r'<time datetime="([^"]+)"')  # a time: its machine-readable UTC

@@ -8,9 +8,9 @@ from portal import accounts
 from portal.accounts import passwords
 from portal.security.config import ConfigError
 from tests.admin_helpers import user_id
+from tests.cli.test_cli import fails, run
 from tests.conftest import ADMIN_EMAIL, PASSWORD, login, make_app, post_form
-from tests.test_cli import fails, run
-from tests.test_users_page import user_data
+from tests.web.test_users_page import user_data
 
 WEAK = ["password", "12345678", "aaaaaaaa"]
 USED_BY_THE_TESTS = [

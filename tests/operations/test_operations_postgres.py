@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.models import ClientTotals, Event
 from portal.operations import retention
 from tests.events_support import add_workflow, api_key, post_events, run_tick, set_restriction
-from tests.test_metrics import AUTH, PROCESSED, samples
+from tests.operations.test_metrics import AUTH, PROCESSED, samples
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
 
 

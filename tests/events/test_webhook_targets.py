@@ -15,7 +15,7 @@ from portal.models import Delivery, Workflow
 from portal.security.config import parse_networks
 from tests.conftest import login, make_app, post_form
 from tests.events_support import add_workflow, api_key, post_events, run_tick
-from tests.test_workflows_page import NEW, webhook_form
+from tests.web.test_workflows_page import NEW, webhook_form
 
 
 class Receiver(ThreadingHTTPServer):

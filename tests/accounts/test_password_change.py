@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.models import User
 from tests.admin_helpers import audit_entries, last_audit, user_id
+from tests.cli.test_cli import run
 from tests.conftest import PASSWORD, login, post_form
 from tests.events_support import api_key
 from tests.maintenance_helpers import set_maintenance
-from tests.test_cli import run
-from tests.test_users_page import user_data
+from tests.web.test_users_page import user_data
 
 NEW = "a-kestrel-over-the-harbour"
 

@@ -29,7 +29,7 @@ from tests.events_support import (
 )
 from tests.live import portal_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(db_path: Path, **extra) -> dict:

@@ -4,7 +4,7 @@ import pytest
 
 from tests.admin_helpers import audit_entries
 from tests.conftest import ADMIN_EMAIL, PASSWORD
-from tests.test_dashboard import add_events
+from tests.web.test_dashboard import add_events
 
 pytestmark = pytest.mark.browser
 

@@ -160,7 +160,7 @@ def test_a_paused_endpoint_shows_and_resumes(app, admin_client):
 
 
 def test_held_events_show_as_held(app, admin_client):
-    from tests.test_dashboard import set_maintenance
+    from tests.web.test_dashboard import set_maintenance
 
     event_id = post_events(admin_client, api_key(app), {"type": "t"}).get_json()["event_ids"][0]
     set_maintenance(app, enabled=True, restrict=True)

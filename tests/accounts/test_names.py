@@ -17,7 +17,7 @@ from tests.conftest import post_form
 from tests.test_postgres import pg_app  # noqa: F401  (the PostgreSQL fixture)
 
 MIGRATION = (
-    Path(__file__).resolve().parent.parent / "migrations/versions/0009_case_insensitive_names.py"
+    Path(__file__).resolve().parents[2] / "migrations/versions/0009_case_insensitive_names.py"
 )
 
 

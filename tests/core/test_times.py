@@ -18,8 +18,8 @@ from portal.extensions import db
 from portal.models import AuditEntry, Event, User
 from tests.conftest import ADMIN_EMAIL, login, post_form
 from tests.events_support import api_key, post_events
+from tests.maintenance.test_maintenance_schedule import schedule_form
 from tests.maintenance_helpers import set_maintenance, state_dict
-from tests.test_maintenance_schedule import schedule_form
 from tests.token_helpers import bearer, make_token
 
 NY, TOKYO = ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")

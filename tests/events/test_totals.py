@@ -17,7 +17,7 @@ from tests.events_support import (
     run_tick,
     webhook_server,
 )
-from tests.test_metrics import TOKEN, scrape
+from tests.operations.test_metrics import TOKEN, scrape
 
 DEFAULT = ("client", "Default")
 

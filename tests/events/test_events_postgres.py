@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import Delivery, Event
+from tests.events.test_events_processor import check_broken_condition_fails_only_its_events
 from tests.events_support import (
     add_workflow,
     api_key,
@@ -16,7 +17,6 @@ from tests.events_support import (
     set_restriction,
     webhook_server,
 )
-from tests.test_events_processor import check_broken_condition_fails_only_its_events
 from tests.test_postgres import pg_app  # noqa: F401 (the fixture)
 
 
