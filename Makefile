@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
+TEST_WORKERS ?= auto
 
-.PHONY: run serve test lint bench install docs docs-build
+.PHONY: run serve test test-fast lint bench install docs docs-build
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ serve: install
 ## test: the whole suite (browser tests included when Chromium is installed)
 test: install
 	$(BIN)/python -m pytest
+
+## test-fast: everything that needs no browser, no PostgreSQL and no subprocess, on both cores
+test-fast: install
+	PORTAL_TESTS_FAST=1 $(BIN)/python -m pytest -m "not browser and not postgres and not slow" \
+		-n $(TEST_WORKERS) -q
 
 lint: install
 	$(BIN)/ruff check .

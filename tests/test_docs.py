@@ -8,6 +8,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,6 +41,7 @@ def test_the_api_reference_has_every_operation_and_schema(client):
     assert "| 412 | Stale If-Match: the current state |" in markdown
 
 
+@pytest.mark.slow  # starts a subprocess
 def test_a_run_writes_a_dated_results_file_that_the_performance_page_shows(tmp_path):
     older = {"ingest_events_per_s": 73_801, "quick": True}
     newer = {"ingest_events_per_s": 41_000, "open_tabs_cpu_pct": 7.7, "raw_sqlite_events_per_s": 1}

@@ -46,6 +46,7 @@ NEEDS_CURL_AND_JQ = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow  # starts a subprocess
 @NEEDS_CURL_AND_JQ
 def test_the_script_enables_waits_until_quiet_migrates_and_lifts(tmp_path):
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
@@ -122,6 +123,7 @@ def test_the_script_enables_waits_until_quiet_migrates_and_lifts(tmp_path):
     receiver.shutdown()
 
 
+@pytest.mark.slow  # starts a subprocess
 @NEEDS_CURL_AND_JQ
 def test_a_refused_change_stops_the_script(tmp_path):
     """A token without maintenance:write: the PATCH's 403 ends the script at once (no pipe

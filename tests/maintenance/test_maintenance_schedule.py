@@ -325,6 +325,7 @@ with app.app_context():
 """
 
 
+@pytest.mark.slow  # starts a subprocess
 def test_exactly_one_process_records_the_start_when_several_race(app, db_path, tmp_path, runner):
     runner.invoke(args=["maintenance", "schedule", "--at", later(60), *ADMIN_BYPASS])
     force_due(app)

@@ -43,6 +43,7 @@ def test_malformed_value_stops_the_app_naming_the_key(tmp_path, key, value):
     assert key in message and "\n" not in message
 
 
+@pytest.mark.slow  # starts a subprocess
 @pytest.mark.parametrize(
     ("key", "value"),
     [("LOGIN_THROTTLE", "30 per fortnight"), ("WEBHOOK_ALLOWED_NETWORKS", '["300.0.0.0/8"]')],
