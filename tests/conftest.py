@@ -16,7 +16,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import jinja2
+import jinja2.bccache
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
@@ -28,8 +31,11 @@ from portal.models import User
 
 ADMIN_EMAIL = "admin@example.com"
 PASSWORD = "correct-horse-battery"
-# Hashing is slow on purpose; compute it once per session, not per test.
-PASSWORD_HASH = generate_password_hash(PASSWORD)
+# The portal hashes with scrypt, slow on purpose. The users the fixtures make (the first admin
+# included) carry this cheap hash of the same password instead, so that the suite's hundreds of
+# sign-ins cost no scrypt each: werkzeug checks a hash by the method written in it. Passwords the
+# tests set through the forms and the CLI are hashed by the portal itself, with scrypt.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
@@ -72,6 +78,26 @@ def _fast_run_starts_no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
+class SharedTemplateCode(jinja2.BytecodeCache):
+    """Compiled templates kept across the apps of one test process. Each test makes an app of
+    its own, and each app's Jinja environment would compile every template it renders again:
+    that was a fifth of the suite's time. A changed template has another checksum, so it is
+    compiled afresh."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = SharedTemplateCode()
+
+
 def make_app(db_file: Path, instance: Path, **config) -> Flask:
     """Create an app on ``db_file`` with test settings (CSRF stays on)."""
     settings = {
@@ -83,7 +109,9 @@ def make_app(db_file: Path, instance: Path, **config) -> Flask:
         "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"],
     }
     settings.update(config)
-    return create_app(settings, instance_path=str(instance))
+    app = create_app(settings, instance_path=str(instance))
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
+    return app
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +124,10 @@ def template_db(tmp_path_factory) -> Path:
     )
     assert result.exit_code == 0, result.output
     with app.app_context():
+        admin = db.session.scalar(sa.select(User).filter_by(email=ADMIN_EMAIL))
+        assert admin.password_hash.startswith("scrypt:")  # as `flask setup` stores it
+        admin.password_hash = PASSWORD_HASH
+        db.session.commit()
         db.engine.dispose()
     return folder / "portal.db"
 

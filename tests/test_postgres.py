@@ -15,7 +15,7 @@ from flask import Flask
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import ADMIN_EMAIL, PASSWORD, login
+from tests.conftest import ADMIN_EMAIL, PASSWORD, TEMPLATE_CODE, login
 
 SERVER_URI = os.environ.get("PORTAL_TEST_POSTGRES_URI")
 
@@ -41,6 +41,7 @@ def pg_app(tmp_path) -> Iterator[Flask]:
         },
         instance_path=str(tmp_path / "instance"),
     )
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
     result = app.test_cli_runner().invoke(
         args=["setup", "--admin-email", ADMIN_EMAIL, "--admin-password", PASSWORD]
     )
