@@ -328,3 +328,12 @@ def test_a_clients_figures_are_fixed_when_the_drain_ends(app, make_user):
     (after,) = report_rows(auditor)
     names = ("refused_signins", "events_held", "peak_backlog", "failed_in_drain", "drain_seconds")
     assert [after[name] for name in names] == [before[name] for name in names]
+
+
+def test_pages_poll_as_seldom_as_rule_13_allows_with_room_for_the_network(client):
+    """A page asks every POLL_SECONDS (the page says how often) and may get an answer
+    CACHE_SECONDS old: together at most 4.6 s, so a change reaches an open page within 5 s."""
+    page = client.get("/auth/login").get_data(as_text=True)
+    assert f'data-live-seconds="{live.POLL_SECONDS}"' in page
+    assert round(live.POLL_SECONDS + live.CACHE_SECONDS, 3) <= 4.6
+    assert live.POLL_SECONDS >= 4  # each poll is a request: no more often than the rule needs
