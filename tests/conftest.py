@@ -112,7 +112,6 @@ def share_url_builders() -> None:
     the rule's text, its parsed parts and its defaults, and receives the rule itself as its
     first argument, so rules equal in those share it. Anything unhashable compiles as before.
     """
-    compile_builder = UNSHARED_BUILDER
     builders: dict[tuple, object] = {}
 
     def shared(self: Rule, append_unknown: bool = True):
@@ -122,9 +121,9 @@ def share_url_builders() -> None:
         try:
             hash(key)
         except TypeError:
-            return compile_builder(self, append_unknown)
+            return UNSHARED_BUILDER(self, append_unknown)
         if key not in builders:
-            builders[key] = compile_builder(self, append_unknown)
+            builders[key] = UNSHARED_BUILDER(self, append_unknown)
         return builders[key]
 
     Rule._compile_builder = shared
@@ -143,8 +142,8 @@ def share_compiled_sql() -> None:
     SQLAlchemy compiles each statement once per engine and keys its cache by the dialect
     object, so every test app compiled the portal's queries again: a fifth of a page test's
     time. Here two SQLite dialects are equal when they are configured alike (everything a
-    statement is compiled from), and make_app hands every engine one cache. PostgreSQL
-    dialects keep their identity, so their engines share nothing.
+    statement is compiled from), and make_app hands every SQLite engine one cache. PostgreSQL
+    engines keep a cache of their own.
     """
 
     def settings(dialect) -> tuple:
@@ -184,7 +183,8 @@ def make_app(db_file: Path, instance: Path, **config) -> Flask:
     app = create_app(settings, instance_path=str(instance))
     app.jinja_env.bytecode_cache = TEMPLATE_CODE
     with app.app_context():
-        db.engine.update_execution_options(compiled_cache=COMPILED_SQL)
+        if db.engine.dialect.name == "sqlite":
+            db.engine.update_execution_options(compiled_cache=COMPILED_SQL)
     return app
 
 

@@ -13,9 +13,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from portal import create_app
 from portal.extensions import db
-from tests.conftest import ADMIN_EMAIL, PASSWORD, TEMPLATE_CODE, login
+from tests.conftest import ADMIN_EMAIL, PASSWORD, login, make_app
 
 SERVER_URI = os.environ.get("PORTAL_TEST_POSTGRES_URI")
 
@@ -31,17 +30,8 @@ def pg_app(tmp_path) -> Iterator[Flask]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(SERVER_URI).set(database=name)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
-            "PROCESSOR_ENABLED": False,
-            "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"],  # the local webhook receivers
-        },
-        instance_path=str(tmp_path / "instance"),
-    )
-    app.jinja_env.bytecode_cache = TEMPLATE_CODE
+    uri = url.render_as_string(hide_password=False)
+    app = make_app(tmp_path / "unused.db", tmp_path / "instance", SQLALCHEMY_DATABASE_URI=uri)
     result = app.test_cli_runner().invoke(
         args=["setup", "--admin-email", ADMIN_EMAIL, "--admin-password", PASSWORD]
     )
